@@ -1,0 +1,63 @@
+"""Settings from the environment (prefix DICEC_), one pydantic model, no silent globals."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_CHECKPOINT_DIR = Path("var/checkpoints")
+
+
+class Settings(BaseSettings):
+    """Everything configurable at run time. Secrets come only from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="DICEC_", extra="ignore")
+
+    # REDIS_URL (no prefix) is honoured too: it is what the tests and compose set.
+    redis_url: str = Field(
+        default=DEFAULT_REDIS_URL,
+        validation_alias="REDIS_URL",
+    )
+    redis_password: str | None = Field(default=None, validation_alias="REDIS_PASSWORD")
+    # ssl_cert_reqs for rediss:// URLs: required | optional | none
+    redis_tls_cert_reqs: str = "required"
+    redis_tls_ca_certs: str | None = None
+
+    # "small" selects the offline checkpoints built by `dicec checkpoints build`;
+    # "real" selects the public checkpoints named in the catalogue.
+    checkpoints: str = "small"
+    checkpoint_dir: Path = DEFAULT_CHECKPOINT_DIR
+
+    pools_file: Path | None = None
+    torch_threads: int = 1
+
+    # Detection results are capped so that one task's work is bounded.
+    detect_top_k: int = 5
+    detect_score_threshold: float = 0.0
+
+    call_timeout_s: float = 120.0
+    call_max_resends: int = 2
+    task_timeout_s: float = 300.0
+    max_concurrent_tasks: int = 64
+    program_memory_mb: int = 512
+    program_max_output_chars: int = 200_000
+
+    cache_enabled: bool = True
+    cache_ttl_s: int = 24 * 3600
+
+    llm_base_url: str = "http://127.0.0.1:8000/v1"
+    llm_api_key: str = Field(default="not-needed", repr=False)
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_s: float = 60.0
+    llm_max_retries: int = 3
+    llm_repair_rounds: int = 3
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once per process from the environment."""
+    return Settings()

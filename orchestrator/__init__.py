@@ -1,0 +1,1 @@
+"""The orchestrator: hermod runtime, sandbox, batches, results store, cost and reports."""

@@ -1,0 +1,274 @@
+"""The orchestrator's side of every call: send as Celery groups, resolve from one listener.
+
+One Dispatcher per orchestrator process. Calls made in the same event-loop turn (what
+`asyncio.gather` produces) are flushed together: one Celery group whose messages carry
+all calls to the same function at once. One reply list per process, read by one
+listener task with BLPOP, resolves the futures of every call in flight — thousands of
+calls never mean thousands of connections or threads. A call without a reply in time is
+resent; the first reply wins and later duplicates are dropped by call id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from celery import group
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+
+from dicec import keys
+from dicec.errors import CallFailedError, CallTimeoutError
+from dicec.settings import Settings
+from orchestrator.records import CallTrace
+from worker_models.calls import PreparedCall, check_result
+from worker_models.wire import CallReply, CallRequest, decode_reply
+
+log = logging.getLogger(__name__)
+
+REPLY_DRAIN_MAX = 500
+LISTENER_BLOCK_S = 1
+RECONNECT_DELAY_S = 0.5
+
+
+@dataclass
+class CallOrigin:
+    """Where a call comes from: which batch task, which gather, which call fed it."""
+
+    batch_id: str | None = None
+    task_index: int | None = None
+    chain_parent: str | None = None
+
+
+@dataclass
+class InFlight:
+    request: CallRequest
+    prepared: PreparedCall
+    origin: CallOrigin
+    futures: list[asyncio.Future[Any]]
+    queued_at: float
+    group_id: str | None = None
+    attempts: int = 1
+    timer: asyncio.TimerHandle | None = None
+    followers: list[tuple[str, CallOrigin, float]] = field(default_factory=list)
+
+
+TraceSink = Callable[[CallTrace], None]
+
+
+class Dispatcher:
+    def __init__(self, settings: Settings, aredis: aioredis.Redis, on_trace: TraceSink | None = None,
+                 dedupe: bool | None = None) -> None:
+        self.settings = settings
+        self.redis = aredis
+        self.client_id = uuid.uuid4().hex
+        self.reply_to = keys.reply_key(self.client_id)
+        self.on_trace = on_trace
+        self.dedupe = settings.cache_enabled if dedupe is None else dedupe
+        self._pending: dict[str, InFlight] = {}
+        self._by_content: dict[str, str] = {}  # content key -> call id in flight
+        self._outbox: list[InFlight] = []
+        self._flush_scheduled = False
+        self._stored_images: set[str] = set()
+        self._listener: asyncio.Task[None] | None = None
+        self.stats = {"sent": 0, "messages": 0, "replies": 0, "duplicates": 0, "resent": 0,
+                      "shared": 0}
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        self._listener = asyncio.create_task(self._listen(), name="dicec-reply-listener")
+
+    async def stop(self) -> None:
+        if self._listener:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        for inflight in list(self._pending.values()):
+            if inflight.timer:
+                inflight.timer.cancel()
+        with contextlib.suppress(RedisError):
+            await self.redis.delete(self.reply_to)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._pending)
+
+    # -- calls ---------------------------------------------------------------------------
+    async def call(self, prepared: PreparedCall, origin: CallOrigin) -> tuple[str, Any]:
+        """Send one call (in the next flush) and wait for its validated result."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        request = prepared.request(self.reply_to, origin.batch_id, self.settings.cache_enabled)
+        content = self._content_key(prepared) if self.dedupe else None
+        leader = self._pending.get(self._by_content.get(content, "")) if content else None
+        if leader is not None:
+            # The same call is already in flight: share its execution.
+            leader.futures.append(future)
+            leader.followers.append((request.call_id, origin, time.time()))
+            self.stats["shared"] += 1
+        else:
+            inflight = InFlight(request, prepared, origin, [future], time.time())
+            self._pending[request.call_id] = inflight
+            if content:
+                self._by_content[content] = request.call_id
+            self._outbox.append(inflight)
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                loop.call_soon(lambda: asyncio.ensure_future(self._flush()))
+        reply: CallReply = await future
+        if not reply.ok:
+            raise CallFailedError(f"{prepared.spec.name} failed: {reply.error_type}: {reply.error}")
+        return request.call_id, check_result(prepared.spec, reply.result)
+
+    @staticmethod
+    def _content_key(prepared: PreparedCall) -> str:
+        return prepared.spec.name + json.dumps(prepared.params, sort_keys=True, default=str)
+
+    async def _flush(self) -> None:
+        batch, self._outbox, self._flush_scheduled = self._outbox, [], False
+        if not batch:
+            return
+        try:
+            await self._store_images(batch)
+        except RedisError as exc:
+            for inflight in batch:
+                self._fail(inflight, f"could not store the call's image: {exc}")
+            return
+        self._send(batch)
+
+    async def _store_images(self, batch: list[InFlight]) -> None:
+        uploads = {d: b for inf in batch for d, b in inf.prepared.uploads.items()
+                   if d not in self._stored_images}
+        if not uploads:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for digest, data in uploads.items():
+            pipe.set(keys.image_key(digest), data, ex=keys.IMAGE_TTL_S, nx=True)
+        await pipe.execute()
+        self._stored_images.update(uploads)
+
+    def _send(self, batch: list[InFlight]) -> None:
+        from worker_models.app import app
+
+        group_id = uuid.uuid4().hex
+        by_function: dict[str, list[InFlight]] = {}
+        for inflight in batch:
+            inflight.group_id = inflight.group_id or group_id
+            by_function.setdefault(inflight.prepared.spec.name, []).append(inflight)
+        signatures = [
+            app.signature(keys.task_name_for(fn), args=[[i.request.model_dump() for i in items]],
+                          queue=keys.queue_for(fn), immutable=True)
+            for fn, items in by_function.items()
+        ]
+        try:
+            group(signatures).apply_async()
+        except Exception as exc:  # noqa: BLE001 - broker down: fail these calls, not the loop
+            for inflight in batch:
+                self._fail(inflight, f"could not send the call to its queue: {exc}")
+            return
+        loop = asyncio.get_running_loop()
+        for inflight in batch:
+            inflight.timer = loop.call_later(self.settings.call_timeout_s, self._expired,
+                                             inflight.request.call_id)
+        self.stats["sent"] += len(batch)
+        self.stats["messages"] += len(signatures)
+
+    def _expired(self, call_id: str) -> None:
+        inflight = self._pending.get(call_id)
+        if inflight is None:
+            return
+        if inflight.attempts > self.settings.call_max_resends:
+            self._fail(inflight, f"no reply after {inflight.attempts} attempts of "
+                                 f"{self.settings.call_timeout_s:.0f} s each", timeout=True)
+            return
+        log.warning("call %s (%s) got no reply in time; resending", call_id,
+                    inflight.prepared.spec.name)
+        inflight.attempts += 1
+        self.stats["resent"] += 1
+        self._outbox.append(inflight)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.ensure_future(self._flush())
+
+    def _fail(self, inflight: InFlight, message: str, timeout: bool = False) -> None:
+        self._forget(inflight)
+        error = CallTimeoutError if timeout else CallFailedError
+        exc = error(f"{inflight.prepared.spec.name}: {message}")
+        for future in inflight.futures:
+            if not future.done():
+                future.set_exception(exc)
+        self._trace(inflight, None, error=str(exc))
+
+    def _forget(self, inflight: InFlight) -> None:
+        self._pending.pop(inflight.request.call_id, None)
+        if inflight.timer:
+            inflight.timer.cancel()
+        if self.dedupe:
+            content = self._content_key(inflight.prepared)
+            if self._by_content.get(content) == inflight.request.call_id:
+                del self._by_content[content]
+
+    # -- replies -------------------------------------------------------------------------
+    async def _listen(self) -> None:
+        while True:
+            try:
+                item = await self.redis.blpop([self.reply_to], timeout=LISTENER_BLOCK_S)
+                if item is None:
+                    continue
+                raws = [item[1]]
+                more = await self.redis.lpop(self.reply_to, REPLY_DRAIN_MAX)
+                raws.extend(more or [])
+            except (RedisConnectionError, OSError) as exc:
+                log.warning("reply listener lost Redis (%s); reconnecting", exc)
+                await asyncio.sleep(RECONNECT_DELAY_S)  # back-off before reconnecting
+                continue
+            for raw in raws:
+                self._on_reply(raw)
+
+    def _on_reply(self, raw: bytes) -> None:
+        try:
+            reply = decode_reply(raw)
+        except Exception as exc:  # noqa: BLE001 - a bad reply must not stop the listener
+            log.error("dropping undecodable reply: %s", exc)
+            return
+        inflight = self._pending.get(reply.call_id)
+        if inflight is None:
+            self.stats["duplicates"] += 1
+            return
+        self.stats["replies"] += 1
+        self._forget(inflight)
+        for future in inflight.futures:
+            if not future.done():
+                future.set_result(reply)
+        self._trace(inflight, reply)
+
+    def _trace(self, inflight: InFlight, reply: CallReply | None, error: str | None = None) -> None:
+        if self.on_trace is None:
+            return
+        now = time.time()
+        base = dict(function=inflight.prepared.spec.name, group_id=inflight.group_id,
+                    replied_at=now, attempts=inflight.attempts)
+        if reply is not None:
+            base.update(pool=reply.pool, worker=reply.worker, started_at=reply.started_at,
+                        finished_at=reply.finished_at, batch_size=reply.batch_size,
+                        cached=reply.cached, ok=reply.ok, error=reply.error)
+        else:
+            base.update(ok=False, error=error)
+        origin = inflight.origin
+        self.on_trace(CallTrace(call_id=inflight.request.call_id, batch_id=origin.batch_id,
+                                task_index=origin.task_index, chain_parent=origin.chain_parent,
+                                queued_at=inflight.queued_at, **base))
+        for call_id, follower, queued_at in inflight.followers:
+            self.on_trace(CallTrace(
+                call_id=call_id, batch_id=follower.batch_id, task_index=follower.task_index,
+                chain_parent=follower.chain_parent, queued_at=queued_at,
+                **{**base, "cached": True, "pool": None, "worker": None,
+                   "started_at": None, "finished_at": None}))

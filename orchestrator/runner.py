@@ -1,0 +1,89 @@
+"""Running one task: the task's image, its own hermod and ImagePatch, the sandboxed program."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from PIL import Image
+
+from dicec import keys
+from dicec.errors import DicecError
+from orchestrator.hermod import CallBackend, Hermod
+from orchestrator.imagepatch import build_image_patch_class
+from orchestrator.sandbox import CompiledProgram, Limits, run_program
+from worker_models.imageref import ImageRef, TrackedImage, digest_of
+from worker_models.images import decode_image
+
+DECODED_IMAGES_KEPT = 64
+
+
+@dataclass
+class TaskOutcome:
+    ok: bool
+    value: Any
+    printed: list[str]
+    error: str | None
+    error_type: str | None
+    calls: int
+    started_at: float
+    finished_at: float
+
+
+class TaskImages:
+    """The batch's images: read, decoded and stored in Redis once each, shared by tasks."""
+
+    def __init__(self, aredis: aioredis.Redis | None) -> None:
+        self._redis = aredis
+        self._cache: OrderedDict[Path, TrackedImage] = OrderedDict()
+
+    async def load(self, path: Path) -> TrackedImage:
+        cached = self._cache.get(path)
+        if cached is not None:
+            self._cache.move_to_end(path)
+            return cached
+        data = path.read_bytes()
+        digest = digest_of(data)
+        image = TrackedImage.wrap(decode_image(data), ImageRef(digest))
+        if self._redis is not None:
+            await self._redis.set(keys.image_key(digest), data, ex=keys.IMAGE_TTL_S, nx=True)
+        self._cache[path] = image
+        if len(self._cache) > DECODED_IMAGES_KEPT:
+            self._cache.popitem(last=False)
+        return image
+
+
+async def run_task(program: CompiledProgram, image_path: Path, images: TaskImages,
+                   backend: CallBackend, *, batch_id: str | None = None,
+                   task_index: int | None = None, limits: Limits | None = None,
+                   executor: Executor | None = None) -> TaskOutcome:
+    """Run a program on one image; every failure becomes the task's error, never a crash."""
+    started = time.time()
+    hermod = Hermod(backend, batch_id, task_index)
+    try:
+        image: Image.Image = await images.load(image_path)
+        loop = asyncio.get_running_loop()
+        image_patch = build_image_patch_class(
+            hermod.call, lambda coro: asyncio.run_coroutine_threadsafe(coro, loop).result())
+        run = await run_program(program, modules={"hermod": hermod}, image_path=str(image_path),
+                                image=image, extra_globals={"ImagePatch": image_patch},
+                                limits=limits, executor=executor)
+    except asyncio.CancelledError:
+        raise
+    except DicecError as exc:
+        return _failed(exc, hermod, started)
+    except Exception as exc:  # noqa: BLE001 - the program's own exception is the task's error
+        return _failed(exc, hermod, started)
+    return TaskOutcome(True, run.value, run.printed, None, None, hermod.calls, started, time.time())
+
+
+def _failed(exc: BaseException, hermod: Hermod, started: float) -> TaskOutcome:
+    printed = list(getattr(exc, "printed", []) or [])
+    return TaskOutcome(False, None, printed, str(exc) or type(exc).__name__, type(exc).__name__,
+                       hermod.calls, started, time.time())

@@ -1,0 +1,74 @@
+"""The Celery application: JSON only, late acks, prefetch 1, one queue per function.
+
+`celery -A worker_models.app inspect active_queues` works against it.
+
+Why these settings:
+- acks_late + reject_on_worker_lost: a call is acknowledged only after its reply is
+  pushed, so a worker that dies mid-call gets its message redelivered, not lost.
+- prefetch 1: a model pool holds at most one unstarted message per process, so a busy
+  or dead process does not sit on work another process could do.
+- visibility_timeout: how long an unacked message of a worker that vanished (SIGKILL
+  of the whole node) stays invisible before Redis hands it out again. Longer than any
+  call; the orchestrator's own call timeout + resend covers the gap, and duplicate
+  replies are dropped by call id, so redelivery never double-counts.
+- accept_content json: generated programs are untrusted; pickle would let a crafted
+  message run code in a worker.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from kombu import Queue
+
+from dicec import keys
+from dicec.redis_conn import celery_url
+from dicec.settings import Settings, get_settings
+from worker_models.catalogue import CATALOGUE
+
+VISIBILITY_TIMEOUT_S = 600
+RESULT_EXPIRES_S = 3600
+
+
+def _tls_options(settings: Settings) -> dict[str, Any] | None:
+    if not settings.redis_url.startswith("rediss://"):
+        return None
+    options: dict[str, Any] = {"ssl_cert_reqs": settings.redis_tls_cert_reqs}
+    if settings.redis_tls_ca_certs:
+        options["ssl_ca_certs"] = settings.redis_tls_ca_certs
+    return options
+
+
+def make_celery(settings: Settings) -> Celery:
+    url = celery_url(settings)
+    app = Celery("dicec", broker=url, backend=url, include=["worker_models.tasks"])
+    queues = [Queue(keys.queue_for(name)) for name in CATALOGUE]
+    queues += [Queue(keys.ECHO_QUEUE), Queue(keys.MONOLITH_QUEUE)]
+    tls = _tls_options(settings)
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        event_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_queues=queues,
+        task_default_queue=keys.ECHO_QUEUE,
+        task_routes={keys.task_name_for(name): {"queue": keys.queue_for(name)} for name in CATALOGUE},
+        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        result_expires=RESULT_EXPIRES_S,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        broker_use_ssl=tls,
+        redis_backend_use_ssl=tls,
+    )
+    return app
+
+
+app = make_celery(get_settings())

@@ -1,0 +1,1 @@
+"""Model backends: one module per architecture family, all behind the `Backend` protocol."""

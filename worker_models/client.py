@@ -1,0 +1,60 @@
+"""A synchronous caller: one call through the queues, for `dicec call`, tests and tools.
+
+Programs use the async hermod runtime instead; both share prepare_call/check_result.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import redis
+
+from dicec import keys
+from dicec.errors import CallFailedError, CallTimeoutError
+from dicec.redis_conn import sync_client
+from dicec.settings import Settings, get_settings
+from worker_models.calls import check_result, prepare_call
+from worker_models.catalogue import get_spec
+from worker_models.imageref import ImageStore
+from worker_models.wire import CallReply, CallRequest, decode_reply
+
+
+def send_requests(function: str, requests: list[CallRequest]) -> None:
+    """One Celery message carrying these requests to the function's queue."""
+    from worker_models.app import app
+
+    app.send_task(keys.task_name_for(function), args=[[r.model_dump() for r in requests]],
+                  queue=keys.queue_for(function))
+
+
+class SyncCaller:
+    def __init__(self, settings: Settings | None = None, r: redis.Redis | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.redis = r or sync_client(self.settings)
+        self.store = ImageStore(self.redis)
+        self.reply_to = keys.reply_key(f"sync-{uuid.uuid4().hex}")
+
+    def call_reply(self, name: str, timeout_s: float | None = None, **kwargs: Any) -> CallReply:
+        prepared = prepare_call(name, kwargs)
+        for data in prepared.uploads.values():
+            self.store.put(data)
+        request = prepared.request(self.reply_to, use_cache=self.settings.cache_enabled)
+        send_requests(name, [request])
+        deadline = timeout_s or self.settings.call_timeout_s
+        while True:
+            item = self.redis.blpop([self.reply_to], timeout=deadline)
+            if item is None:
+                raise CallTimeoutError(f"{name}: no reply within {deadline:.0f} s "
+                                       f"(is a pool serving queue {keys.queue_for(name)!r} running?)")
+            reply = decode_reply(item[1])
+            if reply.call_id == request.call_id:
+                return reply
+
+    def call(self, name: str, timeout_s: float | None = None, **kwargs: Any) -> Any:
+        reply = self.call_reply(name, timeout_s, **kwargs)
+        if not reply.ok:
+            raise CallFailedError(f"{name} failed on {reply.worker or 'a worker'}: "
+                                  f"{reply.error_type}: {reply.error}")
+        return check_result(get_spec(name), reply.result)
+

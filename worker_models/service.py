@@ -1,0 +1,181 @@
+"""What a worker process does with a message: validate each call, resolve its images,
+run the model on the whole chunk at once, and push one reply per call.
+
+This is the one place for the cross-cutting concerns of a call on the worker side:
+validation, timing, tracing fields, error isolation (one bad call never fails its
+neighbours) and the reply.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+from pydantic import ValidationError
+
+from dicec import keys
+from dicec.errors import ConfigError, DicecError
+from dicec.redis_conn import sync_client
+from dicec.settings import Settings, get_settings
+from worker_models.backends.base import Backend
+from worker_models.catalogue import Params, Result, get_spec
+from worker_models.imageref import ImageStore
+from worker_models.pools import Pool, load_pools
+from worker_models.wire import CallReply, CallRequest, parse_requests
+
+log = logging.getLogger(__name__)
+
+POOL_ENV = "DICEC_POOL"
+
+
+def describe_validation_error(function: str, exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(x) for x in err["loc"]) or "parameters"
+        if err["type"] == "extra_forbidden":
+            parts.append(f"unexpected parameter {where!r}")
+        elif err["type"] == "missing":
+            parts.append(f"missing parameter {where!r}")
+        else:
+            parts.append(f"parameter {where!r}: {err['msg']}")
+    return f"{function}: " + "; ".join(parts)
+
+
+class FunctionService:
+    """The models of one pool, loaded once in this process, and the call handler."""
+
+    def __init__(self, pool: Pool, gpu_type: str, backends: dict[str, Backend],
+                 store: ImageStore, r: redis.Redis) -> None:
+        self.pool = pool
+        self.gpu_type = gpu_type
+        self.backends = backends
+        self.store = store
+        self.redis = r
+
+    # -- the handler -------------------------------------------------------------------
+    def handle(self, function: str, payload: Any, worker: str) -> None:
+        try:
+            requests, undecodable = parse_requests(payload)
+        except DicecError as exc:
+            log.error("dropping poison message on queue %s: %s", function, exc)
+            return
+        for problem, item in undecodable:
+            self._reply_to_undecodable(item, problem, worker)
+        size = self.pool.batching_for(function).max_batch_size
+        for chunk in _chunks(requests, size):
+            self._serve_chunk(function, chunk, worker)
+
+    def _serve_chunk(self, function: str, chunk: list[CallRequest], worker: str) -> None:
+        started = time.time()
+        replies: dict[str, CallReply] = {}
+        ready: list[tuple[CallRequest, Params, Any]] = []
+        for req in chunk:
+            try:
+                params, image = self._prepare(function, req)
+                ready.append((req, params, image))
+            except DicecError as exc:
+                replies[req.call_id] = self._error(req, exc, worker, started)
+        for req, result in self._run(function, ready):
+            if isinstance(result, Exception):
+                replies[req.call_id] = self._error(req, result, worker, started)
+            else:
+                replies[req.call_id] = CallReply(
+                    call_id=req.call_id, ok=True, result=result.model_dump(by_alias=True),
+                    pool=self.pool.name, worker=worker, started_at=started,
+                    finished_at=time.time(), batch_size=len(ready))
+        self._push([(req, replies[req.call_id]) for req in chunk])
+
+    def _prepare(self, function: str, req: CallRequest) -> tuple[Params, Any]:
+        spec = get_spec(req.function)
+        if req.function != function:
+            raise ConfigError(f"call for {req.function!r} arrived on queue {function!r}")
+        try:
+            params = spec.params.model_validate(req.params)
+        except ValidationError as exc:
+            from dicec.errors import CallValidationError
+
+            raise CallValidationError(describe_validation_error(function, exc)) from None
+        image = None
+        for name in spec.image_params():
+            ref = getattr(params, name)
+            if ref is not None:
+                image = self.store.resolve(ref)
+        return params, image
+
+    def _run(self, function: str, ready: list[tuple[CallRequest, Params, Any]]
+             ) -> Iterator[tuple[CallRequest, Result | Exception]]:
+        if not ready:
+            return
+        backend = self.backends[function]
+        try:
+            results = backend.run_batch([p for _, p, _ in ready], [i for _, _, i in ready])
+            yield from ((req, res) for (req, _, _), res in zip(ready, results, strict=True))
+        except Exception as exc:  # noqa: BLE001 - isolate the call that broke the batch
+            if len(ready) == 1:
+                yield ready[0][0], exc
+                return
+            for item in ready:
+                yield from self._run(function, [item])
+
+    # -- replies -----------------------------------------------------------------------
+    def _error(self, req: CallRequest, exc: Exception, worker: str, started: float) -> CallReply:
+        return CallReply(call_id=req.call_id, ok=False, error=str(exc) or type(exc).__name__,
+                         error_type=type(exc).__name__, pool=self.pool.name, worker=worker,
+                         started_at=started, finished_at=time.time())
+
+    def _push(self, pairs: list[tuple[CallRequest, CallReply]]) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for req, reply in pairs:
+            pipe.rpush(req.reply_to, reply.model_dump_json())
+            pipe.expire(req.reply_to, keys.REPLY_TTL_S)
+        pipe.execute()
+
+    def _reply_to_undecodable(self, item: Any, problem: str, worker: str) -> None:
+        """A request we cannot trust still gets an answer if it says where to send it."""
+        if not (isinstance(item, dict) and isinstance(item.get("call_id"), str)
+                and isinstance(item.get("reply_to"), str)
+                and item["reply_to"].startswith(keys.reply_key(""))):
+            log.error("dropping undecodable call request: %s", problem)
+            return
+        reply = CallReply(call_id=item["call_id"], ok=False, error=problem,
+                          error_type="WireFormatError", pool=self.pool.name, worker=worker)
+        self.redis.rpush(item["reply_to"], reply.model_dump_json())
+
+
+def _chunks(items: list[CallRequest], size: int) -> Iterator[list[CallRequest]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+_SERVICE: FunctionService | None = None
+
+
+def build_service(pool_name: str, pools_file: str | None, settings: Settings) -> FunctionService:
+    from worker_models.loading import load_backend
+
+    pools = load_pools(pools_file)
+    pool = pools.pool(pool_name)
+    backends = {fn: load_backend(fn, settings, device=pool.device) for fn in pool.functions}
+    r = sync_client(settings)
+    return FunctionService(pool, pool.gpu_type, backends, ImageStore(r), r)
+
+
+def set_service(service: FunctionService) -> None:
+    global _SERVICE
+    _SERVICE = service
+
+
+def current_service() -> FunctionService:
+    """This process's service; built on first use if no start-up hook built it."""
+    if _SERVICE is None:
+        pool = os.environ.get(POOL_ENV)
+        if not pool:
+            raise ConfigError(f"this process serves no pool: start it with `dicec worker --pool NAME` ({POOL_ENV} unset)")
+        settings = get_settings()
+        set_service(build_service(pool, str(settings.pools_file) if settings.pools_file else None, settings))
+    assert _SERVICE is not None
+    return _SERVICE

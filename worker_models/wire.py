@@ -1,0 +1,65 @@
+"""Wire messages between the orchestrator and the workers: JSON only, versioned.
+
+A Celery message for function F carries a list of CallRequest (calls gathered together
+travel as one message); each call is answered on its own with a CallReply pushed to the
+caller's reply list.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from dicec.errors import WireFormatError
+from dicec.keys import WIRE_SCHEMA_VERSION
+
+
+class CallRequest(BaseModel):
+    v: Literal[1] = WIRE_SCHEMA_VERSION
+    call_id: str
+    function: str
+    params: dict[str, Any]
+    reply_to: str = Field(description="Redis list the reply is pushed to")
+    batch_id: str | None = None
+    sent_at: float
+    use_cache: bool = True
+
+
+class CallReply(BaseModel):
+    v: Literal[1] = WIRE_SCHEMA_VERSION
+    call_id: str
+    ok: bool
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    error_type: str | None = None
+    pool: str | None = None
+    worker: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    batch_size: int = 1
+    cached: bool = False
+
+
+def parse_requests(payload: Any) -> tuple[list[CallRequest], list[tuple[str, Any]]]:
+    """Decode a message body into requests; undecodable entries yield (problem, item)."""
+    if not isinstance(payload, list):
+        raise WireFormatError(f"message body must be a list of call requests, got {type(payload).__name__}")
+    good: list[CallRequest] = []
+    bad: list[tuple[str, Any]] = []
+    for item in payload:
+        try:
+            good.append(CallRequest.model_validate(item))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(x) for x in err["loc"])
+            bad.append((f"undecodable call request (wire schema version {WIRE_SCHEMA_VERSION}): "
+                        f"{where}: {err['msg']}", item))
+    return good, bad
+
+
+def decode_reply(raw: bytes | str) -> CallReply:
+    try:
+        return CallReply.model_validate_json(raw)
+    except ValidationError as exc:
+        raise WireFormatError(f"undecodable call reply: {exc.errors()[0]['msg']}") from None
