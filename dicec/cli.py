@@ -15,8 +15,11 @@ from rich.console import Console
 from dicec.errors import DicecError
 from dicec.settings import get_settings
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="DiCE-C on Celery: vision programs over per-function worker pools.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="DiCE-C on Celery: vision programs over per-function worker pools.",
+)
 functions_app = typer.Typer(no_args_is_help=True, help="The runtime registry of functions.")
 checkpoints_app = typer.Typer(no_args_is_help=True, help="Model checkpoints.")
 images_app = typer.Typer(no_args_is_help=True, help="Demo input images.")
@@ -30,8 +33,10 @@ def small_checkpoint_banner() -> None:
     """Say plainly when answers come from random-weight checkpoints."""
     settings = get_settings()
     if settings.checkpoints == "small":
-        err.print("[bold yellow]Using SMALL OFFLINE CHECKPOINTS[/] (real architectures, random "
-                  "weights): the code path is the real one, the answers mean nothing.")
+        err.print(
+            "[bold yellow]Using SMALL OFFLINE CHECKPOINTS[/] (real architectures, random "
+            "weights): the code path is the real one, the answers mean nothing."
+        )
 
 
 def fail(exc: Exception) -> None:
@@ -40,16 +45,23 @@ def fail(exc: Exception) -> None:
 
 
 @app.command()
-def worker(pool: Annotated[str, typer.Option(help="pool name in the pools file")],
-           pools: Annotated[str | None, typer.Option(help="pools file (path or shipped name)")] = None,
-           loglevel: str = "INFO",
-           check_ready: Annotated[bool, typer.Option(help="exit 0 iff this host's worker is ready")] = False) -> None:
+def worker(
+    pool: Annotated[str | None, typer.Option(help="pool name in the pools file")] = None,
+    monolith: Annotated[bool, typer.Option(help="a baseline node hosting every model")] = False,
+    pools: Annotated[str | None, typer.Option(help="pools file (path or shipped name)")] = None,
+    loglevel: str = "INFO",
+    check_ready: Annotated[
+        bool, typer.Option(help="exit 0 iff this host's worker is ready")
+    ] = False,
+) -> None:
     """Start a Celery worker serving one pool's function queues."""
     from worker_models.lifecycle import ready_file
     from worker_models.worker import run_worker
 
     if check_ready:
         raise typer.Exit(0 if ready_file().exists() else 1)
+    if (pool is None) == (not monolith):
+        fail(DicecError("give exactly one of --pool NAME or --monolith"))
     small_checkpoint_banner()
     try:
         run_worker(pool, pools or _pools_from_settings(), get_settings(), loglevel)
@@ -75,17 +87,24 @@ def functions_list() -> None:
     for info in catalogue_functions():
         found = live.get(info.name)
         status = "[green]online[/]" if found and found.online else "[red]offline[/]"
-        table.add_row(info.name, status, ", ".join(found.pools) if found else "-",
-                      str(found.workers if found else 0), info.documentation[:70])
+        table.add_row(
+            info.name,
+            status,
+            ", ".join(found.pools) if found else "-",
+            str(found.workers if found else 0),
+            info.documentation[:70],
+        )
     Console().print(table)
 
 
 @functions_app.command("show")
-def functions_show(name: str, output: Annotated[str, typer.Option("-o", "--output")] = "yaml") -> None:
+def functions_show(
+    name: str, output: Annotated[str, typer.Option("-o", "--output")] = "yaml"
+) -> None:
     """A function in the `Function` resource form (documentation and JSON schemas)."""
     from dicec.redis_conn import sync_client
-    from worker_models.registry import get_function, info_from_spec
     from worker_models.catalogue import get_spec
+    from worker_models.registry import get_function, info_from_spec
 
     try:
         try:
@@ -112,12 +131,18 @@ def _parse_param(text: str) -> tuple[str, Any]:
 
 
 @app.command()
-def call(name: str, image: Annotated[Path | None, typer.Option(help="image file")] = None,
-         param: Annotated[list[str] | None, typer.Option("--param", "-p", help="key=value (JSON values)")] = None,
-         timeout: float = 60.0) -> None:
+def call(
+    name: str,
+    image: Annotated[Path | None, typer.Option(help="image file")] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="key=value (JSON values)")
+    ] = None,
+    timeout: float = 60.0,
+) -> None:
     """Send one call through its queue and print the result (or the error) as JSON."""
-    from worker_models.client import SyncCaller
     from worker_models.images import load_image_file
+
+    from worker_models.client import SyncCaller
 
     small_checkpoint_banner()
     kwargs = dict(_parse_param(p) for p in param or [])
@@ -133,8 +158,11 @@ def call(name: str, image: Annotated[Path | None, typer.Option(help="image file"
 
 
 @checkpoints_app.command("build")
-def checkpoints_build(out: Annotated[Path | None, typer.Option(help="output folder")] = None,
-                      force: bool = False, seed: int = 0) -> None:
+def checkpoints_build(
+    out: Annotated[Path | None, typer.Option(help="output folder")] = None,
+    force: bool = False,
+    seed: int = 0,
+) -> None:
     """Build small random-weight checkpoints offline from the real architectures."""
     from worker_models.checkpoints import build_small_checkpoints
 
@@ -146,8 +174,11 @@ def checkpoints_build(out: Annotated[Path | None, typer.Option(help="output fold
 
 
 @images_app.command("generate")
-def images_generate(out: Annotated[Path, typer.Option("-o", "--out")] = Path("var/claims-images"),
-                    count: int = 30, seed: int = 0) -> None:
+def images_generate(
+    out: Annotated[Path, typer.Option("-o", "--out")] = Path("var/claims-images"),
+    count: int = 30,
+    seed: int = 0,
+) -> None:
     """Write synthetic accident-scene images for the claims demo."""
     from orchestrator.claims_images import generate_claims_images
 
@@ -156,9 +187,12 @@ def images_generate(out: Annotated[Path, typer.Option("-o", "--out")] = Path("va
 
 
 @app.command()
-def run(program: Path, image: Annotated[Path, typer.Option(help="image file")],
-        pools: Annotated[str | None, typer.Option(help="pools file to start locally")] = None,
-        local_pools: Annotated[bool, typer.Option(help="start the pools as local processes")] = False) -> None:
+def run(
+    program: Path,
+    image: Annotated[Path, typer.Option(help="image file")],
+    pools: Annotated[str | None, typer.Option(help="pools file to start locally")] = None,
+    local_pools: Annotated[bool, typer.Option(help="start the pools as local processes")] = False,
+) -> None:
     """Run one program on one image through the system; print what it printed and returned."""
     from orchestrator.oneshot import run_one
 
@@ -177,7 +211,9 @@ def run(program: Path, image: Annotated[Path, typer.Option(help="image file")],
 
 
 @app.command()
-def demo(tasks: int = 1000, seed: int = 7, json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+def demo(
+    tasks: int = 1000, seed: int = 7, json_out: Annotated[bool, typer.Option("--json")] = False
+) -> None:
     """The main job: the claims batch end to end on this machine (starts what it needs)."""
     from scripts.submit_batch import demo_main
 
@@ -186,8 +222,9 @@ def demo(tasks: int = 1000, seed: int = 7, json_out: Annotated[bool, typer.Optio
 
 def _mount_subapps() -> None:
     from codegen.cli import app as codegen_app
-    from dicec.deploy_cli import compose_app, k8s_app
     from orchestrator.cost_cli import app as cost_app
+
+    from dicec.deploy_cli import compose_app, k8s_app
 
     app.add_typer(codegen_app, name="codegen", help="Query -> serial -> distributed programs.")
     app.add_typer(k8s_app, name="k8s", help="Kubernetes manifests from the catalogue and pools.")

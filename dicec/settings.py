@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     detect_top_k: int = 5
     detect_score_threshold: float = 0.0
 
+    # How long Redis keeps a message of a vanished worker invisible before redelivering
+    # it (kombu's visibility_timeout). Longer than any call.
+    visibility_timeout_s: float = 600.0
     call_timeout_s: float = 120.0
     call_max_resends: int = 2
     task_timeout_s: float = 300.0

@@ -68,27 +68,51 @@ def expand_batch(images_dir: Path, tasks: int, seed: int) -> list[str]:
     return [rng.choice(files).name for _ in range(tasks)]
 
 
-def new_meta(*, program_path: Path, images_dir: Path, tasks: int, seed: int, pools_file: str,
-             settings: Settings, mode: Mode = "distributed", nodes: int = 1,
-             batch_id: str | None = None) -> BatchMeta:
+def new_meta(
+    *,
+    program_path: Path,
+    images_dir: Path,
+    tasks: int,
+    seed: int,
+    pools_file: str,
+    settings: Settings,
+    mode: Mode = "distributed",
+    nodes: int = 1,
+    batch_id: str | None = None,
+) -> BatchMeta:
     try:
         source = program_path.read_text()
     except OSError as exc:
         raise BatchError(f"cannot read program {program_path}: {exc.strerror}") from None
     return BatchMeta(
         batch_id=batch_id or time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6],
-        mode=mode, program_name=program_path.name,
-        program_sha256=hashlib.sha256(source.encode()).hexdigest(), program_source=source,
-        images_dir=str(images_dir.resolve()), images=expand_batch(images_dir, tasks, seed),
-        tasks=tasks, seed=seed, pools_file=pools_file, nodes=nodes,
-        cache=settings.cache_enabled, checkpoints=settings.checkpoints, created_at=time.time())
+        mode=mode,
+        program_name=program_path.name,
+        program_sha256=hashlib.sha256(source.encode()).hexdigest(),
+        program_source=source,
+        images_dir=str(images_dir.resolve()),
+        images=expand_batch(images_dir, tasks, seed),
+        tasks=tasks,
+        seed=seed,
+        pools_file=pools_file,
+        nodes=nodes,
+        cache=settings.cache_enabled,
+        checkpoints=settings.checkpoints,
+        created_at=time.time(),
+    )
 
 
 class BatchRunner:
     """Runs the tasks of a batch that have no record yet, through one dispatcher."""
 
-    def __init__(self, settings: Settings, store: BatchStore, backend: CallBackend,
-                 concurrency: int | None = None, on_task: ProgressFn | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: BatchStore,
+        backend: CallBackend,
+        concurrency: int | None = None,
+        on_task: ProgressFn | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.backend = backend
@@ -97,8 +121,11 @@ class BatchRunner:
         self.ran_now = 0
 
     def limits(self) -> Limits:
-        return Limits(wall_s=self.settings.task_timeout_s, memory_mb=self.settings.program_memory_mb,
-                      max_output_chars=self.settings.program_max_output_chars)
+        return Limits(
+            wall_s=self.settings.task_timeout_s,
+            memory_mb=self.settings.program_memory_mb,
+            max_output_chars=self.settings.program_max_output_chars,
+        )
 
     async def run(self, meta: BatchMeta) -> None:
         done = await self.store.done_indices()
@@ -106,7 +133,8 @@ class BatchRunner:
         images = TaskImages(self.store.redis)
         try:
             program: CompiledProgram | DicecError = compile_program(
-                meta.program_source, meta.program_name, self.limits())
+                meta.program_source, meta.program_name, self.limits()
+            )
         except DicecError as exc:
             program = exc  # every task fails with this clear message; the batch still ends
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="dicec-sync-task") as pool:
@@ -114,24 +142,46 @@ class BatchRunner:
             await asyncio.gather(*lanes)
         await self.store.flush_traces()
 
-    async def _lane(self, meta: BatchMeta, program: CompiledProgram | DicecError, todo,
-                    images: TaskImages, pool: ThreadPoolExecutor) -> None:
+    async def _lane(
+        self,
+        meta: BatchMeta,
+        program: CompiledProgram | DicecError,
+        todo,
+        images: TaskImages,
+        pool: ThreadPoolExecutor,
+    ) -> None:
         images_dir = Path(meta.images_dir)
         for index in todo:
             if isinstance(program, DicecError):
                 now = time.time()
-                outcome = TaskOutcome(False, None, [], str(program), type(program).__name__,
-                                      0, now, now)
+                outcome = TaskOutcome(
+                    False, None, [], str(program), type(program).__name__, 0, now, now
+                )
             else:
-                outcome = await run_task(program, images_dir / meta.images[index], images,
-                                         self.backend, batch_id=meta.batch_id, task_index=index,
-                                         limits=self.limits(), executor=pool)
+                path = images_dir / meta.images[index]
+                outcome = await run_task(
+                    program,
+                    path,
+                    lambda p=path: images.load(p),
+                    self.backend,
+                    batch_id=meta.batch_id,
+                    task_index=index,
+                    limits=self.limits(),
+                    executor=pool,
+                )
             record = TaskRecord(
-                batch_id=meta.batch_id, index=index, image=meta.images[index],
-                status="ok" if outcome.ok else "error", value=outcome.value,
-                printed=outcome.printed, error=outcome.error, error_type=outcome.error_type,
-                started_at=outcome.started_at, finished_at=outcome.finished_at,
-                calls=outcome.calls)
+                batch_id=meta.batch_id,
+                index=index,
+                image=meta.images[index],
+                status="ok" if outcome.ok else "error",
+                value=outcome.value,
+                printed=outcome.printed,
+                error=outcome.error,
+                error_type=outcome.error_type,
+                started_at=outcome.started_at,
+                finished_at=outcome.finished_at,
+                calls=outcome.calls,
+            )
             if await self.store.save_task(record):
                 self.ran_now += 1
                 if self.on_task:
@@ -140,22 +190,38 @@ class BatchRunner:
 
 def trace_sink(store: BatchStore) -> Callable[[CallTrace], None]:
     """Dispatcher callback: buffer traces, flushing in the background when due."""
+
     def sink(trace: CallTrace) -> None:
         if store.add_trace(trace):
             asyncio.ensure_future(store.flush_traces())
+
     return sink
 
 
-async def summarize(store: BatchStore, meta: BatchMeta, wall_s: float, ran_now: int,
-                    dispatcher: Dispatcher | None = None) -> BatchSummary:
+async def summarize(
+    store: BatchStore,
+    meta: BatchMeta,
+    wall_s: float,
+    ran_now: int,
+    dispatcher: Dispatcher | None = None,
+) -> BatchSummary:
     records = await store.load_tasks()
     errors = [r for r in records if r.status == "error"]
     calls = sum(r.calls for r in records)
     by_type = Counter(r.error_type or "Error" for r in errors)
     return BatchSummary(
-        batch_id=meta.batch_id, mode=meta.mode, tasks=meta.tasks, ok=len(records) - len(errors),
-        errors=len(errors), missing=meta.tasks - len(records), ran_now=ran_now, wall_s=wall_s,
-        tasks_per_s=ran_now / wall_s if wall_s else 0.0, calls=calls,
-        calls_per_s=calls / wall_s if wall_s else 0.0, errors_by_type=dict(by_type.most_common(8)),
+        batch_id=meta.batch_id,
+        mode=meta.mode,
+        tasks=meta.tasks,
+        ok=len(records) - len(errors),
+        errors=len(errors),
+        missing=meta.tasks - len(records),
+        ran_now=ran_now,
+        wall_s=wall_s,
+        tasks_per_s=ran_now / wall_s if wall_s else 0.0,
+        calls=calls,
+        calls_per_s=calls / wall_s if wall_s else 0.0,
+        errors_by_type=dict(by_type.most_common(8)),
         first_errors=[f"task {r.index} ({r.image}): {r.error_type}: {r.error}" for r in errors[:5]],
-        dispatch=dict(dispatcher.stats) if dispatcher else {})
+        dispatch=dict(dispatcher.stats) if dispatcher else {},
+    )

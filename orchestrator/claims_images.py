@@ -15,8 +15,15 @@ from PIL import Image, ImageDraw
 
 DEFAULT_COUNT = 30
 IMAGE_SIZE = (320, 240)
-CAR_COLOURS = [(200, 30, 30), (30, 60, 200), (240, 240, 240), (20, 20, 20), (200, 200, 40),
-               (120, 120, 130), (30, 140, 60)]
+CAR_COLOURS = [
+    (200, 30, 30),
+    (30, 60, 200),
+    (240, 240, 240),
+    (20, 20, 20),
+    (200, 200, 40),
+    (120, 120, 130),
+    (30, 140, 60),
+]
 
 
 def _draw_car(canvas: Image.Image, rng: random.Random) -> None:
@@ -32,7 +39,9 @@ def _draw_car(canvas: Image.Image, rng: random.Random) -> None:
     if rng.random() < 0.5:  # damage: dents and scratches
         for _ in range(rng.randint(2, 6)):
             x, y = rng.uniform(0, w), rng.uniform(12, h)
-            d.line((x, y, x + rng.uniform(-12, 12), y + rng.uniform(-8, 8)), fill=(60, 40, 30), width=2)
+            d.line(
+                (x, y, x + rng.uniform(-12, 12), y + rng.uniform(-8, 8)), fill=(60, 40, 30), width=2
+            )
     angle = rng.choice([0, 0, 0, rng.uniform(-25, 25), 180, 90])  # some overturned
     car = car.rotate(angle, expand=True)
     x = rng.randint(0, canvas.width - car.width)

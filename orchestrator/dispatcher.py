@@ -65,8 +65,13 @@ TraceSink = Callable[[CallTrace], None]
 
 
 class Dispatcher:
-    def __init__(self, settings: Settings, aredis: aioredis.Redis, on_trace: TraceSink | None = None,
-                 dedupe: bool | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        aredis: aioredis.Redis,
+        on_trace: TraceSink | None = None,
+        dedupe: bool | None = None,
+    ) -> None:
         self.settings = settings
         self.redis = aredis
         self.client_id = uuid.uuid4().hex
@@ -79,8 +84,14 @@ class Dispatcher:
         self._flush_scheduled = False
         self._stored_images: set[str] = set()
         self._listener: asyncio.Task[None] | None = None
-        self.stats = {"sent": 0, "messages": 0, "replies": 0, "duplicates": 0, "resent": 0,
-                      "shared": 0}
+        self.stats = {
+            "sent": 0,
+            "messages": 0,
+            "replies": 0,
+            "duplicates": 0,
+            "resent": 0,
+            "shared": 0,
+        }
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -145,8 +156,12 @@ class Dispatcher:
         self._send(batch)
 
     async def _store_images(self, batch: list[InFlight]) -> None:
-        uploads = {d: b for inf in batch for d, b in inf.prepared.uploads.items()
-                   if d not in self._stored_images}
+        uploads = {
+            d: b
+            for inf in batch
+            for d, b in inf.prepared.uploads.items()
+            if d not in self._stored_images
+        }
         if not uploads:
             return
         pipe = self.redis.pipeline(transaction=False)
@@ -164,8 +179,12 @@ class Dispatcher:
             inflight.group_id = inflight.group_id or group_id
             by_function.setdefault(inflight.prepared.spec.name, []).append(inflight)
         signatures = [
-            app.signature(keys.task_name_for(fn), args=[[i.request.model_dump() for i in items]],
-                          queue=keys.queue_for(fn), immutable=True)
+            app.signature(
+                keys.task_name_for(fn),
+                args=[[i.request.model_dump() for i in items]],
+                queue=keys.queue_for(fn),
+                immutable=True,
+            )
             for fn, items in by_function.items()
         ]
         try:
@@ -176,8 +195,9 @@ class Dispatcher:
             return
         loop = asyncio.get_running_loop()
         for inflight in batch:
-            inflight.timer = loop.call_later(self.settings.call_timeout_s, self._expired,
-                                             inflight.request.call_id)
+            inflight.timer = loop.call_later(
+                self.settings.call_timeout_s, self._expired, inflight.request.call_id
+            )
         self.stats["sent"] += len(batch)
         self.stats["messages"] += len(signatures)
 
@@ -186,11 +206,16 @@ class Dispatcher:
         if inflight is None:
             return
         if inflight.attempts > self.settings.call_max_resends:
-            self._fail(inflight, f"no reply after {inflight.attempts} attempts of "
-                                 f"{self.settings.call_timeout_s:.0f} s each", timeout=True)
+            self._fail(
+                inflight,
+                f"no reply after {inflight.attempts} attempts of "
+                f"{self.settings.call_timeout_s:.0f} s each",
+                timeout=True,
+            )
             return
-        log.warning("call %s (%s) got no reply in time; resending", call_id,
-                    inflight.prepared.spec.name)
+        log.warning(
+            "call %s (%s) got no reply in time; resending", call_id, inflight.prepared.spec.name
+        )
         inflight.attempts += 1
         self.stats["resent"] += 1
         self._outbox.append(inflight)
@@ -254,21 +279,51 @@ class Dispatcher:
         if self.on_trace is None:
             return
         now = time.time()
-        base = dict(function=inflight.prepared.spec.name, group_id=inflight.group_id,
-                    replied_at=now, attempts=inflight.attempts)
+        base = dict(
+            function=inflight.prepared.spec.name,
+            group_id=inflight.group_id,
+            replied_at=now,
+            attempts=inflight.attempts,
+        )
         if reply is not None:
-            base.update(pool=reply.pool, worker=reply.worker, started_at=reply.started_at,
-                        finished_at=reply.finished_at, batch_size=reply.batch_size,
-                        cached=reply.cached, ok=reply.ok, error=reply.error)
+            base.update(
+                pool=reply.pool,
+                worker=reply.worker,
+                started_at=reply.started_at,
+                finished_at=reply.finished_at,
+                batch_size=reply.batch_size,
+                cached=reply.cached,
+                ok=reply.ok,
+                error=reply.error,
+            )
         else:
             base.update(ok=False, error=error)
         origin = inflight.origin
-        self.on_trace(CallTrace(call_id=inflight.request.call_id, batch_id=origin.batch_id,
-                                task_index=origin.task_index, chain_parent=origin.chain_parent,
-                                queued_at=inflight.queued_at, **base))
+        self.on_trace(
+            CallTrace(
+                call_id=inflight.request.call_id,
+                batch_id=origin.batch_id,
+                task_index=origin.task_index,
+                chain_parent=origin.chain_parent,
+                queued_at=inflight.queued_at,
+                **base,
+            )
+        )
         for call_id, follower, queued_at in inflight.followers:
-            self.on_trace(CallTrace(
-                call_id=call_id, batch_id=follower.batch_id, task_index=follower.task_index,
-                chain_parent=follower.chain_parent, queued_at=queued_at,
-                **{**base, "cached": True, "pool": None, "worker": None,
-                   "started_at": None, "finished_at": None}))
+            self.on_trace(
+                CallTrace(
+                    call_id=call_id,
+                    batch_id=follower.batch_id,
+                    task_index=follower.task_index,
+                    chain_parent=follower.chain_parent,
+                    queued_at=queued_at,
+                    **{
+                        **base,
+                        "cached": True,
+                        "pool": None,
+                        "worker": None,
+                        "started_at": None,
+                        "finished_at": None,
+                    },
+                )
+            )

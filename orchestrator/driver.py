@@ -20,8 +20,13 @@ async def load_meta(settings: Settings, batch_id: str) -> BatchMeta:
         await aredis.aclose()
 
 
-async def run_batch(meta: BatchMeta, settings: Settings, *, concurrency: int | None = None,
-                    on_task: ProgressFn | None = None) -> BatchSummary:
+async def run_batch(
+    meta: BatchMeta,
+    settings: Settings,
+    *,
+    concurrency: int | None = None,
+    on_task: ProgressFn | None = None,
+) -> BatchSummary:
     """Run (or resume) a batch in distributed mode and return its summary."""
     aredis = async_client(settings)
     store = BatchStore(aredis, meta.batch_id)

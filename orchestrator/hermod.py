@@ -16,8 +16,9 @@ from orchestrator.dispatcher import CallOrigin
 from worker_models.calls import PreparedCall, prepare_call
 
 # The call whose result this context saw last: the chain parent of its next call.
-_LAST_CALL: contextvars.ContextVar[str | None] = contextvars.ContextVar("dicec_last_call",
-                                                                        default=None)
+_LAST_CALL: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "dicec_last_call", default=None
+)
 
 
 class CallBackend(Protocol):
@@ -27,8 +28,9 @@ class CallBackend(Protocol):
 
 
 class Hermod:
-    def __init__(self, backend: CallBackend, batch_id: str | None = None,
-                 task_index: int | None = None) -> None:
+    def __init__(
+        self, backend: CallBackend, batch_id: str | None = None, task_index: int | None = None
+    ) -> None:
         self._backend = backend
         self._batch_id = batch_id
         self._task_index = task_index

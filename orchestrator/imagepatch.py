@@ -19,8 +19,15 @@ CallFn = Callable[..., Awaitable[Any]]
 RunSync = Callable[[Awaitable[Any]], Any]
 LlmFn = Callable[[str], Awaitable[str]]
 
-MODEL_METHODS = ("find", "exists", "verify_property", "simple_query", "compute_depth",
-                 "best_text_match", "llm_query")
+MODEL_METHODS = (
+    "find",
+    "exists",
+    "verify_property",
+    "simple_query",
+    "compute_depth",
+    "best_text_match",
+    "llm_query",
+)
 
 
 class ImagePatchBase:
@@ -30,8 +37,14 @@ class ImagePatchBase:
     _run_sync: RunSync
     _llm: LlmFn | None = None
 
-    def __init__(self, image: Image.Image, left: float | None = None, lower: float | None = None,
-                 right: float | None = None, upper: float | None = None) -> None:
+    def __init__(
+        self,
+        image: Image.Image,
+        left: float | None = None,
+        lower: float | None = None,
+        right: float | None = None,
+        upper: float | None = None,
+    ) -> None:
         if left is None:
             self.image = image
             left, lower, right, upper = 0, 0, image.width, image.height
@@ -53,15 +66,13 @@ class ImagePatchBase:
     # -- async model methods ------------------------------------------------------------
     async def find_async(self, object_name: str) -> list[ImagePatchBase]:
         boxes = await self._call("glip", image=self.image, object_name=object_name)
-        return [self.crop(b["x"], b["y"], b["x"] + b["width"], b["y"] + b["height"])
-                for b in boxes]
+        return [self.crop(b["x"], b["y"], b["x"] + b["width"], b["y"] + b["height"]) for b in boxes]
 
     async def exists_async(self, object_name: str) -> bool:
         return len(await self.find_async(object_name)) > 0
 
     async def verify_property_async(self, object_name: str, property: str) -> bool:
-        out = await self._call("xvlm", image=self.image, object_name=object_name,
-                               property=property)
+        out = await self._call("xvlm", image=self.image, object_name=object_name, property=property)
         return bool(out["result"])
 
     async def simple_query_async(self, question: str) -> str:
@@ -83,8 +94,10 @@ class ImagePatchBase:
 
     async def llm_query_async(self, question: str) -> str:
         if self._llm is None:
-            raise LLMError("llm_query needs an LLM: none is configured for this run "
-                           "(set DICEC_LLM_BASE_URL and pass --llm to enable it)")
+            raise LLMError(
+                "llm_query needs an LLM: none is configured for this run "
+                "(set DICEC_LLM_BASE_URL and pass --llm to enable it)"
+            )
         return await self._llm(question)
 
     # -- sync forms (ViperGPT style) -----------------------------------------------------
@@ -110,10 +123,16 @@ class ImagePatchBase:
         return self._run_sync(self.llm_query_async(question))
 
 
-def build_image_patch_class(call: CallFn, run_sync: RunSync,
-                            llm: LlmFn | None = None) -> type[ImagePatchBase]:
+def build_image_patch_class(
+    call: CallFn, run_sync: RunSync, llm: LlmFn | None = None
+) -> type[ImagePatchBase]:
     """An ImagePatch class whose model methods go through `call` (hermod.call's signature)."""
-    return type("ImagePatch", (ImagePatchBase,), {
-        "_call": staticmethod(call), "_run_sync": staticmethod(run_sync),
-        "_llm": staticmethod(llm) if llm else None,
-    })
+    return type(
+        "ImagePatch",
+        (ImagePatchBase,),
+        {
+            "_call": staticmethod(call),
+            "_run_sync": staticmethod(run_sync),
+            "_llm": staticmethod(llm) if llm else None,
+        },
+    )

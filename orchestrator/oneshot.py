@@ -15,8 +15,13 @@ from orchestrator.runner import TaskImages, TaskOutcome, run_task
 from orchestrator.sandbox import compile_program
 
 
-async def run_one(program: Path, image: Path, settings: Settings, pools_file: str | None = None,
-                  start_pools: bool = False) -> TaskOutcome:
+async def run_one(
+    program: Path,
+    image: Path,
+    settings: Settings,
+    pools_file: str | None = None,
+    start_pools: bool = False,
+) -> TaskOutcome:
     try:
         source = program.read_text()
     except OSError as exc:
@@ -33,7 +38,8 @@ async def run_one(program: Path, image: Path, settings: Settings, pools_file: st
         dispatcher = Dispatcher(settings, aredis)
         await dispatcher.start()
         try:
-            return await run_task(compiled, image, TaskImages(aredis), dispatcher)
+            images = TaskImages(aredis)
+            return await run_task(compiled, image, lambda: images.load(image), dispatcher)
         finally:
             await dispatcher.stop()
             await aredis.aclose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from PIL import Image
+from worker_models.images import decode_image
 
 from dicec import keys
 from dicec.errors import DicecError
@@ -19,7 +21,6 @@ from orchestrator.hermod import CallBackend, Hermod
 from orchestrator.imagepatch import build_image_patch_class
 from orchestrator.sandbox import CompiledProgram, Limits, run_program
 from worker_models.imageref import ImageRef, TrackedImage, digest_of
-from worker_models.images import decode_image
 
 DECODED_IMAGES_KEPT = 64
 
@@ -59,21 +60,38 @@ class TaskImages:
         return image
 
 
-async def run_task(program: CompiledProgram, image_path: Path, images: TaskImages,
-                   backend: CallBackend, *, batch_id: str | None = None,
-                   task_index: int | None = None, limits: Limits | None = None,
-                   executor: Executor | None = None) -> TaskOutcome:
+ImageLoader = Callable[[], Awaitable[Image.Image]]
+
+
+async def run_task(
+    program: CompiledProgram,
+    image_path: Path | str,
+    load_image: ImageLoader,
+    backend: CallBackend,
+    *,
+    batch_id: str | None = None,
+    task_index: int | None = None,
+    limits: Limits | None = None,
+    executor: Executor | None = None,
+) -> TaskOutcome:
     """Run a program on one image; every failure becomes the task's error, never a crash."""
     started = time.time()
     hermod = Hermod(backend, batch_id, task_index)
     try:
-        image: Image.Image = await images.load(image_path)
+        image = await load_image()
         loop = asyncio.get_running_loop()
         image_patch = build_image_patch_class(
-            hermod.call, lambda coro: asyncio.run_coroutine_threadsafe(coro, loop).result())
-        run = await run_program(program, modules={"hermod": hermod}, image_path=str(image_path),
-                                image=image, extra_globals={"ImagePatch": image_patch},
-                                limits=limits, executor=executor)
+            hermod.call, lambda coro: asyncio.run_coroutine_threadsafe(coro, loop).result()
+        )
+        run = await run_program(
+            program,
+            modules={"hermod": hermod},
+            image_path=str(image_path),
+            image=image,
+            extra_globals={"ImagePatch": image_patch},
+            limits=limits,
+            executor=executor,
+        )
     except asyncio.CancelledError:
         raise
     except DicecError as exc:
@@ -85,5 +103,13 @@ async def run_task(program: CompiledProgram, image_path: Path, images: TaskImage
 
 def _failed(exc: BaseException, hermod: Hermod, started: float) -> TaskOutcome:
     printed = list(getattr(exc, "printed", []) or [])
-    return TaskOutcome(False, None, printed, str(exc) or type(exc).__name__, type(exc).__name__,
-                       hermod.calls, started, time.time())
+    return TaskOutcome(
+        False,
+        None,
+        printed,
+        str(exc) or type(exc).__name__,
+        type(exc).__name__,
+        hermod.calls,
+        started,
+        time.time(),
+    )

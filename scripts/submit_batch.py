@@ -10,7 +10,6 @@ interrupted batch without redoing finished tasks.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 from contextlib import ExitStack
@@ -47,10 +46,15 @@ def _print_summary(summary: BatchSummary, json_out: bool) -> None:
 
     table = Table(title=f"batch {summary.batch_id} ({summary.mode})", show_header=False)
     for label, value in [
-        ("tasks", summary.tasks), ("ok", summary.ok), ("errors", summary.errors),
-        ("missing", summary.missing), ("ran in this run", summary.ran_now),
-        ("wall time", f"{summary.wall_s:.1f} s"), ("tasks/s", f"{summary.tasks_per_s:.1f}"),
-        ("calls", summary.calls), ("calls/s", f"{summary.calls_per_s:.1f}"),
+        ("tasks", summary.tasks),
+        ("ok", summary.ok),
+        ("errors", summary.errors),
+        ("missing", summary.missing),
+        ("ran in this run", summary.ran_now),
+        ("wall time", f"{summary.wall_s:.1f} s"),
+        ("tasks/s", f"{summary.tasks_per_s:.1f}"),
+        ("calls", summary.calls),
+        ("calls/s", f"{summary.calls_per_s:.1f}"),
         ("dispatch", ", ".join(f"{k}={v}" for k, v in summary.dispatch.items())),
     ]:
         table.add_row(label, str(value))
@@ -75,9 +79,23 @@ def _export(records_path: Path, batch_id: str) -> None:
             fh.write(record.model_dump_json() + "\n")
 
 
-def submit(*, program: Path | None, images: Path | None, tasks: int, seed: int, pools: str | None,
-           concurrency: int | None, resume: str | None, no_cache: bool, local: str,
-           json_out: bool, export: Path | None) -> BatchSummary:
+def submit(
+    *,
+    program: Path | None,
+    images: Path | None,
+    tasks: int,
+    seed: int,
+    pools: str | None,
+    concurrency: int | None,
+    resume: str | None,
+    no_cache: bool,
+    local: str,
+    json_out: bool,
+    export: Path | None,
+    mode: str = "distributed",
+    nodes: int = 1,
+    batch_id: str | None = None,
+) -> BatchSummary:
     if no_cache:
         os.environ["DICEC_CACHE_ENABLED"] = "false"
         get_settings.cache_clear()
@@ -91,28 +109,66 @@ def submit(*, program: Path | None, images: Path | None, tasks: int, seed: int, 
         else:
             if program is None or images is None:
                 raise DicecError("--program and --images are required (or --resume BATCH_ID)")
-            meta = new_meta(program_path=program, images_dir=images, tasks=tasks, seed=seed,
-                            pools_file=pools_file.name, settings=settings)
-            meta.pool_prices = {p.name: pools_file.price_per_hour(p) for p in pools_file.pools}
-            meta.pool_replicas = {p.name: max(1, p.replicas) for p in pools_file.pools}
+            meta = new_meta(
+                program_path=program,
+                images_dir=images,
+                tasks=tasks,
+                seed=seed,
+                pools_file=pools_file.name,
+                settings=settings,
+                mode=mode,
+                nodes=nodes,
+                batch_id=batch_id,
+            )
+            _price_meta(meta, pools_file)
         r = sync_client(settings)
-        if local == "yes" or (local == "auto" and not live_workers(r)):
-            err.print(f"starting the pools of {pools_file.name!r} as local worker processes …")
-            stack.enter_context(local_pools(pools, r, log_dir=Path("var/logs")))
+        needed = "baseline" if meta.mode == "baseline" else None
+        live = [w for w in live_workers(r) if (w.pool == "baseline") == (needed == "baseline")]
+        if local == "yes" or (local == "auto" and not live):
+            what = (
+                f"{meta.nodes} baseline node(s)" if needed else f"the pools of {pools_file.name!r}"
+            )
+            err.print(f"starting {what} as local worker processes …")
+            stack.enter_context(
+                local_pools(
+                    pools, r, log_dir=Path("var/logs"), monolith_nodes=meta.nodes if needed else 0
+                )
+            )
         if settings.checkpoints == "small":
-            err.print("[bold yellow]Using SMALL OFFLINE CHECKPOINTS[/] (random weights): the "
-                      "answers mean nothing; the code path is the real one.")
-        err.print(f"batch {meta.batch_id}: {meta.tasks} tasks of {meta.program_name} "
-                  f"over {len(set(meta.images))} images")
+            err.print(
+                "[bold yellow]Using SMALL OFFLINE CHECKPOINTS[/] (random weights): the "
+                "answers mean nothing; the code path is the real one."
+            )
+        err.print(
+            f"batch {meta.batch_id}: {meta.tasks} tasks of {meta.program_name} "
+            f"over {len(set(meta.images))} images"
+        )
         summary = _run_with_progress(meta, settings, concurrency, json_out)
         if export:
             _export(export, meta.batch_id)
     return summary
 
 
+def _price_meta(meta, pools_file) -> None:  # noqa: ANN001
+    """What each pool costs per node-hour and how many nodes it has (for the cost report)."""
+    if meta.mode == "baseline":
+        if pools_file.baseline is None:
+            raise DicecError(f"pools file {pools_file.name!r} has no baseline section")
+        price = pools_file.gpu_types[pools_file.baseline.gpu_type].price_per_hour
+        meta.pool_prices, meta.pool_replicas = {"baseline": price}, {"baseline": meta.nodes}
+        return
+    meta.pool_prices = {p.name: pools_file.price_per_hour(p) for p in pools_file.pools}
+    meta.pool_replicas = {p.name: max(1, p.replicas) for p in pools_file.pools}
+
+
 def _run_with_progress(meta, settings, concurrency, json_out):  # noqa: ANN001, ANN202
-    columns = [TextColumn("[bold]tasks"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("errors {task.fields[errors]}"), TimeElapsedColumn()]
+    columns = [
+        TextColumn("[bold]tasks"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("errors {task.fields[errors]}"),
+        TimeElapsedColumn(),
+    ]
     with Progress(*columns, console=err, transient=json_out) as progress:
         bar = progress.add_task("tasks", total=meta.tasks, errors=0)
         errors = 0
@@ -122,11 +178,17 @@ def _run_with_progress(meta, settings, concurrency, json_out):  # noqa: ANN001, 
             errors += record.status == "error"
             progress.update(bar, advance=1, errors=errors)
 
+        if meta.mode == "baseline":
+            from orchestrator.baseline import run_baseline_batch
+
+            return asyncio.run(run_baseline_batch(meta, settings, on_task=on_task))
         return asyncio.run(run_batch(meta, settings, concurrency=concurrency, on_task=on_task))
 
 
 def main(
-    program: Annotated[Path | None, typer.Option(help="program file (serial or distributed)")] = None,
+    program: Annotated[
+        Path | None, typer.Option(help="program file (serial or distributed)")
+    ] = None,
     images: Annotated[Path | None, typer.Option(help="folder of images")] = None,
     tasks: Annotated[int, typer.Option(help="number of tasks")] = 1000,
     seed: Annotated[int, typer.Option(help="seed of the image assignment")] = 0,
@@ -137,11 +199,34 @@ def main(
     local: Annotated[str, typer.Option(help="start local pools: auto|yes|no")] = "auto",
     json_out: Annotated[bool, typer.Option("--json", help="machine-readable summary")] = False,
     export: Annotated[Path | None, typer.Option(help="write every task record (JSONL)")] = None,
+    mode: Annotated[
+        str, typer.Option(help="distributed | baseline (the monolith)")
+    ] = "distributed",
+    nodes: Annotated[int, typer.Option(help="baseline nodes (monolith processes)")] = 1,
+    batch_id: Annotated[
+        str | None, typer.Option(help="id for a new batch (default: generated)")
+    ] = None,
 ) -> None:
+    if mode not in ("distributed", "baseline"):
+        err.print(f"[bold red]error:[/] --mode must be distributed or baseline, not {mode!r}")
+        raise typer.Exit(2)
     try:
-        summary = submit(program=program, images=images, tasks=tasks, seed=seed, pools=pools,
-                         concurrency=concurrency, resume=resume, no_cache=no_cache, local=local,
-                         json_out=json_out, export=export)
+        summary = submit(
+            program=program,
+            images=images,
+            tasks=tasks,
+            seed=seed,
+            pools=pools,
+            concurrency=concurrency,
+            resume=resume,
+            no_cache=no_cache,
+            local=local,
+            json_out=json_out,
+            export=export,
+            mode=mode,
+            nodes=nodes,
+            batch_id=batch_id,
+        )
     except DicecError as exc:
         err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
@@ -151,8 +236,9 @@ def main(
 
 def demo_main(tasks: int = 1000, seed: int = 7, json_out: bool = False) -> int:
     """The README's main job: checkpoints, images, Redis, pools, the claims batch."""
-    from orchestrator.claims_images import generate_claims_images
     from worker_models.checkpoints import build_small_checkpoints
+
+    from orchestrator.claims_images import generate_claims_images
 
     settings = get_settings()
     if settings.checkpoints == "small":
@@ -160,9 +246,19 @@ def demo_main(tasks: int = 1000, seed: int = 7, json_out: bool = False) -> int:
     images = Path("var/claims-images")
     generate_claims_images(images)
     try:
-        summary = submit(program=EXAMPLES / "claims_distributed.py", images=images, tasks=tasks,
-                         seed=seed, pools=None, concurrency=None, resume=None, no_cache=False,
-                         local="auto", json_out=json_out, export=Path("var/claims-results.jsonl"))
+        summary = submit(
+            program=EXAMPLES / "claims_distributed.py",
+            images=images,
+            tasks=tasks,
+            seed=seed,
+            pools=None,
+            concurrency=None,
+            resume=None,
+            no_cache=False,
+            local="auto",
+            json_out=json_out,
+            export=Path("var/claims-results.jsonl"),
+        )
     except DicecError as exc:
         err.print(f"[bold red]error:[/] {exc}")
         return 2

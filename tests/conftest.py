@@ -52,7 +52,9 @@ def pools(redis_client: redis.Redis, checkpoint_dir: Path) -> Iterator[object]:
         yield running
 
 
-def wait_for_drain(client: redis.Redis, queues: list[str], timeout_s: float = DRAIN_TIMEOUT_S) -> None:
+def wait_for_drain(
+    client: redis.Redis, queues: list[str], timeout_s: float = DRAIN_TIMEOUT_S
+) -> None:
     """Wait until these queues hold no messages (Celery's Redis queues are lists)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -27,7 +27,6 @@ from dicec.redis_conn import celery_url
 from dicec.settings import Settings, get_settings
 from worker_models.catalogue import CATALOGUE
 
-VISIBILITY_TIMEOUT_S = 600
 RESULT_EXPIRES_S = 3600
 
 
@@ -42,9 +41,13 @@ def _tls_options(settings: Settings) -> dict[str, Any] | None:
 
 def make_celery(settings: Settings) -> Celery:
     url = celery_url(settings)
-    app = Celery("dicec", broker=url, backend=url, include=["worker_models.tasks"])
+    app = Celery(
+        "dicec", broker=url, backend=url, include=["worker_models.tasks", "orchestrator.monolith"]
+    )
     queues = [Queue(keys.queue_for(name)) for name in CATALOGUE]
     queues += [Queue(keys.ECHO_QUEUE), Queue(keys.MONOLITH_QUEUE)]
+    routes = {keys.task_name_for(name): {"queue": keys.queue_for(name)} for name in CATALOGUE}
+    routes["dicec.monolith.run"] = {"queue": keys.MONOLITH_QUEUE}
     tls = _tls_options(settings)
     app.conf.update(
         task_serializer="json",
@@ -57,9 +60,9 @@ def make_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_queues=queues,
         task_default_queue=keys.ECHO_QUEUE,
-        task_routes={keys.task_name_for(name): {"queue": keys.queue_for(name)} for name in CATALOGUE},
-        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
-        result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        task_routes=routes,
+        broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+        result_backend_transport_options={"visibility_timeout": settings.visibility_timeout_s},
         result_expires=RESULT_EXPIRES_S,
         worker_send_task_events=True,
         task_send_sent_event=True,

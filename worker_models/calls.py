@@ -28,11 +28,22 @@ class PreparedCall:
     params: dict[str, Any]
     uploads: dict[str, bytes] = field(default_factory=dict)  # digest -> bytes to store
 
-    def request(self, reply_to: str, batch_id: str | None = None, use_cache: bool = True,
-                call_id: str | None = None) -> CallRequest:
-        return CallRequest(call_id=call_id or uuid.uuid4().hex, function=self.spec.name,
-                           params=self.params, reply_to=reply_to, batch_id=batch_id,
-                           sent_at=time.time(), use_cache=use_cache)
+    def request(
+        self,
+        reply_to: str,
+        batch_id: str | None = None,
+        use_cache: bool = True,
+        call_id: str | None = None,
+    ) -> CallRequest:
+        return CallRequest(
+            call_id=call_id or uuid.uuid4().hex,
+            function=self.spec.name,
+            params=self.params,
+            reply_to=reply_to,
+            batch_id=batch_id,
+            sent_at=time.time(),
+            use_cache=use_cache,
+        )
 
 
 def image_to_ref(value: Any, uploads: dict[str, bytes]) -> Any:
@@ -66,7 +77,8 @@ def check_result(spec: FunctionSpec, result: dict[str, Any] | None) -> Any:
     try:
         model = spec.result.model_validate(result)
     except ValidationError as exc:
-        raise ResultValidationError(f"{spec.name}: result does not match its schema: "
-                                    f"{exc.errors()[0]['msg']}") from None
+        raise ResultValidationError(
+            f"{spec.name}: result does not match its schema: {exc.errors()[0]['msg']}"
+        ) from None
     value = model.model_dump(by_alias=True)
     return value[spec.unwrap] if spec.unwrap else value

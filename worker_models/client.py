@@ -24,8 +24,11 @@ def send_requests(function: str, requests: list[CallRequest]) -> None:
     """One Celery message carrying these requests to the function's queue."""
     from worker_models.app import app
 
-    app.send_task(keys.task_name_for(function), args=[[r.model_dump() for r in requests]],
-                  queue=keys.queue_for(function))
+    app.send_task(
+        keys.task_name_for(function),
+        args=[[r.model_dump() for r in requests]],
+        queue=keys.queue_for(function),
+    )
 
 
 class SyncCaller:
@@ -45,8 +48,10 @@ class SyncCaller:
         while True:
             item = self.redis.blpop([self.reply_to], timeout=deadline)
             if item is None:
-                raise CallTimeoutError(f"{name}: no reply within {deadline:.0f} s "
-                                       f"(is a pool serving queue {keys.queue_for(name)!r} running?)")
+                raise CallTimeoutError(
+                    f"{name}: no reply within {deadline:.0f} s "
+                    f"(is a pool serving queue {keys.queue_for(name)!r} running?)"
+                )
             reply = decode_reply(item[1])
             if reply.call_id == request.call_id:
                 return reply
@@ -54,7 +59,7 @@ class SyncCaller:
     def call(self, name: str, timeout_s: float | None = None, **kwargs: Any) -> Any:
         reply = self.call_reply(name, timeout_s, **kwargs)
         if not reply.ok:
-            raise CallFailedError(f"{name} failed on {reply.worker or 'a worker'}: "
-                                  f"{reply.error_type}: {reply.error}")
+            raise CallFailedError(
+                f"{name} failed on {reply.worker or 'a worker'}: {reply.error_type}: {reply.error}"
+            )
         return check_result(get_spec(name), reply.result)
-

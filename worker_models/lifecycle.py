@@ -19,6 +19,7 @@ from worker_models.service import POOL_ENV, build_service, set_service
 log = logging.getLogger(__name__)
 
 READY_FILE_ENV = "DICEC_READY_FILE"
+MONOLITH_ENV = "DICEC_MONOLITH"
 DEFAULT_READY_FILE = "/tmp/dicec-ready"
 _heartbeat: Heartbeat | None = None
 
@@ -31,18 +32,28 @@ def ready_file() -> Path:
 def _load_models(**_: object) -> None:
     global _heartbeat
     pool_name = os.environ.get(POOL_ENV)
-    if not pool_name:
+    if os.environ.get(MONOLITH_ENV):
+        from orchestrator.monolith import install_monolith_service
+
+        service = install_monolith_service()
+        pool_name = service.pool.name
+    elif not pool_name:
         return  # a plain `celery worker` without a pool (echo benchmarks)
-    settings = get_settings()
-    pools_file = str(settings.pools_file) if settings.pools_file else None
-    service = build_service(pool_name, pools_file, settings)
-    set_service(service)
+    else:
+        settings = get_settings()
+        pools_file = str(settings.pools_file) if settings.pools_file else None
+        service = build_service(pool_name, pools_file, settings)
+        set_service(service)
     publish_functions(service.redis, service.pool.functions)
-    _heartbeat = Heartbeat(service.redis, service.pool.name, service.gpu_type, service.pool.functions)
+    _heartbeat = Heartbeat(
+        service.redis, service.pool.name, service.gpu_type, service.pool.functions
+    )
     _heartbeat.start()
     ready_file().parent.mkdir(parents=True, exist_ok=True)
     ready_file().touch()
-    log.info("pool %s: process %d ready (%s)", pool_name, os.getpid(), ", ".join(service.pool.functions))
+    log.info(
+        "pool %s: process %d ready (%s)", pool_name, os.getpid(), ", ".join(service.pool.functions)
+    )
 
 
 @worker_process_shutdown.connect

@@ -84,7 +84,9 @@ class PoolsFile(BaseModel):
                     problems.append(f"pool {pool.name!r}: unknown function {fn!r}")
             for fn in pool.batching:
                 if fn not in pool.functions:
-                    problems.append(f"pool {pool.name!r}: batching for {fn!r}, which it does not serve")
+                    problems.append(
+                        f"pool {pool.name!r}: batching for {fn!r}, which it does not serve"
+                    )
         if self.baseline and self.baseline.gpu_type not in self.gpu_types:
             problems.append(f"baseline: GPU type {self.baseline.gpu_type!r} has no price")
         if problems:

@@ -75,8 +75,12 @@ def publish_functions(r: redis.Redis, functions: list[str]) -> None:
     pipe = r.pipeline()
     for name in functions:
         info = info_from_spec(CATALOGUE[name])
-        pipe.set(keys.registry_function_key(name), info.model_dump_json(
-            include={"name", "documentation", "parameters_schema", "result_schema", "unwrap"}))
+        pipe.set(
+            keys.registry_function_key(name),
+            info.model_dump_json(
+                include={"name", "documentation", "parameters_schema", "result_schema", "unwrap"}
+            ),
+        )
         pipe.sadd(keys.registry_functions_set(), name)
     pipe.execute()
 
@@ -92,8 +96,9 @@ def live_workers(r: redis.Redis) -> list[WorkerHeartbeat]:
 
 def list_functions(r: redis.Redis) -> list[FunctionInfo]:
     """Every function ever published, with its live pools (offline when none)."""
-    names = sorted(n.decode() if isinstance(n, bytes) else n
-                   for n in r.smembers(keys.registry_functions_set()))
+    names = sorted(
+        n.decode() if isinstance(n, bytes) else n for n in r.smembers(keys.registry_functions_set())
+    )
     workers = live_workers(r)
     infos = []
     for name in names:
@@ -124,8 +129,14 @@ class Heartbeat:
         self._stop = threading.Event()
         now = time.time()
         self.beat = WorkerHeartbeat(
-            pool=pool, worker=f"{socket.gethostname()}-{os.getpid()}", functions=functions,
-            pid=os.getpid(), gpu_type=gpu_type, started_at=now, beat_at=now)
+            pool=pool,
+            worker=f"{socket.gethostname()}-{os.getpid()}",
+            functions=functions,
+            pid=os.getpid(),
+            gpu_type=gpu_type,
+            started_at=now,
+            beat_at=now,
+        )
         self._key = keys.registry_worker_key(pool, self.beat.worker)
         self._thread = threading.Thread(target=self._run, name="dicec-heartbeat", daemon=True)
 

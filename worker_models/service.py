@@ -22,6 +22,7 @@ from dicec.errors import ConfigError, DicecError
 from dicec.redis_conn import sync_client
 from dicec.settings import Settings, get_settings
 from worker_models.backends.base import Backend
+from worker_models.callcache import CallCache, cache_digest
 from worker_models.catalogue import Params, Result, get_spec
 from worker_models.imageref import ImageStore
 from worker_models.pools import Pool, load_pools
@@ -48,13 +49,23 @@ def describe_validation_error(function: str, exc: ValidationError) -> str:
 class FunctionService:
     """The models of one pool, loaded once in this process, and the call handler."""
 
-    def __init__(self, pool: Pool, gpu_type: str, backends: dict[str, Backend],
-                 store: ImageStore, r: redis.Redis) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        gpu_type: str,
+        backends: dict[str, Backend],
+        store: ImageStore,
+        r: redis.Redis,
+        cache: CallCache | None = None,
+        checkpoint_ids: dict[str, str] | None = None,
+    ) -> None:
         self.pool = pool
         self.gpu_type = gpu_type
         self.backends = backends
         self.store = store
         self.redis = r
+        self.cache = cache
+        self.checkpoint_ids = checkpoint_ids or {}
 
     # -- the handler -------------------------------------------------------------------
     def handle(self, function: str, payload: Any, worker: str) -> None:
@@ -67,9 +78,10 @@ class FunctionService:
             self._reply_to_undecodable(item, problem, worker)
         size = self.pool.batching_for(function).max_batch_size
         for chunk in _chunks(requests, size):
-            self._serve_chunk(function, chunk, worker)
+            self._push(list(zip(chunk, self.serve_chunk(function, chunk, worker), strict=True)))
 
-    def _serve_chunk(self, function: str, chunk: list[CallRequest], worker: str) -> None:
+    def serve_chunk(self, function: str, chunk: list[CallRequest], worker: str) -> list[CallReply]:
+        """Replies to these calls, in order; the model runs once for all the valid ones."""
         started = time.time()
         replies: dict[str, CallReply] = {}
         ready: list[tuple[CallRequest, Params, Any]] = []
@@ -79,15 +91,65 @@ class FunctionService:
                 ready.append((req, params, image))
             except DicecError as exc:
                 replies[req.call_id] = self._error(req, exc, worker, started)
+        ready, digests = self._serve_cached(function, ready, replies, worker, started)
+        fresh: dict[str, dict[str, Any]] = {}
         for req, result in self._run(function, ready):
             if isinstance(result, Exception):
                 replies[req.call_id] = self._error(req, result, worker, started)
-            else:
-                replies[req.call_id] = CallReply(
-                    call_id=req.call_id, ok=True, result=result.model_dump(by_alias=True),
-                    pool=self.pool.name, worker=worker, started_at=started,
-                    finished_at=time.time(), batch_size=len(ready))
-        self._push([(req, replies[req.call_id]) for req in chunk])
+                continue
+            payload = result.model_dump(by_alias=True)
+            if req.call_id in digests:
+                fresh[digests[req.call_id]] = payload
+            replies[req.call_id] = CallReply(
+                call_id=req.call_id,
+                ok=True,
+                result=payload,
+                pool=self.pool.name,
+                worker=worker,
+                started_at=started,
+                finished_at=time.time(),
+                batch_size=len(ready),
+            )
+        if self.cache is not None:
+            self.cache.put_many(fresh)
+        return [replies[req.call_id] for req in chunk]
+
+    def _serve_cached(
+        self,
+        function: str,
+        ready: list[tuple[CallRequest, Params, Any]],
+        replies: dict[str, CallReply],
+        worker: str,
+        started: float,
+    ) -> tuple[list[tuple[CallRequest, Params, Any]], dict[str, str]]:
+        """Answer the calls the cache knows; return the rest and their cache digests."""
+        if self.cache is None:
+            return ready, {}
+        checkpoint = self.checkpoint_ids.get(function, "")
+        digests = {
+            req.call_id: cache_digest(function, checkpoint, req.params)
+            for req, _, _ in ready
+            if req.use_cache
+        }
+        hits = dict(zip(digests, self.cache.get_many(list(digests.values())), strict=True))
+        misses = []
+        for item in ready:
+            req = item[0]
+            cached = hits.get(req.call_id)
+            if cached is None:
+                misses.append(item)
+                continue
+            replies[req.call_id] = CallReply(
+                call_id=req.call_id,
+                ok=True,
+                result=cached,
+                pool=self.pool.name,
+                worker=worker,
+                started_at=started,
+                finished_at=time.time(),
+                cached=True,
+            )
+        return misses, digests
 
     def _prepare(self, function: str, req: CallRequest) -> tuple[Params, Any]:
         spec = get_spec(req.function)
@@ -106,8 +168,9 @@ class FunctionService:
                 image = self.store.resolve(ref)
         return params, image
 
-    def _run(self, function: str, ready: list[tuple[CallRequest, Params, Any]]
-             ) -> Iterator[tuple[CallRequest, Result | Exception]]:
+    def _run(
+        self, function: str, ready: list[tuple[CallRequest, Params, Any]]
+    ) -> Iterator[tuple[CallRequest, Result | Exception]]:
         if not ready:
             return
         backend = self.backends[function]
@@ -123,9 +186,16 @@ class FunctionService:
 
     # -- replies -----------------------------------------------------------------------
     def _error(self, req: CallRequest, exc: Exception, worker: str, started: float) -> CallReply:
-        return CallReply(call_id=req.call_id, ok=False, error=str(exc) or type(exc).__name__,
-                         error_type=type(exc).__name__, pool=self.pool.name, worker=worker,
-                         started_at=started, finished_at=time.time())
+        return CallReply(
+            call_id=req.call_id,
+            ok=False,
+            error=str(exc) or type(exc).__name__,
+            error_type=type(exc).__name__,
+            pool=self.pool.name,
+            worker=worker,
+            started_at=started,
+            finished_at=time.time(),
+        )
 
     def _push(self, pairs: list[tuple[CallRequest, CallReply]]) -> None:
         pipe = self.redis.pipeline(transaction=False)
@@ -136,32 +206,45 @@ class FunctionService:
 
     def _reply_to_undecodable(self, item: Any, problem: str, worker: str) -> None:
         """A request we cannot trust still gets an answer if it says where to send it."""
-        if not (isinstance(item, dict) and isinstance(item.get("call_id"), str)
-                and isinstance(item.get("reply_to"), str)
-                and item["reply_to"].startswith(keys.reply_key(""))):
+        if not (
+            isinstance(item, dict)
+            and isinstance(item.get("call_id"), str)
+            and isinstance(item.get("reply_to"), str)
+            and item["reply_to"].startswith(keys.reply_key(""))
+        ):
             log.error("dropping undecodable call request: %s", problem)
             return
-        reply = CallReply(call_id=item["call_id"], ok=False, error=problem,
-                          error_type="WireFormatError", pool=self.pool.name, worker=worker)
+        reply = CallReply(
+            call_id=item["call_id"],
+            ok=False,
+            error=problem,
+            error_type="WireFormatError",
+            pool=self.pool.name,
+            worker=worker,
+        )
         self.redis.rpush(item["reply_to"], reply.model_dump_json())
 
 
 def _chunks(items: list[CallRequest], size: int) -> Iterator[list[CallRequest]]:
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]
 
 
 _SERVICE: FunctionService | None = None
 
 
 def build_service(pool_name: str, pools_file: str | None, settings: Settings) -> FunctionService:
-    from worker_models.loading import load_backend
+    return build_service_for_pool(load_pools(pools_file).pool(pool_name), settings)
 
-    pools = load_pools(pools_file)
-    pool = pools.pool(pool_name)
+
+def build_service_for_pool(pool: Pool, settings: Settings) -> FunctionService:
+    from worker_models.loading import checkpoint_id, load_backend
+
     backends = {fn: load_backend(fn, settings, device=pool.device) for fn in pool.functions}
     r = sync_client(settings)
-    return FunctionService(pool, pool.gpu_type, backends, ImageStore(r), r)
+    ids = {fn: checkpoint_id(fn, settings) for fn in pool.functions}
+    cache = CallCache(r, settings.cache_ttl_s) if settings.cache_enabled else None
+    return FunctionService(pool, pool.gpu_type, backends, ImageStore(r), r, cache, ids)
 
 
 def set_service(service: FunctionService) -> None:
@@ -171,11 +254,20 @@ def set_service(service: FunctionService) -> None:
 
 def current_service() -> FunctionService:
     """This process's service; built on first use if no start-up hook built it."""
+    if _SERVICE is None and os.environ.get("DICEC_MONOLITH"):
+        from orchestrator.monolith import install_monolith_service
+
+        install_monolith_service()
     if _SERVICE is None:
         pool = os.environ.get(POOL_ENV)
         if not pool:
-            raise ConfigError(f"this process serves no pool: start it with `dicec worker --pool NAME` ({POOL_ENV} unset)")
+            raise ConfigError(
+                "this process serves no pool: start it with `dicec worker --pool NAME` "
+                f"({POOL_ENV} unset)"
+            )
         settings = get_settings()
-        set_service(build_service(pool, str(settings.pools_file) if settings.pools_file else None, settings))
+        set_service(
+            build_service(pool, str(settings.pools_file) if settings.pools_file else None, settings)
+        )
     assert _SERVICE is not None
     return _SERVICE

@@ -44,7 +44,9 @@ class CallReply(BaseModel):
 def parse_requests(payload: Any) -> tuple[list[CallRequest], list[tuple[str, Any]]]:
     """Decode a message body into requests; undecodable entries yield (problem, item)."""
     if not isinstance(payload, list):
-        raise WireFormatError(f"message body must be a list of call requests, got {type(payload).__name__}")
+        raise WireFormatError(
+            f"message body must be a list of call requests, got {type(payload).__name__}"
+        )
     good: list[CallRequest] = []
     bad: list[tuple[str, Any]] = []
     for item in payload:
@@ -53,8 +55,13 @@ def parse_requests(payload: Any) -> tuple[list[CallRequest], list[tuple[str, Any
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(x) for x in err["loc"])
-            bad.append((f"undecodable call request (wire schema version {WIRE_SCHEMA_VERSION}): "
-                        f"{where}: {err['msg']}", item))
+            bad.append(
+                (
+                    f"undecodable call request (wire schema version {WIRE_SCHEMA_VERSION}): "
+                    f"{where}: {err['msg']}",
+                    item,
+                )
+            )
     return good, bad
 
 

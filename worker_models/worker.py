@@ -10,27 +10,73 @@ from dicec.settings import Settings
 from worker_models.pools import load_pools, resolve_pools_path
 from worker_models.service import POOL_ENV
 
+NODE_NAME_ENV = "DICEC_NODE_NAME"
 
-def worker_argv(pool_name: str, pools_file: str | None, settings: Settings,
-                loglevel: str = "INFO") -> list[str]:
+
+def worker_argv(
+    pool_name: str, pools_file: str | None, settings: Settings, loglevel: str = "INFO"
+) -> list[str]:
     """The `celery worker` arguments for a pool (validates the pools file first)."""
     pools = load_pools(pools_file)
     pool = pools.pool(pool_name)
     queues = ",".join(keys.queue_for(fn) for fn in pool.functions)
     # Unique node name: several processes of one pool may share a host.
-    node = f"{pool.name}-{uuid.uuid4().hex[:6]}@%h"
+    node = os.environ.get(NODE_NAME_ENV) or f"{pool.name}-{uuid.uuid4().hex[:6]}@%h"
     return [
-        "worker", "-Q", queues, "-c", str(pool.concurrency), "-n", node, "-E",
-        "-P", "prefork", "--prefetch-multiplier", "1", "-l", loglevel,
-        "--without-gossip", "--without-mingle",
+        "worker",
+        "-Q",
+        queues,
+        "-c",
+        str(pool.concurrency),
+        "-n",
+        node,
+        "-E",
+        "-P",
+        "prefork",
+        "--prefetch-multiplier",
+        "1",
+        "-l",
+        loglevel,
+        "--without-gossip",
+        "--without-mingle",
     ]
 
 
-def run_worker(pool_name: str, pools_file: str | None, settings: Settings,
-               loglevel: str = "INFO") -> None:
-    argv = worker_argv(pool_name, pools_file, settings, loglevel)
-    # Child processes read these in their start-up hook (lifecycle.py).
-    os.environ[POOL_ENV] = pool_name
+def monolith_argv(loglevel: str = "INFO") -> list[str]:
+    """A baseline node: all models in one process, whole programs from the monolith queue."""
+    node = os.environ.get(NODE_NAME_ENV) or f"baseline-{uuid.uuid4().hex[:6]}@%h"
+    return [
+        "worker",
+        "-Q",
+        keys.MONOLITH_QUEUE,
+        "-c",
+        "1",
+        "-n",
+        node,
+        "-E",
+        "-P",
+        "prefork",
+        "--prefetch-multiplier",
+        "1",
+        "-l",
+        loglevel,
+        "--without-gossip",
+        "--without-mingle",
+    ]
+
+
+def run_worker(
+    pool_name: str | None, pools_file: str | None, settings: Settings, loglevel: str = "INFO"
+) -> None:
+    """Start a pool worker, or a baseline monolith node when pool_name is None."""
+    if pool_name is None:
+        load_pools(pools_file)  # refuse a bad pools file before starting
+        argv = monolith_argv(loglevel)
+        os.environ["DICEC_MONOLITH"] = "1"
+    else:
+        argv = worker_argv(pool_name, pools_file, settings, loglevel)
+        # Child processes read these in their start-up hook (lifecycle.py).
+        os.environ[POOL_ENV] = pool_name
     os.environ["DICEC_POOLS_FILE"] = str(resolve_pools_path(pools_file).resolve())
     from dicec.settings import get_settings
     from worker_models.app import app

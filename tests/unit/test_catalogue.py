@@ -41,10 +41,20 @@ def test_call_validation_names_the_problem():
 
 
 def test_results_are_checked_and_glip_is_unwrapped():
-    assert check_result(get_spec("glip"), {"result": [{"x": 1, "y": 2, "width": 3, "height": 4}]})[0]["x"] == 1
-    assert check_result(get_spec("xvlm"), {"result": True, "score": 0.7}) == {"result": True, "score": 0.7}
-    objects = check_result(get_spec("yolov8"), {"objects": [
-        {"x": 0, "y": 0, "width": 1, "height": 1, "class": "car", "score": 0.5}]})["objects"]
+    assert (
+        check_result(get_spec("glip"), {"result": [{"x": 1, "y": 2, "width": 3, "height": 4}]})[0][
+            "x"
+        ]
+        == 1
+    )
+    assert check_result(get_spec("xvlm"), {"result": True, "score": 0.7}) == {
+        "result": True,
+        "score": 0.7,
+    }
+    objects = check_result(
+        get_spec("yolov8"),
+        {"objects": [{"x": 0, "y": 0, "width": 1, "height": 1, "class": "car", "score": 0.5}]},
+    )["objects"]
     assert objects[0]["class"] == "car"
     with pytest.raises(ResultValidationError, match="blip: result does not match"):
         check_result(get_spec("blip"), {"answer": None})

@@ -32,13 +32,19 @@ def test_good_file(tmp_path):
     assert pools.price_per_hour(pools.pool("detect")) == 0.8
 
 
-@pytest.mark.parametrize("text, message", [
-    (GOOD.replace("[glip]", "[glip, sam]"), "unknown function 'sam'"),
-    (GOOD.replace("gpu_type: A6000", "gpu_type: H100"), "GPU type 'H100' has no price"),
-    (GOOD + "  - {name: detect, gpu_type: A6000, functions: [blip]}\n", "duplicate pool name 'detect'"),
-    ("pools: [", "not valid YAML"),
-    ("- 1\n", "expected a mapping"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (GOOD.replace("[glip]", "[glip, sam]"), "unknown function 'sam'"),
+        (GOOD.replace("gpu_type: A6000", "gpu_type: H100"), "GPU type 'H100' has no price"),
+        (
+            GOOD + "  - {name: detect, gpu_type: A6000, functions: [blip]}\n",
+            "duplicate pool name 'detect'",
+        ),
+        ("pools: [", "not valid YAML"),
+        ("- 1\n", "expected a mapping"),
+    ],
+)
 def test_bad_files_are_refused_with_the_problem_named(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):
         load_pools(write(tmp_path, text))

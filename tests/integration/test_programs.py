@@ -1,0 +1,80 @@
+"""Each reference program, unmodified, through real worker processes gives the same output
+on the same image as an in-process run of the same functions."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from orchestrator.sandbox import compile_program
+
+from dicec.redis_conn import async_client
+from dicec.settings import get_settings
+from orchestrator.dispatcher import Dispatcher
+from orchestrator.local_calls import LocalCalls
+from orchestrator.monolith import monolith_pool
+from orchestrator.runner import TaskImages, TaskOutcome, run_task
+from tests.conftest import REFERENCE_PROGRAMS, TEST_POOLS
+from worker_models.service import build_service_for_pool
+
+PROGRAMS = [
+    "claims_serial.py",
+    "claims_distributed.py",
+    "litter_imagepatch_serial.py",
+    "litter_hermod_distributed.py",
+    "muffins_imagepatch_serial.py",
+]
+
+
+@pytest.fixture(scope="module")
+def image_path(tmp_path_factory) -> Path:
+    from orchestrator.claims_images import generate_claims_images
+
+    return generate_claims_images(tmp_path_factory.mktemp("claims"), count=2, seed=3)[1]
+
+
+@pytest.fixture(scope="module")
+def local_service(checkpoint_dir):  # noqa: ARG001 - checkpoints must exist
+    return build_service_for_pool(monolith_pool(str(TEST_POOLS)), get_settings())
+
+
+async def _through_queues(source: str, name: str, image: Path) -> TaskOutcome:
+    settings = get_settings()
+    aredis = async_client(settings)
+    dispatcher = Dispatcher(settings, aredis)
+    await dispatcher.start()
+    try:
+        images = TaskImages(aredis)
+        return await run_task(
+            compile_program(source, name), image, lambda: images.load(image), dispatcher
+        )
+    finally:
+        await dispatcher.stop()
+        await aredis.aclose()
+
+
+async def _in_process(source: str, name: str, image: Path, service) -> TaskOutcome:  # noqa: ANN001
+    images = TaskImages(None)
+    return await run_task(
+        compile_program(source, name),
+        image,
+        lambda: images.load(image),
+        LocalCalls(service, "in-process"),
+    )
+
+
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_reference_program_same_output_through_workers_and_in_process(
+    pools, local_service, image_path, name
+):  # noqa: ARG001
+    source = (REFERENCE_PROGRAMS / name).read_text()
+    remote = asyncio.run(_through_queues(source, name, image_path))
+    local = asyncio.run(_in_process(source, name, image_path, local_service))
+    assert remote.ok, f"{remote.error_type}: {remote.error}"
+    assert local.ok, f"{local.error_type}: {local.error}"
+    assert remote.calls >= 1
+    assert (remote.printed, remote.value) == (local.printed, local.value)
+    assert remote.calls == local.calls
+    if name.startswith("claims"):
+        assert remote.printed, "the claims program prints one line per car (or 'No cars')"
