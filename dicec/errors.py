@@ -73,3 +73,11 @@ class LLMError(DicecError):
 
 class VerificationError(DicecError):
     """A distributed program is not equivalent to its serial program."""
+
+
+class RegistryError(DicecError):
+    """The runtime function registry cannot be read or holds no functions."""
+
+
+class PlanError(DicecError):
+    """No pool plan meets the deadline (or the budget) under the profile."""

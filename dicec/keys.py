@@ -72,6 +72,11 @@ def batch_calls_key(batch_id: str) -> str:
     return f"{PREFIX}:batch:{batch_id}:calls"
 
 
+def batch_load_key(batch_id: str) -> str:
+    """List: LoadSample JSON (CPU/GPU load of a host over the run), oldest first."""
+    return f"{PREFIX}:batch:{batch_id}:load"
+
+
 def batch_index_key() -> str:
     """Sorted set of batch ids by start time."""
     return f"{PREFIX}:batches"

@@ -83,3 +83,13 @@ class BatchMeta(BaseModel):
         default_factory=dict, description="USD per node-hour of each pool (or 'baseline')"
     )
     pool_replicas: dict[str, int] = Field(default_factory=dict)
+
+
+class LoadSample(BaseModel):
+    """One sample of a host's load during a batch (stored under keys.batch_load_key)."""
+
+    t: float = Field(description="epoch seconds")
+    host: str
+    cpu_percent: float = Field(description="all cores together, 0-100")
+    gpu_percent: float | None = None
+    memory_percent: float | None = None

@@ -5,6 +5,7 @@ generator and `dicec functions` read it here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -146,10 +147,8 @@ class Heartbeat:
 
     def stop(self) -> None:
         self._stop.set()
-        try:
+        with contextlib.suppress(redis.RedisError):  # else the key expires on its own
             self._redis.delete(self._key)
-        except redis.RedisError:
-            pass  # the key expires on its own
 
     def _write(self) -> None:
         self.beat.beat_at = time.time()

@@ -1,0 +1,77 @@
+"""The paper's comparison on this machine: the same claims batch, monolith vs distributed.
+
+    .venv/bin/python bench/baseline_vs_distributed.py [--tasks 100] [--nodes 1]
+
+Same images, same small checkpoints, same 2 cores, call cache off (every call computed).
+Baseline: `--nodes` monolith processes, each hosting every model and running the serial
+program (examples/claims_serial.py). Distributed: the pools of the default pools file
+running the distributed program. Prints makespan, throughput and cost ratios, the cost
+under the paper-mirroring prices (A100 $2.2/h for the monolith; the pools' GPU types).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from _harness import ROOT
+
+from dicec.services import ensure_redis
+from dicec.settings import get_settings
+
+SUBMIT = [sys.executable, str(ROOT / "scripts" / "submit_batch.py")]
+
+
+def run(mode: str, program: str, images: Path, tasks: int, nodes: int, pools: str) -> dict:
+    cmd = [*SUBMIT, "--mode", mode, "--nodes", str(nodes), "--program", program,
+           "--images", str(images), "--tasks", str(tasks), "--seed", "3", "--no-cache",
+           "--pools", pools, "--local", "yes", "--json"]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"{mode} batch failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout)
+
+
+def batch_cost(summary: dict) -> float:
+    from dicec.redis_conn import sync_client
+    from dicec import keys
+    from orchestrator.records import BatchMeta
+
+    meta = BatchMeta.model_validate_json(sync_client().get(keys.batch_meta_key(summary["batch_id"])))
+    per_hour = sum(meta.pool_prices[p] * meta.pool_replicas.get(p, 1) for p in meta.pool_prices)
+    return per_hour * summary["wall_s"] / 3600
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tasks", type=int, default=100)
+    parser.add_argument("--nodes", type=int, default=1)
+    parser.add_argument("--pools", default="local")
+    args = parser.parse_args()
+    from orchestrator.claims_images import generate_claims_images
+    from worker_models.checkpoints import build_small_checkpoints
+
+    build_small_checkpoints(get_settings().checkpoint_dir)
+    images = Path(tempfile.mkdtemp(prefix="dicec-bench-"))
+    generate_claims_images(images)
+    with ensure_redis(get_settings()):
+        base = run("baseline", str(ROOT / "examples" / "claims_serial.py"), images, args.tasks,
+                   args.nodes, args.pools)
+        dist = run("distributed", str(ROOT / "examples" / "claims_distributed.py"), images,
+                   args.tasks, 1, args.pools)
+        base_cost, dist_cost = batch_cost(base), batch_cost(dist)
+    for name, s, cost in (("baseline", base, base_cost), ("distributed", dist, dist_cost)):
+        print(f"{name:12s} {s['tasks']} tasks ({s['errors']} errors) in {s['wall_s']:7.1f} s  "
+              f"{s['tasks_per_s']:6.2f} tasks/s  {s['calls']} calls  cost ${cost:.4f}")
+    print(f"throughput ratio distributed/baseline {dist['tasks_per_s'] / base['tasks_per_s']:.2f}"
+          f"   (target >= 2.7 with {args.nodes} monolith node(s))")
+    print(f"makespan ratio baseline/distributed {base['wall_s'] / dist['wall_s']:.2f}   "
+          f"cost ratio distributed/baseline {dist_cost / base_cost:.2f}")
+
+
+if __name__ == "__main__":
+    main()
