@@ -16,6 +16,7 @@ from dicec.errors import DicecError
 from dicec.settings import get_settings
 
 app = typer.Typer(
+    pretty_exceptions_enable=False,
     no_args_is_help=True,
     add_completion=False,
     help="DiCE-C on Celery: vision programs over per-function worker pools.",

@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 REPLY_DRAIN_MAX = 500
 LISTENER_BLOCK_S = 1
 RECONNECT_DELAY_S = 0.5
+STOP_TIMEOUT_S = 5.0
+STOP_SENTINEL = b"__dicec_stop__"
 
 
 @dataclass
@@ -84,6 +86,7 @@ class Dispatcher:
         self._flush_scheduled = False
         self._stored_images: set[str] = set()
         self._listener: asyncio.Task[None] | None = None
+        self._stopping = False
         self.stats = {
             "sent": 0,
             "messages": 0,
@@ -98,10 +101,15 @@ class Dispatcher:
         self._listener = asyncio.create_task(self._listen(), name="dicec-reply-listener")
 
     async def stop(self) -> None:
+        """Stop the listener by waking it with a sentinel (cancelling a BLPOP mid-read can
+        leave redis-py's connection waiting forever)."""
         if self._listener:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+            self._stopping = True
+            with contextlib.suppress(RedisError):
+                await self.redis.rpush(self.reply_to, STOP_SENTINEL)
+            done, _ = await asyncio.wait({self._listener}, timeout=STOP_TIMEOUT_S)
+            if not done:
+                self._listener.cancel()
         for inflight in list(self._pending.values()):
             if inflight.timer:
                 inflight.timer.cancel()
@@ -243,7 +251,7 @@ class Dispatcher:
 
     # -- replies -------------------------------------------------------------------------
     async def _listen(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 item = await self.redis.blpop([self.reply_to], timeout=LISTENER_BLOCK_S)
                 if item is None:
@@ -256,6 +264,8 @@ class Dispatcher:
                 await asyncio.sleep(RECONNECT_DELAY_S)  # back-off before reconnecting
                 continue
             for raw in raws:
+                if raw == STOP_SENTINEL:
+                    return
                 self._on_reply(raw)
 
     def _on_reply(self, raw: bytes) -> None:

@@ -29,6 +29,7 @@ from dicec.services import ensure_redis
 from dicec.settings import get_settings
 from orchestrator.batch import BatchSummary, new_meta
 from orchestrator.driver import load_meta, run_batch
+from orchestrator.loadsampler import sample_load
 from orchestrator.localpools import local_pools
 from orchestrator.records import TaskRecord
 from worker_models.pools import load_pools
@@ -143,7 +144,8 @@ def submit(
             f"batch {meta.batch_id}: {meta.tasks} tasks of {meta.program_name} "
             f"over {len(set(meta.images))} images"
         )
-        summary = _run_with_progress(meta, settings, concurrency, json_out)
+        with sample_load(r, meta.batch_id):  # CPU/GPU load for the report's plot
+            summary = _run_with_progress(meta, settings, concurrency, json_out)
         if export:
             _export(export, meta.batch_id)
     return summary

@@ -62,3 +62,13 @@ def wait_for_drain(
             return
         time.sleep(0.05)
     raise AssertionError(f"queues {queues} did not drain within {timeout_s:.0f} s")
+
+
+def blpop_wait(client: redis.Redis, key: str, timeout_s: float = 60.0) -> bytes | None:
+    """BLPOP in short slices (a single BLPOP longer than the socket timeout would fail)."""
+    deadline = time.monotonic() + timeout_s
+    while (left := deadline - time.monotonic()) > 0:
+        item = client.blpop([key], timeout=min(left, 2.0))
+        if item is not None:
+            return item[1]
+    return None

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from dicec import keys
 from dicec.redis_conn import celery_url
@@ -44,8 +44,9 @@ def make_celery(settings: Settings) -> Celery:
     app = Celery(
         "dicec", broker=url, backend=url, include=["worker_models.tasks", "orchestrator.monolith"]
     )
-    queues = [Queue(keys.queue_for(name)) for name in CATALOGUE]
-    queues += [Queue(keys.ECHO_QUEUE), Queue(keys.MONOLITH_QUEUE)]
+    names = [keys.queue_for(name) for name in CATALOGUE] + [keys.ECHO_QUEUE, keys.MONOLITH_QUEUE]
+    # One direct exchange per queue: a message for `blip` can only ever land on `blip`.
+    queues = [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in names]
     routes = {keys.task_name_for(name): {"queue": keys.queue_for(name)} for name in CATALOGUE}
     routes["dicec.monolith.run"] = {"queue": keys.MONOLITH_QUEUE}
     tls = _tls_options(settings)

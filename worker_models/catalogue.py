@@ -146,21 +146,28 @@ class FunctionSpec:
         return [n for n, p in props.items() if _is_image_schema(p)]
 
     def as_function_resource(self) -> dict[str, Any]:
-        """The `Function` custom resource of the paper (see glip_function.yaml)."""
+        """The `Function` custom resource of the paper (see glip_function.yaml).
+
+        The CRD (k8s/base/functions/crd.yaml) has no status subresource, so the status
+        written here is stored as applied: `kubectl get functions glip -o yaml` shows
+        the paper's documentation, parametersSchema and resultSchema.
+        """
+        from dicec.keys import queue_for
+
+        described = {
+            "documentation": self.documentation,
+            "parametersSchema": json.dumps(self.parameters_schema()),
+            "resultSchema": json.dumps(self.result_schema()),
+        }
+        spec = {**described, "queue": queue_for(self.name), "architecture": self.architecture}
+        if self.real_checkpoint:
+            spec["checkpoint"] = self.real_checkpoint
         return {
             "apiVersion": FUNCTION_API_VERSION,
             "kind": "Function",
             "metadata": {"name": self.name},
-            "spec": {
-                "documentation": self.documentation,
-                "parametersSchema": json.dumps(self.parameters_schema()),
-                "resultSchema": json.dumps(self.result_schema()),
-            },
-            "status": {
-                "documentation": self.documentation,
-                "parametersSchema": json.dumps(self.parameters_schema()),
-                "resultSchema": json.dumps(self.result_schema()),
-            },
+            "spec": spec,
+            "status": dict(described),
         }
 
 

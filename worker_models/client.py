@@ -5,6 +5,7 @@ Programs use the async hermod runtime instead; both share prepare_call/check_res
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -31,6 +32,9 @@ def send_requests(function: str, requests: list[CallRequest]) -> None:
     )
 
 
+BLOCK_CHUNK_S = 2.0
+
+
 class SyncCaller:
     def __init__(self, settings: Settings | None = None, r: redis.Redis | None = None) -> None:
         self.settings = settings or get_settings()
@@ -44,17 +48,20 @@ class SyncCaller:
             self.store.put(data)
         request = prepared.request(self.reply_to, use_cache=self.settings.cache_enabled)
         send_requests(name, [request])
-        deadline = timeout_s or self.settings.call_timeout_s
-        while True:
-            item = self.redis.blpop([self.reply_to], timeout=deadline)
+        wait_s = timeout_s or self.settings.call_timeout_s
+        deadline = time.monotonic() + wait_s
+        while (left := deadline - time.monotonic()) > 0:
+            # Short blocking reads: a BLPOP longer than the socket timeout would break.
+            item = self.redis.blpop([self.reply_to], timeout=min(left, BLOCK_CHUNK_S))
             if item is None:
-                raise CallTimeoutError(
-                    f"{name}: no reply within {deadline:.0f} s "
-                    f"(is a pool serving queue {keys.queue_for(name)!r} running?)"
-                )
+                continue
             reply = decode_reply(item[1])
             if reply.call_id == request.call_id:
                 return reply
+        raise CallTimeoutError(
+            f"{name}: no reply within {wait_s:.0f} s "
+            f"(is a pool serving queue {keys.queue_for(name)!r} running?)"
+        )
 
     def call(self, name: str, timeout_s: float | None = None, **kwargs: Any) -> Any:
         reply = self.call_reply(name, timeout_s, **kwargs)

@@ -1,23 +1,65 @@
 """Celery tasks: one per catalogue function (queue = function name), plus a raw echo task
-that benchmarks use as the baseline cost of plain Celery."""
+that benchmarks use as the baseline cost of plain Celery.
+
+Dynamic batching: in a pool whose pools file sets `max_batch_size > 1` for a function,
+that function's task is a celery-batches `Batches` task: the worker buffers up to
+`max_batch_size` messages or waits at most `max_wait_ms`, then runs them as one chunk
+(one forward pass). Each message is still acked on its own, late (celery-batches acks
+acks_late requests when the batch returns), and each call gets its own reply and trace.
+Limits we accept, knowingly: the worker's prefetch must cover the flush size (see
+worker.prefetch_for), and a batch whose process dies is redelivered by the visibility
+timeout or the orchestrator's resend rather than by reject_on_worker_lost.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+from celery_batches import Batches
 
 from dicec import keys
 from worker_models import lifecycle  # noqa: F401 - connects the start-up hooks
 from worker_models.app import app
 from worker_models.catalogue import CATALOGUE
-from worker_models.service import current_service
+from worker_models.pools import Batching
+from worker_models.service import POOL_ENV, current_service
+
+
+def _batching(function: str) -> Batching:
+    """This process's batching for a function: from its pool, none outside a pool."""
+    pool_name = os.environ.get(POOL_ENV)
+    if not pool_name:
+        return Batching()
+    from worker_models.pools import load_pools
+
+    pool = load_pools(os.environ.get("DICEC_POOLS_FILE")).pool(pool_name)
+    return pool.batching_for(function) if function in pool.functions else Batching()
 
 
 def _register(function: str) -> None:
-    @app.task(name=keys.task_name_for(function), bind=True, ignore_result=True)
+    name = keys.task_name_for(function)
+    batching = _batching(function)
+    if batching.max_batch_size > 1:
+
+        @app.task(
+            name=name,
+            base=Batches,
+            ignore_result=True,
+            acks_late=True,
+            flush_every=batching.max_batch_size,
+            flush_interval=max(batching.max_wait_ms, 1.0) / 1000,
+        )
+        def serve_batch(requests: list[Any]) -> None:
+            calls = [call for request in requests for call in request.args[0]]
+            hostname = requests[0].hostname if requests else ""
+            current_service().handle(function, calls, worker=hostname or "")
+
+        return
+
+    @app.task(name=name, bind=True, ignore_result=True)
     def serve(self, requests: list[dict[str, Any]]) -> None:  # noqa: ANN001 - Celery's bind
         current_service().handle(function, requests, worker=self.request.hostname or "")
-
-    serve.__name__ = f"serve_{function}"
 
 
 for _name in CATALOGUE:

@@ -7,7 +7,7 @@ import uuid
 
 from dicec import keys
 from dicec.settings import Settings
-from worker_models.pools import load_pools, resolve_pools_path
+from worker_models.pools import Pool, load_pools, resolve_pools_path
 from worker_models.service import POOL_ENV
 
 NODE_NAME_ENV = "DICEC_NODE_NAME"
@@ -20,6 +20,7 @@ def worker_argv(
     pools = load_pools(pools_file)
     pool = pools.pool(pool_name)
     queues = ",".join(keys.queue_for(fn) for fn in pool.functions)
+    prefetch = prefetch_for(pool)
     # Unique node name: several processes of one pool may share a host.
     node = os.environ.get(NODE_NAME_ENV) or f"{pool.name}-{uuid.uuid4().hex[:6]}@%h"
     return [
@@ -34,12 +35,17 @@ def worker_argv(
         "-P",
         "prefork",
         "--prefetch-multiplier",
-        "1",
+        str(prefetch),
         "-l",
         loglevel,
         "--without-gossip",
         "--without-mingle",
     ]
+
+
+def prefetch_for(pool: Pool) -> int:
+    """Prefetch 1 for model pools, except that a batching pool must hold a whole flush."""
+    return max([1] + [b.max_batch_size for b in pool.batching.values()])
 
 
 def monolith_argv(loglevel: str = "INFO") -> list[str]:

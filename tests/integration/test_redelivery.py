@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from orchestrator.localpools import LocalPools, node_name
-from tests.conftest import REDIS_URL, ROOT
+from tests.conftest import REDIS_URL, ROOT, blpop_wait
 from worker_models.calls import prepare_call
 from worker_models.pools import load_pools
 from worker_models.wire import decode_reply
@@ -66,9 +66,9 @@ def test_killed_worker_call_is_redelivered_and_completes_once(isolated):
     os.killpg(victim.pid, signal.SIGKILL)
     victim.wait(10)
 
-    item = client.blpop([reply_to], timeout=60)
-    assert item is not None, "the call was lost with its worker"
-    reply = decode_reply(item[1])
+    raw = blpop_wait(client, reply_to)
+    assert raw is not None, "the call was lost with its worker"
+    reply = decode_reply(raw)
     assert reply.ok and reply.result == {"value": "survives"}
     assert reply.call_id == request.call_id
     assert reply.worker == node_name("noop", 1 - replica)

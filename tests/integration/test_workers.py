@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from dicec.errors import CallFailedError, UnknownFunctionError
+from tests.conftest import blpop_wait
 from worker_models.calls import prepare_call
 from worker_models.catalogue import CATALOGUE
 from worker_models.client import SyncCaller, send_requests
@@ -65,9 +66,9 @@ def _raw_reply(caller: SyncCaller, function: str, params: dict) -> dict:
     request = prepare_call("noop", {}).request(caller.reply_to)
     request = request.model_copy(update={"function": function, "params": params})
     send_requests(function, [request])
-    item = caller.redis.blpop([caller.reply_to], timeout=60)
-    assert item is not None, "no reply: the worker must answer bad input, not drop it"
-    reply = decode_reply(item[1])
+    raw = blpop_wait(caller.redis, caller.reply_to)
+    assert raw is not None, "no reply: the worker must answer bad input, not drop it"
+    reply = decode_reply(raw)
     assert reply.call_id == request.call_id
     return reply.model_dump()
 
