@@ -39,6 +39,16 @@ def _tls_options(settings: Settings) -> dict[str, Any] | None:
     return options
 
 
+def _transport_options(settings: Settings) -> dict[str, Any]:
+    """Visibility timeout, and a restore sweep frequent enough for it (kombu's default
+    sweep runs every 100 s, so a short timeout alone would not redeliver any sooner)."""
+    return {
+        "visibility_timeout": settings.visibility_timeout_s,
+        "unacked_restore_interval": max(1, min(10, int(settings.visibility_timeout_s // 3))),
+        "unacked_restore_throttle": 1,
+    }
+
+
 def make_celery(settings: Settings) -> Celery:
     url = celery_url(settings)
     app = Celery(
@@ -62,7 +72,7 @@ def make_celery(settings: Settings) -> Celery:
         task_queues=queues,
         task_default_queue=keys.ECHO_QUEUE,
         task_routes=routes,
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+        broker_transport_options=_transport_options(settings),
         result_backend_transport_options={"visibility_timeout": settings.visibility_timeout_s},
         result_expires=RESULT_EXPIRES_S,
         worker_send_task_events=True,

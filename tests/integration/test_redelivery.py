@@ -18,7 +18,7 @@ from worker_models.wire import decode_reply
 
 POOLS = ROOT / "tests" / "data" / "pools-noop.yaml"
 VISIBILITY_TIMEOUT_S = 3
-HOLD_MS = 4000
+HOLD_MS = 6000
 
 
 def _other_db(url: str, db: int) -> str:
@@ -47,19 +47,21 @@ def isolated(redis_client):  # noqa: ARG001 - the real Redis must answer
 
 
 def test_killed_worker_call_is_redelivered_and_completes_once(isolated):
-    from worker_models.app import app
+    from dicec.settings import Settings
+    from worker_models.app import make_celery
 
     url, client, pools = isolated
+    app = make_celery(Settings(redis_url=url))  # a client bound to the isolated DB
     reply_to = f"dicec:reply:test-redelivery-{os.getpid()}"
     client.delete(reply_to)
-    request = prepare_call("noop", {"value": "survives", "sleep_ms": HOLD_MS}).request(reply_to)
-    with app.connection_for_write(url) as conn:
-        app.send_task("dicec.fn.noop", args=[[request.model_dump()]], queue="noop", connection=conn)
-        holder = None
-        deadline = time.monotonic() + 30
-        while holder is None and time.monotonic() < deadline:
-            active = app.control.inspect(connection=conn, timeout=1.0).active() or {}
-            holder = next((name for name, tasks in active.items() if tasks), None)
+    request = prepare_call("noop", {"value": "survives", "sleep_ms": HOLD_MS}).request(
+        reply_to, use_cache=False)
+    app.send_task("dicec.fn.noop", args=[[request.model_dump()]], queue="noop")
+    holder = None
+    deadline = time.monotonic() + 30
+    while holder is None and time.monotonic() < deadline:
+        active = app.control.inspect(timeout=1.0).active() or {}
+        holder = next((name for name, tasks in active.items() if tasks), None)
     assert holder is not None, "no worker picked the call up"
     replica = 0 if holder == node_name("noop", 0) else 1
     victim = pools.procs["noop"][replica]
