@@ -141,9 +141,8 @@ def call(
     timeout: float = 60.0,
 ) -> None:
     """Send one call through its queue and print the result (or the error) as JSON."""
-    from worker_models.images import load_image_file
-
     from worker_models.client import SyncCaller
+    from worker_models.images import load_image_file
 
     small_checkpoint_banner()
     kwargs = dict(_parse_param(p) for p in param or [])
@@ -223,9 +222,8 @@ def demo(
 
 def _mount_subapps() -> None:
     from codegen.cli import app as codegen_app
-    from orchestrator.cost_cli import app as cost_app
-
     from dicec.deploy_cli import compose_app, k8s_app
+    from orchestrator.cost_cli import app as cost_app
 
     app.add_typer(codegen_app, name="codegen", help="Query -> serial -> distributed programs.")
     app.add_typer(k8s_app, name="k8s", help="Kubernetes manifests from the catalogue and pools.")
@@ -234,10 +232,7 @@ def _mount_subapps() -> None:
         app.registered_commands.append(command)
 
 
-try:
-    _mount_subapps()
-except ImportError:  # sub-apps land one by one while the tree is being built
-    pass
+_mount_subapps()
 
 if __name__ == "__main__":
     app()
