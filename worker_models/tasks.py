@@ -16,11 +16,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from celery_batches import Batches
-
 from dicec import keys
 from worker_models import lifecycle  # noqa: F401 - connects the start-up hooks
 from worker_models.app import app
+from worker_models.batch_events import MonitoredBatches
 from worker_models.catalogue import CATALOGUE
 from worker_models.pools import Batching
 from worker_models.service import POOL_ENV, current_service
@@ -44,7 +43,7 @@ def _register(function: str) -> None:
 
         @app.task(
             name=name,
-            base=Batches,
+            base=MonitoredBatches,
             ignore_result=True,
             acks_late=True,
             flush_every=batching.max_batch_size,
