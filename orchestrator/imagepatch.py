@@ -8,12 +8,14 @@ of its own task (sync programs run in a worker thread, see sandbox.run_program).
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from PIL import Image
 
-from dicec.errors import LLMError
+from dicec.errors import LLMError, ProgramError
 
 CallFn = Callable[..., Awaitable[Any]]
 RunSync = Callable[[Awaitable[Any]], Any]
@@ -121,6 +123,27 @@ class ImagePatchBase:
 
     def llm_query(self, question: str) -> str:
         return self._run_sync(self.llm_query_async(question))
+
+
+SYNC_IN_ASYNC = (
+    "a synchronous ImagePatch method was called on the event loop (from async "
+    "code, a lambda or a callback); await its *_async twin instead"
+)
+
+
+def blocking_runner(loop: asyncio.AbstractEventLoop) -> RunSync:
+    """ImagePatch's blocking form for programs running in a worker thread. Called on the
+    loop's own thread it would wait forever for itself: that is a clear error instead."""
+    loop_thread = threading.get_ident()
+
+    def run_sync(awaitable: Awaitable[Any]) -> Any:
+        if threading.get_ident() == loop_thread:
+            if asyncio.iscoroutine(awaitable):
+                awaitable.close()
+            raise ProgramError(SYNC_IN_ASYNC)
+        return asyncio.run_coroutine_threadsafe(awaitable, loop).result()  # type: ignore[arg-type]
+
+    return run_sync
 
 
 def build_image_patch_class(

@@ -13,14 +13,14 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from PIL import Image
-from worker_models.images import decode_image
 
 from dicec import keys
 from dicec.errors import DicecError
 from orchestrator.hermod import CallBackend, Hermod
-from orchestrator.imagepatch import build_image_patch_class
+from orchestrator.imagepatch import blocking_runner, build_image_patch_class
 from orchestrator.sandbox import CompiledProgram, Limits, run_program
 from worker_models.imageref import ImageRef, TrackedImage, digest_of
+from worker_models.images import decode_image
 
 DECODED_IMAGES_KEPT = 64
 
@@ -79,9 +79,8 @@ async def run_task(
     hermod = Hermod(backend, batch_id, task_index)
     try:
         image = await load_image()
-        loop = asyncio.get_running_loop()
         image_patch = build_image_patch_class(
-            hermod.call, lambda coro: asyncio.run_coroutine_threadsafe(coro, loop).result()
+            hermod.call, blocking_runner(asyncio.get_running_loop())
         )
         run = await run_program(
             program,
@@ -103,13 +102,10 @@ async def run_task(
 
 def _failed(exc: BaseException, hermod: Hermod, started: float) -> TaskOutcome:
     printed = list(getattr(exc, "printed", []) or [])
+    message = str(exc) or type(exc).__name__
+    line = getattr(exc, "program_line", None)
+    if line is not None and f"line {line}" not in message:
+        message += f" (program line {line})"
     return TaskOutcome(
-        False,
-        None,
-        printed,
-        str(exc) or type(exc).__name__,
-        type(exc).__name__,
-        hermod.calls,
-        started,
-        time.time(),
+        False, None, printed, message, type(exc).__name__, hermod.calls, started, time.time()
     )

@@ -139,7 +139,7 @@ def _scaled_to_8bit(image: Image.Image) -> Image.Image:
     else:
         values = values / top
     eight = np.clip(np.rint(values * MAX_8BIT), 0, MAX_8BIT).astype(np.uint8)
-    return Image.fromarray(eight, mode="L")
+    return Image.fromarray(eight)
 
 
 def encode_png(image: Image.Image) -> bytes:
