@@ -1,0 +1,121 @@
+"""`dicec codegen ...`: generate, distribute, verify."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from codegen.explain import explain
+from codegen.generate import generate as generate_program
+from codegen.generate import load_functions
+from codegen.llm import LLMClient
+from codegen.rewrite import distribute_verified
+from codegen.verify import DEFAULT_SEEDS
+from codegen.verify import verify as verify_programs
+from dicec.errors import DicecError
+
+app = typer.Typer(
+    help="Query -> serial program -> verified distributed program.", no_args_is_help=True
+)
+
+EXIT_NOT_EQUIVALENT = 1
+EXIT_ERROR = 2
+OFFLINE_HELP = "Use the catalogue compiled into this package instead of the live registry."
+
+
+def _fail(exc: DicecError) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(EXIT_ERROR)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as exc:
+        typer.echo(f"error: cannot read {path}: {exc.strerror}", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+def _write(path: Path, source: str) -> None:
+    try:
+        path.write_text(source)
+    except OSError as exc:
+        typer.echo(f"error: cannot write {path}: {exc.strerror}", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+@app.command()
+def generate(
+    query: str = typer.Argument(..., help="The question to answer about each image."),
+    output: Path = typer.Option(..., "-o", "--output", help="Where to write the program."),
+    offline_catalogue: bool = typer.Option(False, "--offline-catalogue", help=OFFLINE_HELP),
+) -> None:
+    """Ask the LLM for a serial program; validated, repaired a bounded number of times."""
+    try:
+        source = load_functions(offline_catalogue)
+        typer.echo(f"function docs from {source.origin}")
+        result = generate_program(query, source.functions, LLMClient())
+    except DicecError as exc:
+        raise _fail(exc) from None
+    _write(output, result.source)
+    typer.echo(f"wrote {output} (valid after {result.attempts} attempt(s))")
+
+
+@app.command()
+def distribute(
+    serial: Path = typer.Argument(..., help="The serial program."),
+    output: Path = typer.Option(..., "-o", "--output", help="Where to write the result."),
+    llm: bool = typer.Option(
+        False, "--llm", help="Ask the LLM for the rewrite (used only if it verifies equivalent)."
+    ),
+    show_rounds: bool = typer.Option(
+        False, "--explain", help="Print which calls run together, round by round."
+    ),
+    offline_catalogue: bool = typer.Option(False, "--offline-catalogue", help=OFFLINE_HELP),
+    seeds: int = typer.Option(DEFAULT_SEEDS, help="Stand-in seeds to verify with."),
+) -> None:
+    """Compile a serial program into a distributed one, verified on the stand-in runtime."""
+    source = _read(serial)
+    try:
+        functions = load_functions(offline_catalogue)
+        chosen = distribute_verified(
+            source, serial.name, functions.functions, LLMClient() if llm else None, seeds
+        )
+    except DicecError as exc:
+        raise _fail(exc) from None
+    for message in chosen.messages:
+        typer.echo(message)
+    _write(output, chosen.source)
+    report = chosen.report
+    typer.echo(
+        f"wrote {output} (made by the {chosen.made_by}; rounds {report.rounds_serial} -> "
+        f"{report.rounds_distributed} on the stand-in runtime)"
+    )
+    if show_rounds:
+        try:
+            typer.echo(explain(source, functions.functions).render("serial"))
+            typer.echo(explain(chosen.source, functions.functions).render("distributed"))
+        except DicecError as exc:
+            raise _fail(exc) from None
+
+
+@app.command()
+def verify(
+    serial: Path = typer.Argument(..., help="The serial program."),
+    distributed: Path = typer.Argument(..., help="Its distributed form."),
+    offline_catalogue: bool = typer.Option(False, "--offline-catalogue", help=OFFLINE_HELP),
+    seeds: int = typer.Option(DEFAULT_SEEDS, help="Stand-in seeds per image."),
+) -> None:
+    """Check two programs equivalent on the stand-in runtime; exit 1 if they are not."""
+    serial_source, distributed_source = _read(serial), _read(distributed)
+    try:
+        functions = load_functions(offline_catalogue)
+        report = verify_programs(
+            serial_source, distributed_source, functions=functions.functions, seeds=seeds
+        )
+    except DicecError as exc:
+        raise _fail(exc) from None
+    typer.echo(report.summary())
+    if not report.equivalent:
+        raise typer.Exit(EXIT_NOT_EQUIVALENT)

@@ -1,0 +1,252 @@
+"""Gathering independent calls: within one block, and within list comprehensions.
+
+Block scheduling: each `x = await call(...)` statement moves up to join the first gather
+group after the last statement it conflicts with (reads what the other writes, writes
+what it reads or writes). Everything else keeps its order; a statement with an effect
+other than printing (mutation, unknown call, exit, an await that is not a pure call) is a
+barrier that nothing crosses. Prints keep their order among themselves.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from dataclasses import dataclass, field
+
+from codegen.astutil import NameAllocator, gather, gather_each, is_simple_target
+from codegen.dataflow import Effects, Purity, effects, is_pure_awaitable
+
+
+@dataclass
+class _Stmt:
+    node: ast.stmt
+    fx: Effects
+    awaitable: ast.expr | None  # set for `x = await call(...)` statements
+
+
+@dataclass
+class _Slot:
+    members: list[_Stmt] = field(default_factory=list)
+    is_group: bool = False
+
+
+def call_statement(stmt: ast.stmt, purity: Purity) -> ast.expr | None:
+    """The awaited call of a `target = await call(...)` / `await call(...)` statement whose
+    arguments are pure, else None."""
+    if isinstance(stmt, ast.Assign):
+        if len(stmt.targets) != 1 or not is_simple_target(stmt.targets[0]):
+            return None
+    elif not isinstance(stmt, ast.Expr):
+        return None
+    value = stmt.value
+    if not isinstance(value, ast.Await) or not is_pure_awaitable(value.value, purity):
+        return None
+    fx = effects(value.value, purity)
+    if fx.awaits or not fx.pure or fx.named_exprs:
+        return None
+    return value.value
+
+
+def _is_barrier(fx: Effects) -> bool:
+    return bool(
+        fx.awaits
+        or fx.unknown_calls
+        or fx.mutated
+        or fx.exits
+        or fx.scope_change
+        or fx.impure_awaits
+    )
+
+
+def _conflict(a: _Stmt, b: _Stmt) -> bool:
+    if a.awaitable is None and _is_barrier(a.fx) or b.awaitable is None and _is_barrier(b.fx):
+        return True
+    if a.fx.prints and b.fx.prints:
+        return True
+    return bool(a.fx.writes & (b.fx.reads | b.fx.writes) or a.fx.reads & b.fx.writes)
+
+
+def schedule_block(
+    stmts: list[ast.stmt], purity: Purity, alloc: NameAllocator
+) -> tuple[list[ast.stmt], int]:
+    """Gather independent call statements of one block; returns the block and how many
+    gathers were made."""
+    slots: list[_Slot] = []
+    for node in stmts:
+        item = _Stmt(node, effects(node, purity), call_statement(node, purity))
+        if item.awaitable is None:
+            slots.append(_Slot([item]))
+            continue
+        last_dep = max(
+            (i for i, slot in enumerate(slots) if any(_conflict(m, item) for m in slot.members)),
+            default=-1,
+        )
+        target = next((s for s in slots[last_dep + 1 :] if s.is_group), None)
+        if target is None:
+            slots.append(_Slot([item], is_group=True))
+        else:
+            target.members.append(item)
+    out: list[ast.stmt] = []
+    made = 0
+    for slot in slots:
+        if len(slot.members) == 1:
+            out.append(slot.members[0].node)
+        else:
+            out.append(_gathered(slot.members, alloc))
+            made += 1
+    return out, made
+
+
+def _gathered(members: list[_Stmt], alloc: NameAllocator) -> ast.stmt:
+    targets: list[ast.expr] = []
+    for member in members:
+        if isinstance(member.node, ast.Assign):
+            targets.append(member.node.targets[0])
+        else:
+            targets.append(ast.Name(alloc.fresh("unused"), ast.Store()))
+    awaitables = [m.awaitable for m in members if m.awaitable is not None]
+    lineno = members[0].node.lineno
+    if all(isinstance(m.node, ast.Expr) for m in members):
+        return ast.Expr(value=gather(awaitables), lineno=lineno)
+    return ast.Assign(
+        targets=[ast.Tuple(elts=targets, ctx=ast.Store())], value=gather(awaitables), lineno=lineno
+    )
+
+
+class ComprehensionGatherer(ast.NodeTransformer):
+    """Calls in list comprehensions run together, in order.
+
+    `[await call(x) for x in xs]` -> `await asyncio.gather(*[call(x) for x in xs])`, and when
+    the one call sits inside a larger element or the first condition,
+    `[f(await call(x)) for x in xs if c(x)]` ->
+    `[f(_r) for x, _r in zip(xs, await asyncio.gather(*[call(x) for x in xs])) if c(x)]`.
+    Only when everything else is pure and the call runs for every element anyway.
+    """
+
+    def __init__(self, purity: Purity, alloc: NameAllocator) -> None:
+        self.purity = purity
+        self.alloc = alloc
+        self.made = 0
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        return node  # nested scopes are handled as functions of their own
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+    visit_Lambda = visit_FunctionDef  # type: ignore[assignment]
+
+    def visit_ListComp(self, node: ast.ListComp) -> ast.AST:
+        self.generic_visit(node)
+        if any(gen.is_async for gen in node.generators):
+            return node
+        elt = node.elt
+        if isinstance(elt, ast.Await) and is_pure_awaitable(elt.value, self.purity):
+            parts: list[ast.AST] = [elt.value]
+            for gen in node.generators:
+                parts += [gen.iter, *gen.ifs]
+            if _pure_no_await(parts, self.purity):
+                self.made += 1
+                return gather_each(elt.value, node.generators)
+        return self._zip_form(node)
+
+    def _zip_form(self, node: ast.ListComp) -> ast.AST:
+        """One call per element, inside a larger element or in the first condition."""
+        if len(node.generators) != 1:
+            return node
+        gen = node.generators[0]
+        awaits = [n for n in ast.walk(node) if isinstance(n, ast.Await)]
+        in_filter = bool(gen.ifs) and unconditional_awaits(gen.ifs[0]) == awaits
+        in_element = not in_filter and unconditional_awaits(node.elt) == awaits
+        if len(awaits) != 1 or not (in_filter or in_element):
+            return node
+        call = awaits[0].value
+        others = gen.ifs[1:] if in_filter else gen.ifs  # conditions evaluated without the call
+        if not (
+            is_pure_awaitable(call, self.purity)
+            and _reevaluable(gen.iter, self.purity)
+            and _pure_no_await([call, gen.iter, *others], self.purity)
+        ):
+            return node
+        rest = effects([node.elt, *gen.ifs], self.purity)  # the one await is a pure call
+        if not rest.pure or rest.named_exprs:
+            return node
+        result = self.alloc.fresh("result")
+        _replace(node, awaits[0], ast.Name(result, ast.Load()))
+        # The calls: one per element that reaches the call, in order, all at once.
+        callers = [] if in_filter else [copy.deepcopy(i) for i in gen.ifs]
+        inner = ast.comprehension(copy.deepcopy(gen.target), copy.deepcopy(gen.iter), callers, 0)
+        items: ast.expr = gen.iter
+        if in_element and gen.ifs:  # pair each answer with the element that asked it
+            items = ast.ListComp(
+                _as_load(gen.target),
+                [ast.comprehension(copy.deepcopy(gen.target), copy.deepcopy(gen.iter), gen.ifs, 0)],
+            )
+            gen.ifs = []
+        gen.iter = ast.Call(ast.Name("zip", ast.Load()), [items, gather_each(call, [inner])], [])
+        gen.target = ast.Tuple([gen.target, ast.Name(result, ast.Store())], ast.Store())
+        self.made += 1
+        return node
+
+
+def _as_load(target: ast.expr) -> ast.expr:
+    loaded = copy.deepcopy(target)
+    for node in ast.walk(loaded):
+        if isinstance(node, ast.Name | ast.Tuple | ast.List):
+            node.ctx = ast.Load()
+    return loaded
+
+
+def _pure_no_await(parts: list[ast.AST], purity: Purity) -> bool:
+    fx = effects(parts, purity)
+    return not fx.awaits and fx.pure and not fx.named_exprs
+
+
+def _reevaluable(node: ast.expr, purity: Purity) -> bool:
+    """Evaluating it twice gives the same sequence: names, attributes, pure builtins."""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call):
+            if not (
+                isinstance(sub.func, ast.Name)
+                and sub.func.id
+                in {"enumerate", "zip", "range", "reversed", "list", "sorted", "tuple"}
+            ):
+                return False
+        elif not isinstance(
+            sub,
+            ast.Name
+            | ast.Attribute
+            | ast.Constant
+            | ast.Load
+            | ast.Subscript
+            | ast.Tuple
+            | ast.List
+            | ast.keyword,
+        ):
+            return False
+    return _pure_no_await([node], purity)
+
+
+def unconditional_awaits(node: ast.AST) -> list[ast.Await]:
+    """Awaits that run whenever `node` is evaluated (not behind and/or/if-else/lambda)."""
+    if isinstance(node, ast.Await):
+        return [node, *unconditional_awaits(node.value)]
+    if isinstance(node, ast.BoolOp):
+        return unconditional_awaits(node.values[0])
+    if isinstance(node, ast.IfExp):
+        return unconditional_awaits(node.test)
+    if isinstance(node, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
+        return []
+    out: list[ast.Await] = []
+    for child in ast.iter_child_nodes(node):
+        out += unconditional_awaits(child)
+    return out
+
+
+def _replace(root: ast.AST, old: ast.AST, new: ast.AST) -> None:
+    for parent in ast.walk(root):
+        for name, value in ast.iter_fields(parent):
+            if value is old:
+                setattr(parent, name, new)
+            elif isinstance(value, list):
+                for i, item in enumerate(value):
+                    if item is old:
+                        value[i] = new

@@ -1,0 +1,153 @@
+"""Normalisation: awaits buried in expressions become their own `tmp = await call` statements.
+
+`print(f"{(await hermod.call('blip', ...))['answer']}")` becomes
+`_blip = await hermod.call('blip', ...)` then `print(f"{_blip['answer']}")`, so that the
+gather pass sees every call as a statement. An await is lifted only when nothing with an
+effect is evaluated before it in its statement, and never out of a conditionally
+evaluated place (the right of `and`/`or`, a branch of `x if c else y`, a comprehension or
+a lambda): lifting must not change what runs or in which order effects happen.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+
+from codegen.astutil import NameAllocator, call_label
+from codegen.dataflow import Purity, _Collector, is_pure_awaitable
+
+
+class _CannotLift(Exception):
+    """An effect is evaluated before an await in this statement."""
+
+
+class _Lifter:
+    def __init__(self, purity: Purity, alloc: NameAllocator) -> None:
+        self.purity = purity
+        self.alloc = alloc
+        self.lifted: list[ast.stmt] = []
+        self.effect_seen = False
+
+    def expr(self, node: ast.expr) -> ast.expr:
+        """Rewrite `node` in evaluation order, lifting its awaits into self.lifted."""
+        if isinstance(node, ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
+            # Only the first iterable is evaluated here, once, before anything else in it.
+            first = node.generators[0]
+            first.iter = self.expr(first.iter)
+            rest = [*first.ifs, *node.generators[1:]]
+            rest += [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+            for part in rest:
+                self._note_effects(part)
+            return node
+        if isinstance(node, ast.Lambda):
+            self._note_effects(node)
+            return node
+        if isinstance(node, ast.BoolOp):
+            node.values[0] = self.expr(node.values[0])
+            for value in node.values[1:]:
+                self._note_effects(value)
+            return node
+        if isinstance(node, ast.IfExp):
+            node.test = self.expr(node.test)
+            self._note_effects(node.body)
+            self._note_effects(node.orelse)
+            return node
+        if isinstance(node, ast.Await):
+            return self._await(node)
+        for name, value in ast.iter_fields(node):
+            if isinstance(value, ast.expr):
+                setattr(node, name, self.expr(value))
+            elif isinstance(value, list):
+                setattr(
+                    node,
+                    name,
+                    [self.expr(v) if isinstance(v, ast.expr) else self._keyword(v) for v in value],
+                )
+        if isinstance(node, ast.Call) and not self._call_is_pure(node):
+            self.effect_seen = True
+        return node
+
+    def _keyword(self, value: object) -> object:
+        if isinstance(value, ast.keyword):
+            value.value = self.expr(value.value)
+        return value
+
+    def _await(self, node: ast.Await) -> ast.expr:
+        node.value = self.expr(node.value)
+        if self.effect_seen or not is_pure_awaitable(node.value, self.purity):
+            raise _CannotLift
+        name = self.alloc.fresh(call_label(node.value))
+        self.lifted.append(ast.Assign(targets=[ast.Name(name, ast.Store())], value=node, lineno=0))
+        return ast.Name(name, ast.Load())
+
+    def _note_effects(self, node: ast.AST) -> None:
+        collector = _Collector(self.purity)
+        collector.visit(node)
+        fx = collector.fx
+        if fx.awaits or fx.prints or fx.unknown_calls or fx.mutated:
+            self.effect_seen = True
+
+    def _call_is_pure(self, node: ast.Call) -> bool:
+        collector = _Collector(self.purity)
+        collector._classify_call(node)
+        fx = collector.fx
+        return not (fx.prints or fx.unknown_calls or fx.mutated)
+
+
+def lift_block(stmts: list[ast.stmt], purity: Purity, alloc: NameAllocator) -> list[ast.stmt]:
+    """Lift awaits out of every statement of this block and of the blocks nested in it."""
+    out: list[ast.stmt] = []
+    for stmt in stmts:
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(stmt, field, None)
+            if (
+                isinstance(block, list)
+                and block
+                and isinstance(block[0], ast.stmt)
+                and not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            ):
+                setattr(stmt, field, lift_block(block, purity, alloc))
+        if isinstance(stmt, ast.Try):
+            for handler in stmt.handlers:
+                handler.body = lift_block(handler.body, purity, alloc)
+        out.extend(_lift_stmt(stmt, purity, alloc))
+    return out
+
+
+def _lift_stmt(stmt: ast.stmt, purity: Purity, alloc: NameAllocator) -> list[ast.stmt]:
+    slot = _expression_slot(stmt)
+    if slot is None:
+        return [stmt]
+    field, top_level_await_ok = slot
+    value = getattr(stmt, field)
+    if value is None or not any(isinstance(n, ast.Await) for n in ast.walk(value)):
+        return [stmt]
+    lifter = _Lifter(purity, alloc)
+    value = copy.deepcopy(value)  # the original stays intact if lifting gives up halfway
+    try:
+        if top_level_await_ok and isinstance(value, ast.Await):
+            value.value = lifter.expr(value.value)
+            new_value: ast.expr = value
+        else:
+            new_value = lifter.expr(value)
+    except _CannotLift:
+        return [stmt]
+    setattr(stmt, field, new_value)
+    return [*lifter.lifted, stmt]
+
+
+def _expression_slot(stmt: ast.stmt) -> tuple[str, bool] | None:
+    """Which field of the statement is evaluated first, and whether `x = await call` there is
+    already in normal form."""
+    if isinstance(stmt, ast.Assign):
+        single = len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name | ast.Tuple)
+        return "value", single
+    if isinstance(stmt, ast.Expr):
+        return "value", True
+    if isinstance(stmt, ast.AnnAssign | ast.AugAssign | ast.Return):
+        return "value", False
+    if isinstance(stmt, ast.If):
+        return "test", False
+    if isinstance(stmt, ast.For):
+        return "iter", False
+    return None
