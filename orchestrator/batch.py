@@ -119,6 +119,7 @@ class BatchRunner:
         self.concurrency = concurrency or settings.max_concurrent_tasks
         self.on_task = on_task
         self.ran_now = 0
+        self.restored = 0
 
     def limits(self) -> Limits:
         return Limits(
@@ -131,6 +132,8 @@ class BatchRunner:
         done = await self.store.done_indices()
         todo = iter([i for i in range(meta.tasks) if i not in done])
         images = TaskImages(self.store.redis)
+        if isinstance(self.backend, Dispatcher):
+            self.backend.restore_image = images.restore  # resent calls re-store their images
         try:
             program: CompiledProgram | DicecError = compile_program(
                 meta.program_source, meta.program_name, self.limits()
@@ -141,6 +144,9 @@ class BatchRunner:
             lanes = [self._lane(meta, program, todo, images, pool) for _ in range(self.concurrency)]
             await asyncio.gather(*lanes)
         await self.store.flush_traces()
+        # A Redis that restarted without persistence lost what was stored before: put
+        # back this run's records (the traces stored before the restart stay lost).
+        self.restored = await self.store.restore_lost_records()
 
     async def _lane(
         self,

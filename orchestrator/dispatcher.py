@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,10 +27,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from dicec import keys
-from dicec.errors import CallFailedError, CallTimeoutError
+from dicec.errors import CallFailedError, CallTimeoutError, ImageNotFoundError, WireFormatError
 from dicec.settings import Settings
 from orchestrator.records import CallTrace
 from worker_models.calls import PreparedCall, check_result
+from worker_models.imageref import ImageRef
 from worker_models.wire import CallReply, CallRequest, decode_reply
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ LISTENER_BLOCK_S = 1
 RECONNECT_DELAY_S = 0.5
 STOP_TIMEOUT_S = 5.0
 STOP_SENTINEL = b"__dicec_stop__"
+MAX_BACKOFF_DOUBLINGS = 3  # the 4th and later resends wait 8 call timeouts
 
 
 @dataclass
@@ -60,10 +63,24 @@ class InFlight:
     group_id: str | None = None
     attempts: int = 1
     timer: asyncio.TimerHandle | None = None
+    sent_at: float = 0.0  # event-loop time of its last send
     followers: list[tuple[str, CallOrigin, float]] = field(default_factory=list)
 
 
 TraceSink = Callable[[CallTrace], None]
+# Stores a batch image (by content digest) in Redis again; False if it knows no such image.
+ImageRestorer = Callable[[str], Awaitable[bool]]
+
+
+def _image_digests(inflight: InFlight) -> set[str]:
+    """Content digests of the images a call refers to."""
+    digests = set()
+    for name in inflight.prepared.spec.image_params():
+        value = inflight.prepared.params.get(name)
+        if isinstance(value, str):
+            with contextlib.suppress(WireFormatError):
+                digests.add(ImageRef.parse(value).digest)
+    return digests
 
 
 class Dispatcher:
@@ -79,21 +96,28 @@ class Dispatcher:
         self.client_id = uuid.uuid4().hex
         self.reply_to = keys.reply_key(self.client_id)
         self.on_trace = on_trace
+        self.restore_image: ImageRestorer | None = None  # set by the batch runner
         self.dedupe = settings.cache_enabled if dedupe is None else dedupe
         self._pending: dict[str, InFlight] = {}
         self._by_content: dict[str, str] = {}  # content key -> call id in flight
+        self._distinct: set[bytes] = set()  # digests of every content key seen
         self._outbox: list[InFlight] = []
         self._flush_scheduled = False
         self._stored_images: set[str] = set()
         self._listener: asyncio.Task[None] | None = None
         self._stopping = False
+        # function -> (loop time of its last reply, latest send time among answered calls)
+        self._progress: dict[str, tuple[float, float]] = {}
         self.stats = {
             "sent": 0,
             "messages": 0,
             "replies": 0,
             "duplicates": 0,
             "resent": 0,
+            "waited": 0,
+            "send_failures": 0,
             "shared": 0,
+            "distinct": 0,
         }
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -126,8 +150,9 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         request = prepared.request(self.reply_to, origin.batch_id, self.settings.cache_enabled)
-        content = self._content_key(prepared) if self.dedupe else None
-        leader = self._pending.get(self._by_content.get(content, "")) if content else None
+        content = self._content_key(prepared)
+        self._count_distinct(content)
+        leader = self._pending.get(self._by_content.get(content, "")) if self.dedupe else None
         if leader is not None:
             # The same call is already in flight: share its execution.
             leader.futures.append(future)
@@ -136,7 +161,7 @@ class Dispatcher:
         else:
             inflight = InFlight(request, prepared, origin, [future], time.time())
             self._pending[request.call_id] = inflight
-            if content:
+            if self.dedupe:
                 self._by_content[content] = request.call_id
             self._outbox.append(inflight)
             if not self._flush_scheduled:
@@ -146,6 +171,11 @@ class Dispatcher:
         if not reply.ok:
             raise CallFailedError(f"{prepared.spec.name} failed: {reply.error_type}: {reply.error}")
         return request.call_id, check_result(prepared.spec, reply.result)
+
+    def _count_distinct(self, content: str) -> None:
+        """Distinct calls seen (what a perfect memo computes), cache on or off."""
+        self._distinct.add(hashlib.blake2b(content.encode(), digest_size=16).digest())
+        self.stats["distinct"] = len(self._distinct)
 
     @staticmethod
     def _content_key(prepared: PreparedCall) -> str:
@@ -158,18 +188,23 @@ class Dispatcher:
         try:
             await self._store_images(batch)
         except RedisError as exc:
-            for inflight in batch:
-                self._fail(inflight, f"could not store the call's image: {exc}")
+            self._retry_later(batch, f"could not store the calls' images: {exc}")
             return
         self._send(batch)
 
     async def _store_images(self, batch: list[InFlight]) -> None:
+        # A resent call stores its images again (SET NX: free if they are still there):
+        # a Redis that restarted without persistence has lost them.
         uploads = {
             d: b
             for inf in batch
             for d, b in inf.prepared.uploads.items()
-            if d not in self._stored_images
+            if d not in self._stored_images or inf.attempts > 1
         }
+        if self.restore_image is not None:
+            resent = {d for inf in batch if inf.attempts > 1 for d in _image_digests(inf)}
+            for digest in resent - uploads.keys():
+                await self.restore_image(digest)
         if not uploads:
             return
         pipe = self.redis.pipeline(transaction=False)
@@ -197,33 +232,76 @@ class Dispatcher:
         ]
         try:
             group(signatures).apply_async()
-        except Exception as exc:  # noqa: BLE001 - broker down: fail these calls, not the loop
-            for inflight in batch:
-                self._fail(inflight, f"could not send the call to its queue: {exc}")
+        except Exception as exc:  # noqa: BLE001 - broker down: retry later, not the loop
+            self._retry_later(batch, f"could not send the calls to their queues: {exc}")
             return
-        loop = asyncio.get_running_loop()
+        now = asyncio.get_running_loop().time()
         for inflight in batch:
-            inflight.timer = loop.call_later(
-                self.settings.call_timeout_s, self._expired, inflight.request.call_id
-            )
+            inflight.sent_at = now
+            self._arm(inflight)
         self.stats["sent"] += len(batch)
         self.stats["messages"] += len(signatures)
+
+    def _timeout_s(self, inflight: InFlight) -> float:
+        """The call timeout, doubled per resend (capped): a machine too loaded to answer
+        in time is not made busier by resending the same calls ever faster."""
+        return self.settings.call_timeout_s * 2 ** min(inflight.attempts - 1, MAX_BACKOFF_DOUBLINGS)
+
+    def _arm(self, inflight: InFlight) -> None:
+        """(Re)start the call's timer: one timeout of its current attempt from now."""
+        inflight.timer = asyncio.get_running_loop().call_later(
+            self._timeout_s(inflight), self._expired, inflight.request.call_id
+        )
+
+    def _retry_later(self, batch: list[InFlight], problem: str) -> None:
+        """Redis unreachable while sending: the calls wait one call timeout and are resent
+        (counted as attempts), instead of failing their tasks at the first hiccup."""
+        log.warning("%s; %d call(s) will be resent", problem, len(batch))
+        self.stats["send_failures"] += len(batch)
+        for inflight in batch:
+            self._arm(inflight)
+
+    def _queued_behind_others(self, inflight: InFlight) -> bool:
+        """Is the call most likely still queued, behind older calls of its function?
+
+        Redis queues are FIFO: while replies for the function keep arriving (one within
+        the last call timeout) and every answered call was sent no later than this one,
+        the queue is moving toward it. Resending it then would only lengthen the queue
+        (a resend storm under load). A call that newer calls have overtaken, or whose
+        function made no progress for a whole timeout, is lost or stuck: resend it.
+        """
+        last_reply, newest_answered = self._progress.get(
+            inflight.prepared.spec.name, (float("-inf"), float("-inf"))
+        )
+        recent = asyncio.get_running_loop().time() - last_reply < self.settings.call_timeout_s
+        return recent and newest_answered <= inflight.sent_at
 
     def _expired(self, call_id: str) -> None:
         inflight = self._pending.get(call_id)
         if inflight is None:
             return
+        if inflight.sent_at and self._queued_behind_others(inflight):
+            self.stats["waited"] += 1
+            self._arm(inflight)
+            return
         if inflight.attempts > self.settings.call_max_resends:
             self._fail(
                 inflight,
-                f"no reply after {inflight.attempts} attempts of "
-                f"{self.settings.call_timeout_s:.0f} s each",
+                f"no reply after {inflight.attempts} attempts (call timeout "
+                f"{self.settings.call_timeout_s:.0f} s, doubled on each resend)",
                 timeout=True,
             )
             return
         log.warning(
             "call %s (%s) got no reply in time; resending", call_id, inflight.prepared.spec.name
         )
+        self._resend(inflight)
+
+    def _resend(self, inflight: InFlight) -> None:
+        """Send the call again, same call id (its first reply wins); its images are stored
+        again on the way (see _store_images)."""
+        if inflight.timer:
+            inflight.timer.cancel()
         inflight.attempts += 1
         self.stats["resent"] += 1
         self._outbox.append(inflight)
@@ -278,12 +356,29 @@ class Dispatcher:
         if inflight is None:
             self.stats["duplicates"] += 1
             return
+        if (
+            not reply.ok
+            and reply.error_type == ImageNotFoundError.__name__
+            and inflight.attempts <= self.settings.call_max_resends
+        ):
+            # Redis lost the call's image (a restart without persistence, or expiry):
+            # the resend stores it again. Not the program's fault: it must not see this.
+            log.warning("call %s: its image was gone from Redis; resending", reply.call_id)
+            self._resend(inflight)
+            return
         self.stats["replies"] += 1
+        self._note_progress(inflight)
         self._forget(inflight)
         for future in inflight.futures:
             if not future.done():
                 future.set_result(reply)
         self._trace(inflight, reply)
+
+    def _note_progress(self, inflight: InFlight) -> None:
+        function = inflight.prepared.spec.name
+        _, newest = self._progress.get(function, (0.0, 0.0))
+        now = asyncio.get_running_loop().time()
+        self._progress[function] = (now, max(newest, inflight.sent_at))
 
     def _trace(self, inflight: InFlight, reply: CallReply | None, error: str | None = None) -> None:
         if self.on_trace is None:

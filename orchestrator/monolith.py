@@ -12,7 +12,6 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from worker_models.images import decode_image
 
 from dicec import keys
 from dicec.settings import get_settings
@@ -23,6 +22,7 @@ from orchestrator.sandbox import CompiledProgram, Limits, compile_program
 from worker_models.app import app
 from worker_models.catalogue import CATALOGUE
 from worker_models.imageref import ImageRef, TrackedImage
+from worker_models.images import decode_image
 from worker_models.pools import Pool, load_pools
 from worker_models.service import FunctionService, current_service, set_service
 

@@ -43,6 +43,7 @@ class TaskImages:
     def __init__(self, aredis: aioredis.Redis | None) -> None:
         self._redis = aredis
         self._cache: OrderedDict[Path, TrackedImage] = OrderedDict()
+        self._paths: dict[str, Path] = {}  # digest -> file: to store it again if Redis lost it
 
     async def load(self, path: Path) -> TrackedImage:
         cached = self._cache.get(path)
@@ -52,12 +53,24 @@ class TaskImages:
         data = path.read_bytes()
         digest = digest_of(data)
         image = TrackedImage.wrap(decode_image(data), ImageRef(digest))
+        self._paths[digest] = path
         if self._redis is not None:
             await self._redis.set(keys.image_key(digest), data, ex=keys.IMAGE_TTL_S, nx=True)
         self._cache[path] = image
         if len(self._cache) > DECODED_IMAGES_KEPT:
             self._cache.popitem(last=False)
         return image
+
+    async def restore(self, digest: str) -> bool:
+        """Store a batch image in Redis again (a restart without persistence lost it)."""
+        path = self._paths.get(digest)
+        if path is None or self._redis is None:
+            return False
+        data = path.read_bytes()
+        if digest_of(data) != digest:  # the file changed since: never store wrong pixels
+            return False
+        await self._redis.set(keys.image_key(digest), data, ex=keys.IMAGE_TTL_S, nx=True)
+        return True
 
 
 ImageLoader = Callable[[], Awaitable[Image.Image]]

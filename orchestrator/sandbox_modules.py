@@ -18,6 +18,7 @@ import dataclasses
 import datetime
 import functools
 import heapq
+import itertools
 import json
 import math
 import re
@@ -200,7 +201,7 @@ def _build_shared() -> dict[str, types.ModuleType]:
              "heapq": heapq, "bisect": bisect}  # fmt: skip
     shims = {name: new_module(name, public_attrs(real, _DENIED.get(name, frozenset())))
              for name, real in plain.items()}  # fmt: skip
-    shims["json"].dumps = _dumps
+    shims["json"].dumps = _dumps  # indent/separators capped
     shims["math"] = new_module(
         "math",
         {
@@ -248,7 +249,5 @@ def exported_names(module: str) -> frozenset[str] | None:
     if module in _PER_TASK_NAMES:
         return _PER_TASK_NAMES[module]
     if module == "itertools":
-        import itertools
-
         return frozenset(n for n in dir(itertools) if not n.startswith("_"))
     return None

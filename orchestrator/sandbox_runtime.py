@@ -44,7 +44,7 @@ SAFE_BUILTINS = (
     "NameError", "NotImplementedError", "OverflowError", "RecursionError", "RuntimeError",
     "StopIteration", "StopAsyncIteration", "TimeoutError", "TypeError", "UnboundLocalError",
     "UnicodeError", "ValueError", "ZeroDivisionError", "ExceptionGroup", "BaseExceptionGroup",
-    "ArithmeticError", "Warning", "UserWarning",
+    "Warning", "UserWarning",
 )  # fmt: skip
 
 
@@ -146,11 +146,11 @@ def asyncio_stand_in(guard: TaskGuard, created: set[asyncio.Task[Any]]) -> types
 
     async def sleep(delay: float, result: Any = None) -> Any:
         await asyncio.sleep(min(max(delay, 0), guard.remaining_s() + 0.01))
-        guard.tick()
+        guard.check()  # a sleep past the deadline stops here, not after further steps
         return result
 
     def create_task(coro: Any, *, name: str | None = None) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
+        task = asyncio.get_running_loop().create_task(coro, name=name)
         created.add(task)
         return task
 
@@ -183,7 +183,7 @@ def time_stand_in(guard: TaskGuard) -> types.ModuleType:
                 )
             )
         time.sleep(min(max(seconds, 0), guard.remaining_s() + 0.01))
-        guard.tick()
+        guard.check()
 
     attrs["sleep"] = sleep
     return new_module("time", attrs)

@@ -238,9 +238,8 @@ def main(
 
 def demo_main(tasks: int = 1000, seed: int = 7, json_out: bool = False) -> int:
     """The README's main job: checkpoints, images, Redis, pools, the claims batch."""
-    from worker_models.checkpoints import build_small_checkpoints
-
     from orchestrator.claims_images import generate_claims_images
+    from worker_models.checkpoints import build_small_checkpoints
 
     settings = get_settings()
     if settings.checkpoints == "small":

@@ -13,6 +13,12 @@ Why these settings:
   replies are dropped by call id, so redelivery never double-counts.
 - accept_content json: generated programs are untrusted; pickle would let a crafted
   message run code in a worker.
+- worker_proc_alive_timeout: models load in worker_process_init, before the pool process
+  reports "up". Celery's default (4 s) kills a process that loads slower and forks
+  another, forever: after a SIGKILLed pool process on a loaded machine, the node never
+  served again (seen in the fault suite). Real checkpoints take far longer than 4 s.
+- broker_transport worker_models.broker: kombu's Redis transport, except that bytes on a
+  queue that are no message are logged and dropped instead of stopping the worker.
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ from dicec.settings import Settings, get_settings
 from worker_models.catalogue import CATALOGUE
 
 RESULT_EXPIRES_S = 3600
+BROKER_TRANSPORT = "worker_models.broker:Transport"
+# How long a new pool process may take to load its models before Celery gives up on it.
+WORKER_PROC_ALIVE_TIMEOUT_S = 300.0
 
 
 def _tls_options(settings: Settings) -> dict[str, Any] | None:
@@ -72,12 +81,14 @@ def make_celery(settings: Settings) -> Celery:
         task_queues=queues,
         task_default_queue=keys.ECHO_QUEUE,
         task_routes=routes,
+        broker_transport=BROKER_TRANSPORT,
         broker_transport_options=_transport_options(settings),
         result_backend_transport_options={"visibility_timeout": settings.visibility_timeout_s},
         result_expires=RESULT_EXPIRES_S,
         worker_send_task_events=True,
         task_send_sent_event=True,
         broker_connection_retry_on_startup=True,
+        worker_proc_alive_timeout=WORKER_PROC_ALIVE_TIMEOUT_S,
         worker_hijack_root_logger=False,
         broker_use_ssl=tls,
         redis_backend_use_ssl=tls,

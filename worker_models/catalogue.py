@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cache
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -142,8 +143,7 @@ class FunctionSpec:
 
     def image_params(self) -> list[str]:
         """Names of the parameters that carry an image."""
-        props = self.parameters_schema().get("properties", {})
-        return [n for n, p in props.items() if _is_image_schema(p)]
+        return list(_image_params_of(self.params))
 
     def as_function_resource(self) -> dict[str, Any]:
         """The `Function` custom resource of the paper (see glip_function.yaml).
@@ -172,6 +172,14 @@ class FunctionSpec:
 
 
 FUNCTION_API_VERSION = "hermod.dicec.dev/v1"
+
+
+@cache
+def _image_params_of(params: type[Params]) -> tuple[str, ...]:
+    # Once per model: building a JSON schema costs about a millisecond, and every call
+    # (orchestrator and worker side) asks which of its parameters are images.
+    props = params.model_json_schema().get("properties", {})
+    return tuple(n for n, p in props.items() if _is_image_schema(p))
 
 
 def _is_image_schema(prop: dict[str, Any]) -> bool:

@@ -31,6 +31,8 @@ from worker_models.wire import CallReply, CallRequest, parse_requests
 log = logging.getLogger(__name__)
 
 POOL_ENV = "DICEC_POOL"
+# A message's replies go back in one push, or every REPLY_FLUSH_S while its chunks run.
+REPLY_FLUSH_S = 0.005
 
 
 def describe_validation_error(function: str, exc: ValidationError) -> str:
@@ -77,11 +79,21 @@ class FunctionService:
         for problem, item in undecodable:
             self._reply_to_undecodable(item, problem, worker)
         size = self.pool.batching_for(function).max_batch_size
+        pending: list[tuple[CallRequest, CallReply]] = []
+        last_push = time.monotonic()
         for chunk in _chunks(requests, size):
-            self._push(list(zip(chunk, self.serve_chunk(function, chunk, worker), strict=True)))
+            pending.extend(zip(chunk, self.serve_chunk(function, chunk, worker), strict=True))
+            # One push per message, not a round trip per call; a message whose chunks
+            # take long still returns what it has every REPLY_FLUSH_S.
+            if time.monotonic() - last_push >= REPLY_FLUSH_S:
+                self._push(pending)
+                pending, last_push = [], time.monotonic()
+        if pending:
+            self._push(pending)
 
     def serve_chunk(self, function: str, chunk: list[CallRequest], worker: str) -> list[CallReply]:
-        """Replies to these calls, in order; the model runs once for all the valid ones."""
+        """Replies to these calls, in order; the model runs once for all the valid ones, and
+        once for identical cacheable calls (the twins share the first one's reply)."""
         started = time.time()
         replies: dict[str, CallReply] = {}
         ready: list[tuple[CallRequest, Params, Any]] = []
@@ -92,27 +104,36 @@ class FunctionService:
             except DicecError as exc:
                 replies[req.call_id] = self._error(req, exc, worker, started)
         ready, digests = self._serve_cached(function, ready, replies, worker, started)
+        ready, twins = _split_twins(ready, digests)
         fresh: dict[str, dict[str, Any]] = {}
         for req, result in self._run(function, ready):
-            if isinstance(result, Exception):
-                replies[req.call_id] = self._error(req, result, worker, started)
-                continue
-            payload = result.model_dump(by_alias=True)
-            if req.call_id in digests:
-                fresh[digests[req.call_id]] = payload
-            replies[req.call_id] = CallReply(
-                call_id=req.call_id,
-                ok=True,
-                result=payload,
-                pool=self.pool.name,
-                worker=worker,
-                started_at=started,
-                finished_at=time.time(),
-                batch_size=len(ready),
-            )
+            reply = self._reply(req, result, worker, started, len(ready))
+            replies[req.call_id] = reply
+            for twin in twins.get(req.call_id, []):
+                replies[twin] = reply.model_copy(
+                    update={"call_id": twin, "cached": True, "batch_size": 1}
+                )
+            if reply.ok and req.call_id in digests:
+                fresh[digests[req.call_id]] = reply.result or {}
         if self.cache is not None:
             self.cache.put_many(fresh)
         return [replies[req.call_id] for req in chunk]
+
+    def _reply(
+        self, req: CallRequest, result: Result | Exception, worker: str, started: float, size: int
+    ) -> CallReply:
+        if isinstance(result, Exception):
+            return self._error(req, result, worker, started)
+        return CallReply(
+            call_id=req.call_id,
+            ok=True,
+            result=result.model_dump(by_alias=True),
+            pool=self.pool.name,
+            worker=worker,
+            started_at=started,
+            finished_at=time.time(),
+            batch_size=size,
+        )
 
     def _serve_cached(
         self,
@@ -223,6 +244,25 @@ class FunctionService:
             worker=worker,
         )
         self.redis.rpush(item["reply_to"], reply.model_dump_json())
+
+
+def _split_twins(
+    ready: list[tuple[CallRequest, Params, Any]], digests: dict[str, str]
+) -> tuple[list[tuple[CallRequest, Params, Any]], dict[str, list[str]]]:
+    """Keep the first of each set of identical cacheable calls; map it to its twins' ids."""
+    first: dict[str, str] = {}  # digest -> call id that runs
+    twins: dict[str, list[str]] = {}
+    kept = []
+    for item in ready:
+        call_id = item[0].call_id
+        digest = digests.get(call_id)
+        if digest is not None and digest in first:
+            twins.setdefault(first[digest], []).append(call_id)
+            continue
+        if digest is not None:
+            first[digest] = call_id
+        kept.append(item)
+    return kept, twins
 
 
 def _chunks(items: list[CallRequest], size: int) -> Iterator[list[CallRequest]]:

@@ -1,0 +1,77 @@
+"""kombu's Redis transport, hardened against poison put straight onto a queue.
+
+kombu pops a message with BRPOP and decodes its envelope inside the worker's event loop.
+Bytes that are not JSON raise out of that loop and Celery stops the whole worker
+("Unrecoverable error: JSONDecodeError"); JSON without the envelope's fields makes the
+consumer drop its broker connection and restart. One LPUSH of garbage onto a queue
+would thus take down every worker consuming it, one after the other. This transport
+logs and drops such a message instead (it was already popped: nobody can ever run it).
+A well-formed envelope still goes through Celery's own checks: JSON content only,
+a registered task, and the body shape checked in service.handle.
+
+Selected with Celery's `broker_transport` (worker_models.app); the URL scheme (redis://
+or rediss://) and TLS options work as with kombu's own transport.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from queue import Empty
+from typing import Any
+
+from kombu.transport import redis as kombu_redis
+
+log = logging.getLogger(__name__)
+
+UNDECODABLE = (json.JSONDecodeError, UnicodeDecodeError)
+
+
+def envelope_problem(payload: Any) -> str | None:
+    """Why a decoded payload is not a kombu message envelope (None: it is one)."""
+    if not isinstance(payload, dict):
+        return f"a JSON {type(payload).__name__}, not an object"
+    props = payload.get("properties")
+    if not isinstance(props, dict) or not isinstance(props.get("delivery_tag"), str):
+        return "no properties.delivery_tag"
+    info = props.get("delivery_info")
+    if not isinstance(info, dict) or not {"exchange", "routing_key"} <= info.keys():
+        return "no properties.delivery_info with exchange and routing_key"
+    body = payload.get("body")
+    if body is not None and not isinstance(body, str):
+        return "body is not text"
+    if body and props.get("body_encoding") == "base64":
+        try:
+            base64.b64decode(body, validate=True)
+        except binascii.Error:
+            return "body is not valid base64"
+    return None
+
+
+class Channel(kombu_redis.Channel):
+    def _brpop_read(self, **options: Any) -> Any:
+        try:
+            return super()._brpop_read(**options)
+        except UNDECODABLE as exc:
+            log.error("dropped a message that is not JSON from a queue: %s", exc)
+            return True
+
+    def _get(self, queue: str) -> Any:
+        try:
+            return super()._get(queue)
+        except UNDECODABLE as exc:
+            log.error("dropped a message that is not JSON from queue %s: %s", queue, exc)
+            raise Empty() from None
+
+
+class Transport(kombu_redis.Transport):
+    Channel = Channel
+
+    def _deliver(self, message: Any, queue: str) -> None:
+        problem = envelope_problem(message)
+        if problem is not None:
+            log.error("dropped a malformed message from queue %s: %s", queue, problem)
+            return
+        super()._deliver(message, queue)
