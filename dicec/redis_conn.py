@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import quote
 
 import redis
 import redis.asyncio as aioredis
 
 from dicec.settings import Settings, get_settings
+
+_URL_PASSWORD = re.compile(r"^([a-z+]+://[^:@/]*:)[^@]*(@)")
 
 
 def connection_kwargs(settings: Settings) -> dict[str, Any]:
@@ -32,9 +36,15 @@ def async_client(settings: Settings | None = None) -> aioredis.Redis:
 
 
 def celery_url(settings: Settings) -> str:
-    """Broker/backend URL for Celery; the password travels in the URL Celery understands."""
+    """Broker/backend URL for Celery; the password travels in the URL Celery understands
+    (percent-encoded: kombu decodes it, so any character is safe)."""
     url = settings.redis_url
     if settings.redis_password and "@" not in url and "://" in url:
         scheme, rest = url.split("://", 1)
-        url = f"{scheme}://:{settings.redis_password}@{rest}"
+        url = f"{scheme}://:{quote(settings.redis_password, safe='')}@{rest}"
     return url
+
+
+def redacted_url(url: str) -> str:
+    """The URL with its password (if any) replaced by ***: for messages and logs."""
+    return _URL_PASSWORD.sub(r"\1***\2", url)

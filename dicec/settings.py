@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     # Start an embedded Redis when none answers (local runs). Deployments set this false:
     # a container that cannot reach its Redis must fail, not run alone.
     embedded_redis: bool = True
-    redis_password: str | None = Field(default=None, validation_alias="REDIS_PASSWORD")
+    redis_password: str | None = Field(default=None, validation_alias="REDIS_PASSWORD", repr=False)
     # ssl_cert_reqs for rediss:// URLs: required | optional | none
     redis_tls_cert_reqs: str = "required"
     redis_tls_ca_certs: str | None = None

@@ -10,7 +10,11 @@ Why these settings:
 - visibility_timeout: how long an unacked message of a worker that vanished (SIGKILL
   of the whole node) stays invisible before Redis hands it out again. Longer than any
   call; the orchestrator's own call timeout + resend covers the gap, and duplicate
-  replies are dropped by call id, so redelivery never double-counts.
+  replies are dropped by call id, so redelivery never double-counts. Celery pitfall:
+  the clock runs from delivery, so a message waiting in a worker's prefetch buffer (a
+  batching pool holds a whole flush) counts too; one that outlives it is delivered a
+  second time while still held. Also, messages a worker held when its broker
+  connection dropped come back only after this timeout (their acks are lost).
 - accept_content json: generated programs are untrusted; pickle would let a crafted
   message run code in a worker.
 - worker_proc_alive_timeout: models load in worker_process_init, before the pool process
@@ -19,6 +23,8 @@ Why these settings:
   served again (seen in the fault suite). Real checkpoints take far longer than 4 s.
 - broker_transport worker_models.broker: kombu's Redis transport, except that bytes on a
   queue that are no message are logged and dropped instead of stopping the worker.
+
+The faults these settings were tested against, and their counts: docs/reliability.md.
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ class FaultCounts(BaseModel):
     swallowed: int = Field(description="tasks whose output shows a call that raised")
     resent: int = Field(description="calls the orchestrator resent after its call timeout")
     duplicate_replies_dropped: int
+    waited: int = Field(description="timeouts not resent: the call's queue was still moving")
     computed_calls: int = Field(description="calls the cost report bills as worker time")
     faults: dict[str, int] = Field(default_factory=dict, description="what was done to it")
     first_failures: list[str] = Field(default_factory=list)
@@ -78,6 +79,7 @@ def count_batch(
         ),
         resent=dispatch["resent"],
         duplicate_replies_dropped=dispatch["duplicates"],
+        waited=dispatch["waited"],
         computed_calls=sum(f.computed for f in cost.functions),
         faults=faults,
         first_failures=[f"{t.function} {t.call_id}: {t.error}" for t in traces if not t.ok][:3],
