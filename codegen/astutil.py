@@ -6,18 +6,10 @@ import ast
 import itertools
 from collections.abc import Iterable
 
+from orchestrator.imagepatch import MODEL_METHODS as IMAGE_PATCH_MODEL_METHODS
+
 # ImagePatch methods that call a model; each has an awaitable `<name>_async` twin.
-MODEL_METHODS = frozenset(
-    {
-        "find",
-        "exists",
-        "verify_property",
-        "simple_query",
-        "compute_depth",
-        "best_text_match",
-        "llm_query",
-    }
-)
+MODEL_METHODS = frozenset(IMAGE_PATCH_MODEL_METHODS)
 ASYNC_SUFFIX = "_async"
 ENTRY_POINTS = ("execute_query", "execute_command")
 # Set on nodes the compiler made, so later passes know they are pure by construction.

@@ -175,19 +175,7 @@ class BatchRunner:
                     limits=self.limits(),
                     executor=pool,
                 )
-            record = TaskRecord(
-                batch_id=meta.batch_id,
-                index=index,
-                image=meta.images[index],
-                status="ok" if outcome.ok else "error",
-                value=outcome.value,
-                printed=outcome.printed,
-                error=outcome.error,
-                error_type=outcome.error_type,
-                started_at=outcome.started_at,
-                finished_at=outcome.finished_at,
-                calls=outcome.calls,
-            )
+            record = outcome.to_record(meta.batch_id, index, meta.images[index])
             if await self.store.save_task(record):
                 self.ran_now += 1
                 if self.on_task:

@@ -100,20 +100,7 @@ async def _run(task: MonolithTask, service: FunctionService) -> MonolithReply:
         batch_id=task.batch_id,
         task_index=task.index,
     )
-    record = TaskRecord(
-        batch_id=task.batch_id,
-        index=task.index,
-        image=task.image_name,
-        status="ok" if outcome.ok else "error",
-        value=outcome.value,
-        printed=outcome.printed,
-        error=outcome.error,
-        error_type=outcome.error_type,
-        started_at=outcome.started_at,
-        finished_at=outcome.finished_at,
-        calls=outcome.calls,
-        node=_node_name(),
-    )
+    record = outcome.to_record(task.batch_id, task.index, task.image_name, _node_name())
     return MonolithReply(record=record, traces=traces)
 
 

@@ -18,6 +18,7 @@ from dicec import keys
 from dicec.errors import DicecError
 from orchestrator.hermod import CallBackend, Hermod
 from orchestrator.imagepatch import blocking_runner, build_image_patch_class
+from orchestrator.records import TaskRecord
 from orchestrator.sandbox import CompiledProgram, Limits, run_program
 from worker_models.imageref import ImageRef, TrackedImage, digest_of
 from worker_models.images import decode_image
@@ -35,6 +36,16 @@ class TaskOutcome:
     calls: int
     started_at: float
     finished_at: float
+
+
+    def to_record(self, batch_id: str, index: int, image: str,
+                  node: str | None = None) -> TaskRecord:
+        """The task's one stored outcome."""
+        return TaskRecord(
+            batch_id=batch_id, index=index, image=image, status="ok" if self.ok else "error",
+            value=self.value, printed=self.printed, error=self.error,
+            error_type=self.error_type, started_at=self.started_at,
+            finished_at=self.finished_at, calls=self.calls, node=node)
 
 
 class TaskImages:
