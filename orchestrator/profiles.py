@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from dicec.config_files import read_yaml_mapping
 from dicec.errors import ConfigError
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
@@ -146,13 +147,7 @@ def resolve_profile_path(name_or_path: str | Path) -> Path:
 
 def load_profile(name_or_path: str | Path = REFERENCE_PROFILE) -> Profile:
     path = resolve_profile_path(name_or_path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"profile {path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"profile {path}: expected a mapping at the top level")
-    raw.setdefault("name", path.stem)
+    raw = read_yaml_mapping(path, "profile")
     try:
         return Profile.model_validate(raw)
     except ValidationError as exc:

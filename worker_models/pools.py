@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from dicec.config_files import read_yaml_mapping
 from dicec.errors import ConfigError
 from worker_models.catalogue import CATALOGUE
 
@@ -126,13 +126,7 @@ def resolve_pools_path(name_or_path: str | Path | None) -> Path:
 
 def load_pools(name_or_path: str | Path | None = None) -> PoolsFile:
     path = resolve_pools_path(name_or_path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"pools file {path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"pools file {path}: expected a mapping at the top level")
-    raw.setdefault("name", path.stem)
+    raw = read_yaml_mapping(path, "pools file")
     try:
         return PoolsFile.model_validate(raw)
     except ValidationError as exc:
