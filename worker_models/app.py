@@ -12,7 +12,7 @@ Why these settings:
   call; the orchestrator's own call timeout + resend covers the gap, and duplicate
   replies are dropped by call id, so redelivery never double-counts. Celery pitfall:
   the clock runs from delivery, so a message waiting in a worker's prefetch buffer (a
-  batching pool holds a whole flush) counts too; one that outlives it is delivered a
+  batching pool holds two flushes) counts too; one that outlives it is delivered a
   second time while still held. Also, messages a worker held when its broker
   connection dropped come back only after this timeout (their acks are lost).
 - accept_content json: generated programs are untrusted; pickle would let a crafted

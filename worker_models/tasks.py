@@ -6,7 +6,7 @@ that function's task is a celery-batches `Batches` task: the worker buffers up t
 `max_batch_size` messages or waits at most `max_wait_ms`, then runs them as one chunk
 (one forward pass). Each message is still acked on its own, late (celery-batches acks
 acks_late requests when the batch returns), and each call gets its own reply and trace.
-Limits we accept, knowingly: the worker's prefetch must cover the flush size (see
+Limits we accept, knowingly: the worker's prefetch must cover two flushes (see
 worker.prefetch_for), and a batch whose process dies is redelivered by the visibility
 timeout or the orchestrator's resend rather than by reject_on_worker_lost.
 """

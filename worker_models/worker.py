@@ -44,8 +44,11 @@ def worker_argv(
 
 
 def prefetch_for(pool: Pool) -> int:
-    """Prefetch 1 for model pools, except that a batching pool must hold a whole flush."""
-    return max([1] + [b.max_batch_size for b in pool.batching.values()])
+    """Prefetch 1 for model pools, except that a batching pool holds two flushes: the one
+    its process runs and the next one, gathering meanwhile (batch_events.MonitoredBatches
+    flushes when the process is free). With room for one flush only, every message of the
+    running flush is unacked (late acks), so nothing new arrives until it returns."""
+    return max([1] + [2 * b.max_batch_size for b in pool.batching.values()])
 
 
 def monolith_argv(loglevel: str = "INFO") -> list[str]:
