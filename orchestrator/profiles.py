@@ -84,6 +84,12 @@ class HardwareProfile(BaseModel):
         ge=1.0,
         description="calls the device runs at full speed at once; k > slots share it",
     )
+    call_overhead_s: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="worker process seconds per call outside the model (message, "
+        "validation, images, reply), added to each pass it serves",
+    )
     functions: dict[str, FunctionProfile] = Field(default_factory=dict)
 
 
@@ -94,6 +100,11 @@ class Profile(BaseModel):
     measured: bool = Field(default=False, description="true: measured; false: derived")
     dispatch_overhead_s: float = Field(
         default=0.0, ge=0.0, description="seconds between issuing a call and its queueing"
+    )
+    orchestrator_call_s: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="orchestrator CPU seconds per call (one process, one core at most)",
     )
     hardware: dict[str, HardwareProfile] = Field(min_length=1)
 

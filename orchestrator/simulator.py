@@ -6,6 +6,11 @@ concurrency servers, batching) or baseline (`BaselinePlan`: N monolith nodes, ea
 running whole tasks with every call in program order). The orchestrator runs at most
 `max_concurrent_tasks` tasks at once. Service times come from the profile; the engine is
 orchestrator.sim_engine. Nodes are billed for the whole run, as in the paper.
+
+The system's own costs come from the profile too: `orchestrator_call_s` is CPU the one
+orchestrator process spends per call (a FIFO on one core: its own machine, or the shared
+host of a local run), `call_overhead_s` is what a worker spends per call besides the model,
+and `dispatch_overhead_s` is the latency from issue to queue.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from orchestrator.sim_engine import (
 from orchestrator.sim_stats import SimResult, build_result
 from worker_models.pools import PoolsFile
 
-BatchingScope = Literal["dynamic", "message"]
+BatchingScope = Literal["dynamic", "message", "flush"]
 DEFAULT_MAX_CONCURRENT_TASKS = 64
 SECONDS_PER_MS = 1e-3
 
@@ -47,7 +52,9 @@ class SimConfig(BaseModel):
     batching_scope: BatchingScope = Field(
         default="dynamic",
         description="dynamic: any queued calls of a function batch together; message: only "
-        "the calls one task issued together (one Celery message, served in chunks)",
+        "the calls one task issued together (one Celery message, served in chunks); flush: "
+        "what the workers do (celery-batches): up to max_batch_size whole messages, their "
+        "calls served in chunks",
     )
     host_slots: float | None = Field(
         default=None,
@@ -118,10 +125,14 @@ class _DistributedSim:
         self.replicas: list[Replica] = []
         self.batch_sizes: dict[str, list[int]] = {f: [] for f in self.queues}
         self._wakes: set[tuple[str, float]] = set()
+        self.host = Device(self.clock, config.host_slots) if config.host_slots else None
+        # The orchestrator is one process: its issue work runs one job at a time.
+        self.orchestrator = self.host or Device(self.clock, 1.0)
+        self.orchestrator_jobs: deque[tuple[float, list[list[SimCall]]]] = deque()
         self._build_servers()
 
     def _build_servers(self) -> None:
-        host = Device(self.clock, self.config.host_slots) if self.config.host_slots else None
+        host = self.host
         for pool in self.pools.pools:
             used = [f for f in pool.functions if f in self.queues]
             for f in used:
@@ -178,8 +189,28 @@ class _DistributedSim:
             call = task.calls[i]
             call.issued_at = now
             by_function.setdefault(call.function, []).append(call)
+        work = self.profile.orchestrator_call_s * len(indices)
+        if work <= 0:
+            self._send(list(by_function.values()), now)
+            return
+        self.orchestrator_jobs.append((work, list(by_function.values())))
+        if len(self.orchestrator_jobs) == 1:
+            self._run_orchestrator_job(now)
+
+    def _run_orchestrator_job(self, now: float) -> None:
+        work, messages = self.orchestrator_jobs[0]
+
+        def done(t: float) -> None:
+            self.orchestrator_jobs.popleft()
+            self._send(messages, t)
+            if self.orchestrator_jobs:
+                self._run_orchestrator_job(t)
+
+        self.orchestrator.add(now, work, done)
+
+    def _send(self, messages: list[list[SimCall]], now: float) -> None:
         arrive = now + self.overhead_s
-        for calls in by_function.values():
+        for calls in messages:
             message = Message(calls, arrive)
             self.clock.at(arrive, lambda t, m=message: self._arrive(m, t))
 
@@ -230,6 +261,8 @@ class _DistributedSim:
         if self.config.batching_scope == "message":
             calls = queue.popleft().calls
             return [calls[i : i + size] for i in range(0, len(calls), size)]
+        if self.config.batching_scope == "flush":
+            return self._take_flush(function, batching, now)
         available = 0
         for message in queue:
             available += len(message.calls)
@@ -249,6 +282,17 @@ class _DistributedSim:
                 queue.popleft()
         return [batch]
 
+    def _take_flush(self, function: str, batching: Batching, now: float) -> list[list[SimCall]]:
+        """celery-batches: flush at max_batch_size messages or after max_wait."""
+        queue = self.queues[function]
+        size = batching.max_batch_size
+        due = queue[0].arrived_at + batching.max_wait_s
+        if size > 1 and len(queue) < size and now < due:
+            self._wake(function, due)
+            return []
+        calls = [c for _ in range(min(size, len(queue))) for c in queue.popleft().calls]
+        return [calls[i : i + size] for i in range(0, len(calls), size)]
+
     def _wake(self, function: str, when: float) -> None:
         if (function, when) not in self._wakes:
             self._wakes.add((function, when))
@@ -257,7 +301,9 @@ class _DistributedSim:
     def _run_chunk(self, server: Server, now: float) -> None:
         chunk = server.pending.popleft()
         function = chunk[0].function
-        work = self.profile.service_s(server.replica.gpu_type, function, len(chunk))
+        gpu = server.replica.gpu_type
+        work = self.profile.service_s(gpu, function, len(chunk))
+        work += len(chunk) * self.profile.hw(gpu).call_overhead_s
         server.replica.calls += len(chunk)
         self.batch_sizes[function].append(len(chunk))
         server.replica.device.add(now, work, lambda t: self._chunk_done(server, chunk, t))

@@ -224,3 +224,45 @@ def test_baseline_plan_from_a_pools_file() -> None:
 
     plan = BaselinePlan.from_pools(load_pools("paper"), nodes=4)
     assert (plan.gpu_type, plan.nodes, plan.price_per_hour) == ("A100", 4, 2.2)
+
+
+# -- the system's own costs, and celery-batches' flushes -------------------------------
+
+
+def test_orchestrator_cpu_is_one_core_working_through_issues_in_order() -> None:
+    mix = tasks(2, ["glip"])
+    costly = profile().model_copy(update={"orchestrator_call_s": 0.5})
+    # Its own machine: the issues finish at 0.5 and 1.0; the calls run 0.5-1.5, 1.5-2.5.
+    assert simulate(mix, costly, pools(pool())).makespan_s == pytest.approx(2.5)
+    # One core shared with the worker: the second issue (0.5-1.5) halves the first call's
+    # speed, which ends at 2.0; the second call runs 2.0-3.0.
+    shared = simulate(mix, costly, pools(pool()), SimConfig(host_slots=1.0))
+    assert shared.makespan_s == pytest.approx(3.0)
+
+
+def test_worker_call_overhead_is_added_to_each_pass() -> None:
+    p = profile()
+    p.hardware["T"].call_overhead_s = 0.25
+    batched = pools(pool(functions=("blip",), batching={"blip": {"max_batch_size": 4}}))
+    assert simulate(tasks(1, ["blip"] * 4), p, batched).makespan_s == pytest.approx(3.5)
+
+
+def test_flush_scope_takes_whole_messages_after_max_wait_like_celery_batches() -> None:
+    plan = pools(
+        pool(functions=("blip",), batching={"blip": {"max_batch_size": 4, "max_wait_ms": 100}})
+    )
+    pairs = tasks(2, ["blip", "blip"])  # two messages of two calls
+    flush = SimConfig(batching_scope="flush")
+    assert simulate(pairs, profile(), plan).makespan_s == pytest.approx(2.5)  # 4 calls: go
+    assert simulate(pairs, profile(), plan, SimConfig(batching_scope="message")).makespan_s == (
+        pytest.approx(3.0)
+    )
+    # 2 of 4 messages: wait 0.1 s for more, then one pass over both messages' 4 calls.
+    assert simulate(pairs, profile(), plan, flush).makespan_s == pytest.approx(2.6)
+    # 4 messages: a full flush leaves at once.
+    assert simulate(tasks(4, ["blip"]), profile(), plan, flush).makespan_s == pytest.approx(2.5)
+    # 2 messages of 3 calls: one flush, passes of 4 and 2 (2.5 s + 1.5 s) after the wait.
+    triples = tasks(2, ["blip"] * 3)
+    result = simulate(triples, profile(), plan, flush)
+    assert result.makespan_s == pytest.approx(4.1)
+    assert result.functions["blip"].mean_batch_size == pytest.approx(3.0)
