@@ -54,26 +54,63 @@ def profile(
     repeats: Annotated[int, typer.Option(help="timed passes per batch size")] = 3,
     functions: Annotated[str | None, typer.Option(help="only these (comma-separated)")] = None,
     image: Annotated[Path | None, typer.Option(help="image to profile with")] = None,
+    through_workers: Annotated[
+        bool,
+        typer.Option(help="time the passes in real worker processes (needs Redis)"),
+    ] = False,
+    overheads: Annotated[
+        bool,
+        typer.Option(
+            help="also measure the per-call costs of orchestrator, worker and dispatch on "
+            "noop batches (needs Redis)"
+        ),
+    ] = False,
+    program: Annotated[
+        Path | None,
+        typer.Option(help="with --overheads: the orchestrator's cost measured on this program"),
+    ] = None,
+    images: Annotated[
+        Path | None, typer.Option(help="with --program: the images its calibration batches use")
+    ] = None,
 ) -> None:
     """Measure service time against batch size on this hardware; save a profile file."""
+    from contextlib import ExitStack
+
+    from dicec.services import ensure_redis
     from dicec.settings import get_settings
+    from orchestrator.overheads import apply_overheads, measure_overheads
     from orchestrator.profiles import save_profile
     from orchestrator.profiling import load_image, measure_profile, parse_batch_sizes
+    from orchestrator.profiling_workers import measure_profile_through_workers, profiling_pools
     from worker_models.pools import load_pools
 
+    settings = get_settings()
+    measure = measure_profile_through_workers if through_workers else measure_profile
+    if (program is None) != (images is None) or (program and not overheads):
+        raise _fail(DicecError("--program and --images go together, and with --overheads"))
+    sizes = parse_batch_sizes(batch_sizes)
     try:
-        measured = measure_profile(
-            load_pools(pools),
-            get_settings(),
-            parse_batch_sizes(batch_sizes),
-            repeats,
-            functions.split(",") if functions else None,
-            load_image(image),
-            progress=err.print,
-        )
+        pools_file = load_pools(pools)
+        with ExitStack() as stack:
+            if through_workers or overheads:
+                stack.enter_context(ensure_redis(settings, say=err.print))
+            measured = measure(
+                pools_file,
+                get_settings(),
+                sizes,
+                repeats,
+                functions.split(",") if functions else None,
+                load_image(image),
+                progress=err.print,
+            )
+            if overheads:
+                calibration = profiling_pools(pools_file, None, max(sizes))
+                costs = measure_overheads(get_settings(), err.print, program, images, calibration)
+                apply_overheads(measured, costs)
     except DicecError as exc:
         raise _fail(exc) from None
-    save_profile(measured, output, header=f"Measured by `dicec profile --pools {pools}`.")
+    flags = " --through-workers" * through_workers + " --overheads" * overheads
+    save_profile(measured, output, header=f"Measured by `dicec profile --pools {pools}{flags}`.")
     out.print(f"wrote {output}")
 
 

@@ -43,25 +43,39 @@ class SyncCaller:
         self.reply_to = keys.reply_key(f"sync-{uuid.uuid4().hex}")
 
     def call_reply(self, name: str, timeout_s: float | None = None, **kwargs: Any) -> CallReply:
+        (reply,) = self.call_replies(name, 1, timeout_s, **kwargs)
+        return reply
+
+    def call_replies(
+        self, name: str, copies: int, timeout_s: float | None = None, **kwargs: Any
+    ) -> list[CallReply]:
+        """`copies` identical calls in one message (one chunk for a batching pool); replies
+        in call order. Each copy has its own call id, so none is answered from another."""
         prepared = prepare_call(name, kwargs)
         for data in prepared.uploads.values():
             self.store.put(data)
-        request = prepared.request(self.reply_to, use_cache=self.settings.cache_enabled)
-        send_requests(name, [request])
+        use_cache = self.settings.cache_enabled
+        requests = [prepared.request(self.reply_to, use_cache=use_cache) for _ in range(copies)]
+        send_requests(name, requests)
+        wanted = {r.call_id for r in requests}
+        replies: dict[str, CallReply] = {}
         wait_s = timeout_s or self.settings.call_timeout_s
         deadline = time.monotonic() + wait_s
-        while (left := deadline - time.monotonic()) > 0:
+        while len(replies) < len(wanted) and (left := deadline - time.monotonic()) > 0:
             # Short blocking reads: a BLPOP longer than the socket timeout would break.
             item = self.redis.blpop([self.reply_to], timeout=min(left, BLOCK_CHUNK_S))
             if item is None:
                 continue
             reply = decode_reply(item[1])
-            if reply.call_id == request.call_id:
-                return reply
-        raise CallTimeoutError(
-            f"{name}: no reply within {wait_s:.0f} s "
-            f"(is a pool serving queue {keys.queue_for(name)!r} running?)"
-        )
+            if reply.call_id in wanted:
+                replies[reply.call_id] = reply
+        if len(replies) < len(wanted):
+            raise CallTimeoutError(
+                f"{name}: {len(wanted) - len(replies)} of {len(wanted)} call(s) had no reply "
+                f"within {wait_s:.0f} s (is a pool serving queue {keys.queue_for(name)!r} "
+                "running?)"
+            )
+        return [replies[r.call_id] for r in requests]
 
     def call(self, name: str, timeout_s: float | None = None, **kwargs: Any) -> Any:
         reply = self.call_reply(name, timeout_s, **kwargs)

@@ -1,0 +1,168 @@
+"""The system's own cost per call, measured on noop batches through real processes.
+
+A profile's model times leave out what every call costs around the model. This measures
+it the way a batch pays it: a one-process noop pool (real Celery worker) serves batches of
+examples/noop_fanout.py (ten gathered noop calls per task) that an orchestrator runs in
+this process, call cache off. Two batch sizes; the difference over the difference in calls
+is the marginal cost per call, so start-up and compilation cancel out:
+
+- orchestrator_call_s: this process's CPU seconds per call (optionally measured on the
+  user's own program instead: see measure_overheads);
+- call_overhead_s: the worker processes' CPU seconds per call (noop's model costs nothing);
+- dispatch_overhead_s: the median round trip of a lone call, less the worker's part.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+import yaml
+from PIL import Image
+from pydantic import BaseModel
+
+from dicec.errors import ConfigError
+from dicec.redis_conn import sync_client
+from dicec.settings import Settings
+from orchestrator.batch import new_meta
+from orchestrator.driver import run_batch
+from orchestrator.localpools import LocalPools, local_pools
+from orchestrator.profiles import Profile
+from worker_models.pools import PoolsFile
+
+NOOP_PROGRAM = Path(__file__).resolve().parents[1] / "examples" / "noop_fanout.py"
+NOOP_POOLS = {
+    "name": "overheads",
+    "gpu_types": {"cpu": {"price_per_hour": 0.0}},
+    "pools": [{"name": "noop", "gpu_type": "cpu", "functions": ["noop"], "device": "cpu"}],
+}
+SMALL_TASKS, LARGE_TASKS = 30, 150
+PROGRAM_TASKS = 30
+ROUND_TRIPS = 200
+
+
+class Overheads(BaseModel):
+    orchestrator_call_s: float
+    call_overhead_s: float
+    dispatch_overhead_s: float
+
+
+def apply_overheads(profile: Profile, measured: Overheads) -> None:
+    """Into a profile measured on the same machine (every hardware of it)."""
+    profile.dispatch_overhead_s = measured.dispatch_overhead_s
+    profile.orchestrator_call_s = measured.orchestrator_call_s
+    for hw in profile.hardware.values():
+        hw.call_overhead_s = measured.call_overhead_s
+
+
+def _workers_cpu_s(pools: LocalPools) -> float:
+    total = 0.0
+    for procs in pools.procs.values():
+        for proc in procs:
+            parent = psutil.Process(proc.pid)
+            for p in [parent, *parent.children(recursive=True)]:
+                times = p.cpu_times()
+                total += times.user + times.system
+    return total
+
+
+def _batch_calls(settings: Settings, program: Path, images: Path, tasks: int) -> int:
+    meta = new_meta(
+        program_path=program,
+        images_dir=images,
+        tasks=tasks,
+        seed=0,
+        pools_file="overheads",
+        settings=settings,
+    )
+    summary = asyncio.run(run_batch(meta, settings))
+    if summary.errors or summary.missing:
+        raise ConfigError(
+            f"calibration batch {meta.batch_id} of {program.name} failed: {summary.first_errors}"
+        )
+    return summary.calls
+
+
+def _cpu_per_call(
+    settings: Settings, program: Path, images: Path, pools: LocalPools, tasks: tuple[int, int]
+) -> tuple[float, float]:
+    """Marginal (orchestrator, workers) CPU seconds per call, from two batch sizes."""
+    _batch_calls(settings, program, images, tasks[0])  # warm-up
+    points = []
+    for n in tasks:
+        cpu, workers = time.process_time(), _workers_cpu_s(pools)
+        calls = _batch_calls(settings, program, images, n)
+        points.append((calls, time.process_time() - cpu, _workers_cpu_s(pools) - workers))
+    (calls_a, orch_a, work_a), (calls_b, orch_b, work_b) = points
+    extra = calls_b - calls_a
+    if extra <= 0:
+        raise ConfigError(f"{program.name} made no calls to measure (is every task empty?)")
+    return max(0.0, (orch_b - orch_a) / extra), max(0.0, (work_b - work_a) / extra)
+
+
+def _round_trip_s(settings: Settings) -> float:
+    from worker_models.client import SyncCaller
+
+    caller = SyncCaller(settings)
+    for i in range(20):  # warm-up
+        caller.call_reply("noop", value=i)
+    samples = []
+    for i in range(ROUND_TRIPS):
+        started = time.perf_counter()
+        caller.call_reply("noop", value=i)
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def measure_overheads(
+    settings: Settings,
+    progress: Callable[[str], None] | None = None,
+    program: Path | None = None,
+    images: Path | None = None,
+    pools: PoolsFile | None = None,
+) -> Overheads:
+    """Needs Redis; starts and stops its own pools.
+
+    With `program`, `images` and `pools`, the orchestrator's CPU per call is measured on
+    batches of that program on those pools instead (a program that computes more between
+    its calls costs more per call than noop_fanout); the worker's and the dispatch's
+    costs still come from noop, whose model costs nothing.
+    """
+    settings = settings.model_copy(update={"cache_enabled": False})
+    with tempfile.TemporaryDirectory(prefix="dicec-overheads-") as tmp:
+        root = Path(tmp)
+        noop_pools = root / "noop-pools.yaml"
+        noop_pools.write_text(yaml.safe_dump(NOOP_POOLS, sort_keys=False))
+        (root / "images").mkdir()
+        Image.new("RGB", (32, 32)).save(root / "images" / "blank.png")
+        r = sync_client(settings)
+        with local_pools(str(noop_pools), r) as running:
+            orchestrator, worker = _cpu_per_call(
+                settings, NOOP_PROGRAM, root / "images", running, (SMALL_TASKS, LARGE_TASKS)
+            )
+            round_trip = _round_trip_s(settings)
+        if program is not None and images is not None and pools is not None:
+            path = root / "program-pools.yaml"
+            path.write_text(yaml.safe_dump(pools.model_dump(mode="json"), sort_keys=False))
+            with local_pools(str(path), r) as running:
+                orchestrator, _ = _cpu_per_call(
+                    settings, program, images, running, (PROGRAM_TASKS, 3 * PROGRAM_TASKS)
+                )
+    measured = Overheads(
+        orchestrator_call_s=orchestrator,
+        call_overhead_s=worker,
+        dispatch_overhead_s=max(0.0, round_trip - worker),
+    )
+    if progress:
+        source = program.name if program is not None else NOOP_PROGRAM.name
+        progress(
+            f"per call: orchestrator {1000 * measured.orchestrator_call_s:.2f} ms CPU "
+            f"({source}), worker {1000 * measured.call_overhead_s:.2f} ms CPU, "
+            f"dispatch latency {1000 * measured.dispatch_overhead_s:.2f} ms"
+        )
+    return measured
