@@ -78,10 +78,14 @@ def checkpoint_id(function: str, settings: Settings) -> str:
 
     The resolved location plus a hash of its config and marker: rebuilding a small
     checkpoint with another seed or builder version changes the id, so cached results of
-    the old weights are not served for the new ones.
+    the old weights are not served for the new ones. A detector's limits (top-k, score
+    threshold) change its answers as much as its weights do, so they are part of it.
     """
     where = resolve_checkpoint(function, settings)
     digest = hashlib.sha256(where.encode())
+    if function in DETECTORS:
+        limits = f"\0top_k={settings.detect_top_k}\0threshold={settings.detect_score_threshold}"
+        digest.update(limits.encode())
     folder = Path(where) if where else None
     if folder is not None and folder.is_dir():
         for name in ID_FILES:

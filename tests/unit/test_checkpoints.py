@@ -132,6 +132,17 @@ def test_checkpoint_id_is_stable_and_follows_the_weights(
     assert checkpoint_id("xvlm", other).split("#")[1] != first.split("#")[1]
 
 
+def test_a_detectors_cache_id_follows_its_limits(small_settings: Settings) -> None:
+    """A result found with top-k 5 must not answer a call made under top-k 2."""
+    first = checkpoint_id("glip", small_settings)
+    fewer = small_settings.model_copy(update={"detect_top_k": small_settings.detect_top_k - 1})
+    stricter = small_settings.model_copy(update={"detect_score_threshold": 0.9})
+    assert checkpoint_id("glip", fewer) != first
+    assert checkpoint_id("glip", stricter) != first
+    # Limits are no part of a non-detector's id.
+    assert checkpoint_id("blip", fewer) == checkpoint_id("blip", small_settings)
+
+
 def test_a_broken_checkpoint_fails_as_a_model_load_error(
     small_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
