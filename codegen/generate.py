@@ -15,6 +15,7 @@ from codegen.llm import LLMClient, extract_code
 from codegen.prompt import generate_messages, repair_message
 from codegen.static import check_program
 from dicec.errors import LLMError, RegistryError
+from dicec.redis_conn import redacted_url
 from dicec.settings import Settings, get_settings
 from worker_models.registry import FunctionInfo, catalogue_functions, list_functions
 
@@ -47,7 +48,7 @@ def load_functions(offline: bool = False, settings: Settings | None = None) -> F
         functions = list_functions(client)
     except redis.RedisError as exc:
         raise RegistryError(
-            f"cannot read the function registry at {settings.redis_url}: {exc}; "
+            f"cannot read the function registry at {redacted_url(settings.redis_url)}: {exc}; "
             "start Redis and the worker pools, or use the offline "
             "catalogue"
         ) from None
@@ -55,7 +56,7 @@ def load_functions(offline: bool = False, settings: Settings | None = None) -> F
         client.close()
     if not functions:
         raise RegistryError(
-            f"the function registry at {settings.redis_url} is empty: start "
+            f"the function registry at {redacted_url(settings.redis_url)} is empty: start "
             "worker pools (they publish their functions) or use the offline "
             "catalogue"
         )

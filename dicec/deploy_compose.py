@@ -42,8 +42,10 @@ FLOWER_BASIC_AUTH = REQUIRED_SECRET.format(name="FLOWER_BASIC_AUTH")
 def _env() -> dict[str, str]:
     """What every dicec container reads (dicec.settings)."""
     return {
-        "REDIS_URL": "redis://redis:6379/0",
+        "REDIS_URL": "${REDIS_URL:-redis://redis:6379/0}",
         "REDIS_PASSWORD": REDIS_PASSWORD,
+        "DICEC_REDIS_TLS_CERT_REQS": "${DICEC_REDIS_TLS_CERT_REQS:-required}",
+        "DICEC_REDIS_TLS_CA_CERTS": "${DICEC_REDIS_TLS_CA_CERTS:-}",
         "DICEC_CHECKPOINTS": "${DICEC_CHECKPOINTS:-small}",
         "DICEC_CHECKPOINT_DIR": "/models/checkpoints",
         "DICEC_POOLS_FILE": POOLS_MOUNT_PATH,
@@ -145,7 +147,8 @@ def _flower() -> dict[str, Any]:
             "celery",
             "-A",
             "worker_models.app",
-            f"--broker=redis://:{REDIS_PASSWORD}@redis:6379/0",
+            # No --broker: the app reads REDIS_URL and REDIS_PASSWORD from the environment
+            # (TLS options too), and the password stays off the command line.
             "flower",
             f"--port={FLOWER_PORT}",
             "--persistent=True",

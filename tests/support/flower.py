@@ -70,15 +70,15 @@ class Flower:
             time.sleep(POLL_S)
 
 
-def flower_command(broker_url: str, port: int, basic_auth: str) -> list[str]:
-    """How compose and Kubernetes run Flower: the Celery app, --broker, basic auth."""
+def flower_command(port: int, basic_auth: str) -> list[str]:
+    """How compose and Kubernetes run Flower: the Celery app (its broker from REDIS_URL in
+    the environment), basic auth."""
     return [
         sys.executable,
         "-m",
         "celery",
         "-A",
         "worker_models.app",
-        f"--broker={broker_url}",
         "flower",
         f"--port={port}",
         "--address=127.0.0.1",
@@ -94,10 +94,10 @@ def running_flower(
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            flower_command(broker_url, port, f"{user}:{password}"),
+            flower_command(port, f"{user}:{password}"),
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=dict(os.environ),
+            env={**os.environ, "REDIS_URL": broker_url},
             start_new_session=True,
         )
     flower = Flower(f"http://127.0.0.1:{port}", (user, password), proc)

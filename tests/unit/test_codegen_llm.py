@@ -177,6 +177,10 @@ def test_registry_unreachable_is_a_clear_error() -> None:
         port = sock.getsockname()[1]
     with pytest.raises(RegistryError, match="cannot read the function registry"):
         load_functions(settings=Settings(redis_url=f"redis://127.0.0.1:{port}/0"))
+    secret = Settings(redis_url=f"redis://:s3cret-pw@127.0.0.1:{port}/0")
+    with pytest.raises(RegistryError) as raised:
+        load_functions(settings=secret)
+    assert "s3cret-pw" not in str(raised.value) and "***" in str(raised.value)
 
 
 # -- --llm: the rewrite is used only when it verifies equivalent -----------------------------

@@ -78,11 +78,14 @@ def test_redis_flower_and_the_demo(compose):
     assert redis[redis.index("--appendonly") + 1] == "yes"
     assert redis[redis.index("--requirepass") + 1].startswith("${REDIS_PASSWORD:?")
     flower = services["flower"]
-    assert any(
-        arg.startswith("--broker=redis://:${REDIS_PASSWORD") and arg.endswith("@redis:6379/0")
-        for arg in flower["command"]
-    )
-    assert "FLOWER_BASIC_AUTH" in flower["environment"]
+    # The broker comes from the environment, as for every other service; the password
+    # and the scheme (rediss:// for TLS) never sit on the command line.
+    assert not any("REDIS" in arg or "--broker" in arg for arg in flower["command"])
+    env = flower["environment"]
+    assert env["REDIS_URL"].startswith("${REDIS_URL:-redis://redis:6379")
+    assert env["REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
+    assert {"DICEC_REDIS_TLS_CERT_REQS", "DICEC_REDIS_TLS_CA_CERTS"} <= set(env)
+    assert "FLOWER_BASIC_AUTH" in env
     demo = services["orchestrator"]
     script = demo["command"][-1]
     assert "scripts/submit_batch.py" in script and "--local no" in script

@@ -132,6 +132,9 @@ def test_flower_has_basic_auth_and_a_service(built):
     flower = by_kind(built["cpu"], "Deployment")["flower"]["spec"]["template"]
     env = {e["name"]: e for e in flower["spec"]["containers"][0]["env"]}
     assert env["FLOWER_BASIC_AUTH"]["valueFrom"]["secretKeyRef"]["name"] == "dicec-secrets"
+    # The broker comes from REDIS_URL/REDIS_PASSWORD: no password on the command line.
+    assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "dicec-secrets"
+    assert not any("REDIS" in a for a in flower["spec"]["containers"][0]["args"])
     assert flower["metadata"]["annotations"]["prometheus.io/path"] == "/metrics"
     assert by_kind(built["cpu"], "Service")["flower"]["spec"]["ports"][0]["port"] == 5555
 
