@@ -39,6 +39,10 @@ class CallTimeoutError(DicecError):
     """A remote call got no reply in time, even after being resent."""
 
 
+class CrashLoopError(DicecError):
+    """A call whose worker process died every time it ran it: it is not run again."""
+
+
 class WireFormatError(DicecError):
     """A message on the wire is undecodable or has an unsupported schema version."""
 

@@ -14,6 +14,7 @@ REPLY_TTL_S = 3600
 BATCH_TTL_S = 7 * 24 * 3600
 CACHE_TTL_S = 24 * 3600
 INFLIGHT_TTL_S = 600
+CRASH_TTL_S = 24 * 3600
 
 # The raw-Celery echo task used by benchmarks as the baseline for dispatch cost.
 ECHO_QUEUE = "echo"
@@ -56,6 +57,11 @@ def registry_worker_pattern() -> str:
 def reply_key(client_id: str) -> str:
     """List: replies for one orchestrator process, read with BLPOP by its one listener."""
     return f"{PREFIX}:reply:{client_id}"
+
+
+def crash_key(call_id: str) -> str:
+    """Counter: how often a call of a redelivered message started without an answer."""
+    return f"{PREFIX}:crash:{call_id}"
 
 
 def batch_meta_key(batch_id: str) -> str:

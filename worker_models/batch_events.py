@@ -41,6 +41,17 @@ class MonitoredBatches(Batches):
         self._running = 0  # flushes handed to the pool and not yet returned
         self._last_flush = 0.0
 
+    def Strategy(self, task: Any, app: Any, consumer: Any) -> Any:  # noqa: N802 - Celery's name
+        # A consumer restart (the broker connection was lost) builds the strategies anew.
+        # Flushes handed out before may never report back, and the flush timer may have
+        # gone with the old event loop while celery-batches still thinks it runs (then
+        # only full buffers would ever leave). Start both afresh.
+        self._running = 0
+        if self._tref is not None:
+            self._tref.cancel()
+            self._tref = None
+        return super().Strategy(task, app, consumer)
+
     def _pool_busy(self) -> bool:
         processes = getattr(self._pool, "num_processes", None) or 1
         return self._running >= processes

@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import redis
 from pydantic import ValidationError
 
 from dicec import keys
-from dicec.errors import ConfigError, DicecError
+from dicec.errors import ConfigError, CrashLoopError, DicecError
 from dicec.redis_conn import sync_client
 from dicec.settings import Settings, get_settings
 from worker_models.backends.base import Backend
@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 POOL_ENV = "DICEC_POOL"
 # A message's replies go back in one push, or every REPLY_FLUSH_S while its chunks run.
 REPLY_FLUSH_S = 0.005
+# A call of a redelivered message that has started this often without an answer (its
+# process died each time) is refused instead of run: it would kill every worker in turn.
+MAX_CRASH_STARTS = 3
 
 
 def describe_validation_error(function: str, exc: ValidationError) -> str:
@@ -70,7 +73,9 @@ class FunctionService:
         self.checkpoint_ids = checkpoint_ids or {}
 
     # -- the handler -------------------------------------------------------------------
-    def handle(self, function: str, payload: Any, worker: str) -> None:
+    def handle(self, function: str, payload: Any, worker: str, redelivered: bool = False) -> None:
+        """Serve one message's calls. `redelivered`: the broker handed it out before and it
+        was never acked, so a process holding it died (or lost its connection)."""
         try:
             requests, undecodable = parse_requests(payload)
         except DicecError as exc:
@@ -78,6 +83,9 @@ class FunctionService:
             return
         for problem, item in undecodable:
             self._reply_to_undecodable(item, problem, worker)
+        if redelivered:
+            self._handle_suspects(function, requests, worker)
+            return
         size = self.pool.batching_for(function).max_batch_size
         pending: list[tuple[CallRequest, CallReply]] = []
         last_push = time.monotonic()
@@ -90,6 +98,40 @@ class FunctionService:
                 pending, last_push = [], time.monotonic()
         if pending:
             self._push(pending)
+
+    def _handle_suspects(self, function: str, requests: list[CallRequest], worker: str) -> None:
+        """Each chunk's calls are counted in Redis before it runs and cleared with their
+        replies, so a count left behind means "was running when its process died". Calls
+        with such a count run alone, which singles out a call that kills its process from
+        its neighbours; it is refused once MAX_CRASH_STARTS runs have died."""
+        crash_keys = [keys.crash_key(r.call_id) for r in requests]
+        prior = [int(n or 0) for n in self.redis.mget(crash_keys)]
+        size = self.pool.batching_for(function).max_batch_size
+        clean = [r for r, n in zip(requests, prior, strict=True) if n == 0]
+        chunks = [clean[i : i + size] for i in range(0, len(clean), size)]
+        for req, crashed in zip(requests, prior, strict=True):
+            if crashed + 1 >= MAX_CRASH_STARTS:
+                self._refuse(function, req, crashed + 1, worker)
+            elif crashed:
+                chunks.append([req])
+        for chunk in chunks:
+            counted = [keys.crash_key(r.call_id) for r in chunk]
+            pipe = self.redis.pipeline(transaction=False)
+            for key in counted:
+                pipe.incr(key)
+                pipe.expire(key, keys.CRASH_TTL_S)
+            pipe.execute()
+            replies = self.serve_chunk(function, chunk, worker)
+            self._push(list(zip(chunk, replies, strict=True)), clear=counted)
+
+    def _refuse(self, function: str, req: CallRequest, runs: int, worker: str) -> None:
+        log.error("refusing call %s on %s: %d runs of it died", req.call_id, function, runs)
+        crashes = CrashLoopError(
+            f"{function}: this call was handed out {runs} times and never answered (the "
+            "worker process running it died each time); it is not run again"
+        )
+        reply = self._error(req, crashes, worker, time.time())
+        self._push([(req, reply)], clear=[keys.crash_key(req.call_id)])
 
     def serve_chunk(self, function: str, chunk: list[CallRequest], worker: str) -> list[CallReply]:
         """Replies to these calls, in order; the model runs once for all the valid ones, and
@@ -218,11 +260,13 @@ class FunctionService:
             finished_at=time.time(),
         )
 
-    def _push(self, pairs: list[tuple[CallRequest, CallReply]]) -> None:
+    def _push(self, pairs: list[tuple[CallRequest, CallReply]], clear: Sequence[str] = ()) -> None:
         pipe = self.redis.pipeline(transaction=False)
         for req, reply in pairs:
             pipe.rpush(req.reply_to, reply.model_dump_json())
             pipe.expire(req.reply_to, keys.REPLY_TTL_S)
+        if clear:
+            pipe.delete(*clear)
         pipe.execute()
 
     def _reply_to_undecodable(self, item: Any, problem: str, worker: str) -> None:

@@ -36,6 +36,12 @@ def _batching(function: str) -> Batching:
     return pool.batching_for(function) if function in pool.functions else Batching()
 
 
+def _redelivered(request: Any) -> bool:
+    """kombu's Redis transport marks a message it restores (rejected by a parent whose
+    pool process died, or unacked past the visibility timeout) as redelivered."""
+    return bool((getattr(request, "delivery_info", None) or {}).get("redelivered"))
+
+
 def _register(function: str) -> None:
     name = keys.task_name_for(function)
     batching = _batching(function)
@@ -50,15 +56,24 @@ def _register(function: str) -> None:
             flush_interval=max(batching.max_wait_ms, 1.0) / 1000,
         )
         def serve_batch(requests: list[Any]) -> None:
-            calls = [call for request in requests for call in request.args[0]]
-            hostname = requests[0].hostname if requests else ""
-            current_service().handle(function, calls, worker=hostname or "")
+            hostname = (requests[0].hostname if requests else "") or ""
+            fresh = [call for r in requests if not _redelivered(r) for call in r.args[0]]
+            again = [call for r in requests if _redelivered(r) for call in r.args[0]]
+            if fresh:
+                current_service().handle(function, fresh, worker=hostname)
+            if again:
+                current_service().handle(function, again, worker=hostname, redelivered=True)
 
         return
 
     @app.task(name=name, bind=True, ignore_result=True)
     def serve(self, requests: list[dict[str, Any]]) -> None:  # noqa: ANN001 - Celery's bind
-        current_service().handle(function, requests, worker=self.request.hostname or "")
+        current_service().handle(
+            function,
+            requests,
+            worker=self.request.hostname or "",
+            redelivered=_redelivered(self.request),
+        )
 
 
 for _name in CATALOGUE:

@@ -63,3 +63,25 @@ def test_a_hold_ends_after_max_hold_s_and_idle_processes_count() -> None:
     two.buffer(1)
     two._do_flush()
     assert two.flushed == [1]  # one of two processes is free
+
+
+def test_a_consumer_restart_starts_the_bookkeeping_and_the_timer_afresh() -> None:
+    """Seen in the Redis-restart fault scenario: the flush running when the connection
+    dropped never reported back, and the flush timer was gone; only full buffers left and
+    the batch took 92 s instead of 9."""
+    from worker_models.app import app
+
+    task = RecordedBatches()
+    cancelled: list[bool] = []
+    task._running = 1
+    task._tref = SimpleNamespace(cancel=lambda: cancelled.append(True))
+    consumer = SimpleNamespace(
+        pool=SimpleNamespace(num_processes=1, apply_async=None),
+        hostname="restarted@test",
+        connection_errors=(),
+        event_dispatcher=None,
+        timer=None,
+    )
+    handler = task.Strategy(task, app, consumer)
+    assert callable(handler)
+    assert task._running == 0 and task._tref is None and cancelled == [True]
