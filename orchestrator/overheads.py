@@ -9,7 +9,9 @@ is the marginal cost per call, so start-up and compilation cancel out:
 - orchestrator_call_s: this process's CPU seconds per call (optionally measured on the
   user's own program instead: see measure_overheads);
 - call_overhead_s: the worker processes' CPU seconds per call (noop's model costs nothing);
-- dispatch_overhead_s: the median round trip of a lone call, less the worker's part.
+- dispatch_overhead_s: the median round trip of a lone call, less the worker's part;
+- broker_call_s: Redis's CPU seconds per call, when Redis is a process on this machine
+  (0 otherwise, and said so).
 """
 
 from __future__ import annotations
@@ -50,12 +52,14 @@ class Overheads(BaseModel):
     orchestrator_call_s: float
     call_overhead_s: float
     dispatch_overhead_s: float
+    broker_call_s: float = 0.0
 
 
 def apply_overheads(profile: Profile, measured: Overheads) -> None:
     """Into a profile measured on the same machine (every hardware of it)."""
     profile.dispatch_overhead_s = measured.dispatch_overhead_s
     profile.orchestrator_call_s = measured.orchestrator_call_s
+    profile.broker_call_s = measured.broker_call_s
     for hw in profile.hardware.values():
         hw.call_overhead_s = measured.call_overhead_s
 
@@ -88,21 +92,47 @@ def _batch_calls(settings: Settings, program: Path, images: Path, tasks: int) ->
     return summary.calls
 
 
+def local_redis_process(settings: Settings) -> psutil.Process | None:
+    """The redis-server process behind settings.redis_url, if it runs on this machine and
+    listens on TCP (an embedded Redis on a unix socket, or a remote one: None)."""
+    kwargs = sync_client(settings).connection_pool.connection_kwargs
+    host, port = kwargs.get("host"), kwargs.get("port")
+    if host not in ("127.0.0.1", "localhost", "::1") or port is None:
+        return None
+    for proc in psutil.process_iter(["name"]):
+        if "redis-server" not in (proc.info["name"] or ""):
+            continue
+        try:
+            listening = proc.net_connections(kind="inet")
+        except psutil.Error:
+            continue
+        if any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in listening):
+            return proc
+    return None
+
+
+def _cpu_s(procs: list[psutil.Process]) -> float:
+    return sum(t.user + t.system for t in (p.cpu_times() for p in procs))
+
+
 def _cpu_per_call(
     settings: Settings, program: Path, images: Path, pools: LocalPools, tasks: tuple[int, int]
-) -> tuple[float, float]:
-    """Marginal (orchestrator, workers) CPU seconds per call, from two batch sizes."""
+) -> tuple[float, float, float]:
+    """Marginal (orchestrator, workers, Redis) CPU seconds per call, from two batch sizes."""
+    redis_procs = [p for p in [local_redis_process(settings)] if p is not None]
     _batch_calls(settings, program, images, tasks[0])  # warm-up
     points = []
     for n in tasks:
-        cpu, workers = time.process_time(), _workers_cpu_s(pools)
+        before = (time.process_time(), _workers_cpu_s(pools), _cpu_s(redis_procs))
         calls = _batch_calls(settings, program, images, n)
-        points.append((calls, time.process_time() - cpu, _workers_cpu_s(pools) - workers))
-    (calls_a, orch_a, work_a), (calls_b, orch_b, work_b) = points
+        after = (time.process_time(), _workers_cpu_s(pools), _cpu_s(redis_procs))
+        points.append((calls, *(b - a for a, b in zip(before, after, strict=True))))
+    (calls_a, *cost_a), (calls_b, *cost_b) = points
     extra = calls_b - calls_a
     if extra <= 0:
         raise ConfigError(f"{program.name} made no calls to measure (is every task empty?)")
-    return max(0.0, (orch_b - orch_a) / extra), max(0.0, (work_b - work_a) / extra)
+    per_call = [max(0.0, (b - a) / extra) for a, b in zip(cost_a, cost_b, strict=True)]
+    return per_call[0], per_call[1], per_call[2]
 
 
 def _round_trip_s(settings: Settings) -> float:
@@ -142,7 +172,7 @@ def measure_overheads(
         Image.new("RGB", (32, 32)).save(root / "images" / "blank.png")
         r = sync_client(settings)
         with local_pools(str(noop_pools), r) as running:
-            orchestrator, worker = _cpu_per_call(
+            orchestrator, worker, broker = _cpu_per_call(
                 settings, NOOP_PROGRAM, root / "images", running, (SMALL_TASKS, LARGE_TASKS)
             )
             round_trip = _round_trip_s(settings)
@@ -150,19 +180,25 @@ def measure_overheads(
             path = root / "program-pools.yaml"
             path.write_text(yaml.safe_dump(pools.model_dump(mode="json"), sort_keys=False))
             with local_pools(str(path), r) as running:
-                orchestrator, _ = _cpu_per_call(
+                orchestrator, _, _ = _cpu_per_call(
                     settings, program, images, running, (PROGRAM_TASKS, 3 * PROGRAM_TASKS)
                 )
     measured = Overheads(
         orchestrator_call_s=orchestrator,
         call_overhead_s=worker,
         dispatch_overhead_s=max(0.0, round_trip - worker),
+        broker_call_s=broker,
     )
     if progress:
         source = program.name if program is not None else NOOP_PROGRAM.name
         progress(
             f"per call: orchestrator {1000 * measured.orchestrator_call_s:.2f} ms CPU "
             f"({source}), worker {1000 * measured.call_overhead_s:.2f} ms CPU, "
-            f"dispatch latency {1000 * measured.dispatch_overhead_s:.2f} ms"
+            f"dispatch latency {1000 * measured.dispatch_overhead_s:.2f} ms, Redis "
+            + (
+                f"{1000 * measured.broker_call_s:.2f} ms CPU"
+                if local_redis_process(settings)
+                else "not a local TCP process: its CPU is not counted"
+            )
         )
     return measured

@@ -106,6 +106,11 @@ class Profile(BaseModel):
         ge=0.0,
         description="orchestrator CPU seconds per call (one process, one core at most)",
     )
+    broker_call_s: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="Redis CPU seconds per call: message, reply, trace (one core at most)",
+    )
     hardware: dict[str, HardwareProfile] = Field(min_length=1)
 
     def hw(self, gpu_type: str) -> HardwareProfile:

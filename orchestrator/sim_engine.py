@@ -89,6 +89,34 @@ class Device:
             job.on_done(now)
 
 
+class SerialProcess:
+    """One single-threaded process on a device (the orchestrator, Redis): its jobs run one
+    at a time, in order, each at most one slot's speed."""
+
+    def __init__(self, device: Device) -> None:
+        self.device = device
+        self.jobs: deque[tuple[float, Action]] = deque()
+
+    def run(self, now: float, work_s: float, then: Action) -> None:
+        if work_s <= 0 and not self.jobs:
+            then(now)
+            return
+        self.jobs.append((work_s, then))
+        if len(self.jobs) == 1:
+            self._start(now)
+
+    def _start(self, now: float) -> None:
+        work_s, then = self.jobs[0]
+
+        def done(t: float) -> None:
+            self.jobs.popleft()
+            then(t)
+            if self.jobs:
+                self._start(t)
+
+        self.device.add(now, work_s, done)
+
+
 @dataclass
 class SimCall:
     task: SimTask

@@ -10,7 +10,8 @@ orchestrator.sim_engine. Nodes are billed for the whole run, as in the paper.
 The system's own costs come from the profile too: `orchestrator_call_s` is CPU the one
 orchestrator process spends per call (a FIFO on one core: its own machine, or the shared
 host of a local run), `call_overhead_s` is what a worker spends per call besides the model,
-and `dispatch_overhead_s` is the latency from issue to queue.
+`broker_call_s` is Redis's CPU per call (another one-core FIFO), and
+`dispatch_overhead_s` is the latency from issue to queue.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from orchestrator.sim_engine import (
     Device,
     Message,
     Replica,
+    SerialProcess,
     Server,
     SimCall,
     SimTask,
@@ -126,9 +128,9 @@ class _DistributedSim:
         self.batch_sizes: dict[str, list[int]] = {f: [] for f in self.queues}
         self._wakes: set[tuple[str, float]] = set()
         self.host = Device(self.clock, config.host_slots) if config.host_slots else None
-        # The orchestrator is one process: its issue work runs one job at a time.
-        self.orchestrator = self.host or Device(self.clock, 1.0)
-        self.orchestrator_jobs: deque[tuple[float, list[list[SimCall]]]] = deque()
+        # One process each: the orchestrator, and Redis (its machine's CPU or this host).
+        self.orchestrator = SerialProcess(self.host or Device(self.clock, 1.0))
+        self.broker = SerialProcess(self.host or Device(self.clock, 1.0))
         self._build_servers()
 
     def _build_servers(self) -> None:
@@ -189,24 +191,14 @@ class _DistributedSim:
             call = task.calls[i]
             call.issued_at = now
             by_function.setdefault(call.function, []).append(call)
-        work = self.profile.orchestrator_call_s * len(indices)
-        if work <= 0:
-            self._send(list(by_function.values()), now)
-            return
-        self.orchestrator_jobs.append((work, list(by_function.values())))
-        if len(self.orchestrator_jobs) == 1:
-            self._run_orchestrator_job(now)
+        messages = list(by_function.values())
+        calls = len(indices)
 
-    def _run_orchestrator_job(self, now: float) -> None:
-        work, messages = self.orchestrator_jobs[0]
+        def to_broker(t: float) -> None:
+            work = self.profile.broker_call_s * calls
+            self.broker.run(t, work, lambda t2: self._send(messages, t2))
 
-        def done(t: float) -> None:
-            self.orchestrator_jobs.popleft()
-            self._send(messages, t)
-            if self.orchestrator_jobs:
-                self._run_orchestrator_job(t)
-
-        self.orchestrator.add(now, work, done)
+        self.orchestrator.run(now, self.profile.orchestrator_call_s * calls, to_broker)
 
     def _send(self, messages: list[list[SimCall]], now: float) -> None:
         arrive = now + self.overhead_s

@@ -266,3 +266,11 @@ def test_flush_scope_takes_whole_messages_after_max_wait_like_celery_batches() -
     result = simulate(triples, profile(), plan, flush)
     assert result.makespan_s == pytest.approx(4.1)
     assert result.functions["blip"].mean_batch_size == pytest.approx(3.0)
+
+
+def test_redis_is_a_second_one_core_process_after_the_orchestrator() -> None:
+    mix = tasks(2, ["glip"])
+    both = profile().model_copy(update={"orchestrator_call_s": 0.5, "broker_call_s": 0.5})
+    # Issues: orchestrator 0-0.5 and 0.5-1.0, Redis 0.5-1.0 and 1.0-1.5; the calls run
+    # 1.0-2.0 and 2.0-3.0.
+    assert simulate(mix, both, pools(pool())).makespan_s == pytest.approx(3.0)
