@@ -46,15 +46,9 @@ def raw_throughput(n: int) -> float:
 
 
 def catalogue_latency(n: int) -> float:
-    from worker_models.client import SyncCaller
+    from orchestrator.overheads import noop_round_trip_s
 
-    caller = SyncCaller()
-    samples = []
-    for i in range(n):
-        t = time.perf_counter()
-        caller.call("noop", value=i)
-        samples.append(time.perf_counter() - t)
-    return statistics.median(samples)
+    return noop_round_trip_s(get_settings(), n)
 
 
 def catalogue_throughput(n: int) -> float:

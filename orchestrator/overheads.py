@@ -135,14 +135,15 @@ def _cpu_per_call(
     return per_call[0], per_call[1], per_call[2]
 
 
-def _round_trip_s(settings: Settings) -> float:
+def noop_round_trip_s(settings: Settings, calls: int = ROUND_TRIPS) -> float:
+    """Median issue-to-reply time of lone noop calls through the queues (after a warm-up)."""
     from worker_models.client import SyncCaller
 
     caller = SyncCaller(settings)
     for i in range(20):  # warm-up
         caller.call_reply("noop", value=i)
     samples = []
-    for i in range(ROUND_TRIPS):
+    for i in range(calls):
         started = time.perf_counter()
         caller.call_reply("noop", value=i)
         samples.append(time.perf_counter() - started)
@@ -175,7 +176,7 @@ def measure_overheads(
             orchestrator, worker, broker = _cpu_per_call(
                 settings, NOOP_PROGRAM, root / "images", running, (SMALL_TASKS, LARGE_TASKS)
             )
-            round_trip = _round_trip_s(settings)
+            round_trip = noop_round_trip_s(settings)
         if program is not None and images is not None and pools is not None:
             path = root / "program-pools.yaml"
             path.write_text(yaml.safe_dump(pools.model_dump(mode="json"), sort_keys=False))
