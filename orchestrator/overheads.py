@@ -65,14 +65,9 @@ def apply_overheads(profile: Profile, measured: Overheads) -> None:
 
 
 def _workers_cpu_s(pools: LocalPools) -> float:
-    total = 0.0
-    for procs in pools.procs.values():
-        for proc in procs:
-            parent = psutil.Process(proc.pid)
-            for p in [parent, *parent.children(recursive=True)]:
-                times = p.cpu_times()
-                total += times.user + times.system
-    return total
+    """CPU of every worker node and its pool processes."""
+    nodes = [psutil.Process(proc.pid) for procs in pools.procs.values() for proc in procs]
+    return _cpu_s([p for node in nodes for p in (node, *node.children(recursive=True))])
 
 
 def _batch_calls(settings: Settings, program: Path, images: Path, tasks: int) -> int:
@@ -116,10 +111,14 @@ def _cpu_s(procs: list[psutil.Process]) -> float:
 
 
 def _cpu_per_call(
-    settings: Settings, program: Path, images: Path, pools: LocalPools, tasks: tuple[int, int]
+    settings: Settings,
+    program: Path,
+    images: Path,
+    pools: LocalPools,
+    redis_procs: list[psutil.Process],
+    tasks: tuple[int, int],
 ) -> tuple[float, float, float]:
     """Marginal (orchestrator, workers, Redis) CPU seconds per call, from two batch sizes."""
-    redis_procs = [p for p in [local_redis_process(settings)] if p is not None]
     _batch_calls(settings, program, images, tasks[0])  # warm-up
     points = []
     for n in tasks:
@@ -172,9 +171,15 @@ def measure_overheads(
         (root / "images").mkdir()
         Image.new("RGB", (32, 32)).save(root / "images" / "blank.png")
         r = sync_client(settings)
+        redis_procs = [p for p in [local_redis_process(settings)] if p is not None]
         with local_pools(str(noop_pools), r) as running:
             orchestrator, worker, broker = _cpu_per_call(
-                settings, NOOP_PROGRAM, root / "images", running, (SMALL_TASKS, LARGE_TASKS)
+                settings,
+                NOOP_PROGRAM,
+                root / "images",
+                running,
+                redis_procs,
+                (SMALL_TASKS, LARGE_TASKS),
             )
             round_trip = noop_round_trip_s(settings)
         if program is not None and images is not None and pools is not None:
@@ -182,7 +187,7 @@ def measure_overheads(
             path.write_text(yaml.safe_dump(pools.model_dump(mode="json"), sort_keys=False))
             with local_pools(str(path), r) as running:
                 orchestrator, _, _ = _cpu_per_call(
-                    settings, program, images, running, (PROGRAM_TASKS, 3 * PROGRAM_TASKS)
+                    settings, program, images, running, [], (PROGRAM_TASKS, 3 * PROGRAM_TASKS)
                 )
     measured = Overheads(
         orchestrator_call_s=orchestrator,
@@ -198,7 +203,7 @@ def measure_overheads(
             f"dispatch latency {1000 * measured.dispatch_overhead_s:.2f} ms, Redis "
             + (
                 f"{1000 * measured.broker_call_s:.2f} ms CPU"
-                if local_redis_process(settings)
+                if redis_procs
                 else "not a local TCP process: its CPU is not counted"
             )
         )

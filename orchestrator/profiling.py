@@ -20,7 +20,7 @@ from dicec.errors import ConfigError
 from dicec.settings import Settings
 from orchestrator.profiles import FunctionProfile, HardwareProfile, Profile, ServicePoint
 from worker_models.catalogue import Params, get_spec
-from worker_models.pools import PoolsFile
+from worker_models.pools import Pool, PoolsFile
 
 DEFAULT_BATCH_SIZES = (1, 2, 4, 8)
 DEFAULT_REPEATS = 3
@@ -86,6 +86,21 @@ def time_batches(
     return points
 
 
+def hardware_profile(pools: PoolsFile, pool: Pool) -> HardwareProfile:
+    """A profile of a pool's GPU type with no functions yet, as its pools file prices it."""
+    gpu = pools.gpu_types[pool.gpu_type]
+    return HardwareProfile(
+        price_per_hour=gpu.price_per_hour,
+        memory_gb=gpu.memory_gb,
+        product_label=gpu.product_label,
+        device=pool.device,
+    )
+
+
+def describe_points(points: list[ServicePoint]) -> str:
+    return ", ".join(f"b{p.batch_size}={1000 * p.service_s:.1f} ms" for p in points)
+
+
 def measure_profile(
     pools: PoolsFile,
     settings: Settings,
@@ -100,16 +115,7 @@ def measure_profile(
 
     hardware: dict[str, HardwareProfile] = {}
     for pool in pools.pools:
-        gpu = pools.gpu_types[pool.gpu_type]
-        hw = hardware.setdefault(
-            pool.gpu_type,
-            HardwareProfile(
-                price_per_hour=gpu.price_per_hour,
-                memory_gb=gpu.memory_gb,
-                product_label=gpu.product_label,
-                device=pool.device,
-            ),
-        )
+        hw = hardware.setdefault(pool.gpu_type, hardware_profile(pools, pool))
         for function in pool.functions:
             if function in hw.functions or (functions and function not in functions):
                 continue
@@ -123,8 +129,7 @@ def measure_profile(
             )
             hw.functions[function] = FunctionProfile(points=points)
             if progress:
-                shown = ", ".join(f"b{p.batch_size}={1000 * p.service_s:.1f} ms" for p in points)
-                progress(f"{pool.gpu_type} {function}: {shown}")
+                progress(f"{pool.gpu_type} {function}: {describe_points(points)}")
     if not any(hw.functions for hw in hardware.values()):
         raise ConfigError(f"pools file {pools.name!r}: no function selected to profile")
     return Profile(

@@ -29,6 +29,8 @@ from orchestrator.profiling import (
     SAMPLE_PARAMS,
     WARMUP_PASSES,
     Progress,
+    describe_points,
+    hardware_profile,
     sample_image,
 )
 from worker_models.catalogue import get_spec
@@ -127,22 +129,15 @@ def measure_profile_through_workers(
         with local_pools(str(path), sync_client(settings)):
             caller = SyncCaller(settings)
             for pool in plan.pools:  # one per GPU type
-                gpu = pools.gpu_types[pool.gpu_type]
-                hw = hardware[pool.gpu_type] = HardwareProfile(
-                    price_per_hour=gpu.price_per_hour,
-                    memory_gb=gpu.memory_gb,
-                    product_label=gpu.product_label,
-                    device=pool.device,
-                )
+                hw = hardware[pool.gpu_type] = hardware_profile(plan, pool)
                 for function in pool.functions:
                     kwargs = _call_kwargs(function, image)
                     points = _points(caller, function, kwargs, sizes, repeats)
                     hw.functions[function] = FunctionProfile(points=points)
                     if progress:
-                        shown = ", ".join(
-                            f"b{p.batch_size}={1000 * p.service_s:.1f} ms" for p in points
+                        progress(
+                            f"{pool.gpu_type} {function} (in a worker): {describe_points(points)}"
                         )
-                        progress(f"{pool.gpu_type} {function} (in a worker): {shown}")
     return Profile(
         name=f"measured-{pools.name}",
         description="measured by `dicec profile --through-workers` here; checkpoints "

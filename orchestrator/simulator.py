@@ -99,6 +99,11 @@ def simulate(
     return _DistributedSim(mix, profile, plan, config).run()
 
 
+def _chunked(calls: list[SimCall], size: int) -> list[list[SimCall]]:
+    """A worker's passes over one flush or message: max_batch_size calls each."""
+    return [calls[i : i + size] for i in range(0, len(calls), size)]
+
+
 def _build_tasks(mix: CallMix) -> list[SimTask]:
     tasks = []
     for index, graph in enumerate(mix.tasks):
@@ -134,7 +139,6 @@ class _DistributedSim:
         self._build_servers()
 
     def _build_servers(self) -> None:
-        host = self.host
         for pool in self.pools.pools:
             used = [f for f in pool.functions if f in self.queues]
             for f in used:
@@ -146,7 +150,7 @@ class _DistributedSim:
             }
             for _ in range(max(1, pool.replicas)):
                 replica = Replica(
-                    pool.name, pool.gpu_type, host or Device(self.clock, hw.parallel_slots)
+                    pool.name, pool.gpu_type, self.host or Device(self.clock, hw.parallel_slots)
                 )
                 self.replicas.append(replica)
                 for _ in range(pool.concurrency):
@@ -251,8 +255,7 @@ class _DistributedSim:
         queue = self.queues[function]
         size = batching.max_batch_size
         if self.config.batching_scope == "message":
-            calls = queue.popleft().calls
-            return [calls[i : i + size] for i in range(0, len(calls), size)]
+            return _chunked(queue.popleft().calls, size)
         if self.config.batching_scope == "flush":
             return self._take_flush(function, batching, now)
         available = 0
@@ -283,7 +286,7 @@ class _DistributedSim:
             self._wake(function, due)
             return []
         calls = [c for _ in range(min(size, len(queue))) for c in queue.popleft().calls]
-        return [calls[i : i + size] for i in range(0, len(calls), size)]
+        return _chunked(calls, size)
 
     def _wake(self, function: str, when: float) -> None:
         if (function, when) not in self._wakes:

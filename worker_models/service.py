@@ -108,7 +108,7 @@ class FunctionService:
         prior = [int(n or 0) for n in self.redis.mget(crash_keys)]
         size = self.pool.batching_for(function).max_batch_size
         clean = [r for r, n in zip(requests, prior, strict=True) if n == 0]
-        chunks = [clean[i : i + size] for i in range(0, len(clean), size)]
+        chunks = list(_chunks(clean, size))
         for req, crashed in zip(requests, prior, strict=True):
             if crashed + 1 >= MAX_CRASH_STARTS:
                 self._refuse(function, req, crashed + 1, worker)
