@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -19,12 +20,34 @@ from dicec.settings import get_settings  # noqa: E402
 from orchestrator.localpools import local_pools  # noqa: E402
 
 LOG_DIR = ROOT / "var" / "bench-logs"
+SUBMIT = [sys.executable, str(ROOT / "scripts" / "submit_batch.py")]
+
+
+def submit_command(program: Path, images: Path, tasks: int, *options: str) -> list[str]:
+    """`scripts/submit_batch.py` as a user runs it, printing its summary as JSON."""
+    return [
+        *SUBMIT,
+        *("--program", str(program), "--images", str(images), "--tasks", str(tasks)),
+        "--json",
+        *options,
+    ]
+
+
+def submit(command: list[str], what: str) -> dict:
+    """Run a submit_command; its JSON summary, or exit with the end of its stderr."""
+    out = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"{what} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout)
 
 
 @contextmanager
 def redis_and_pools(pools_file: str | None, *, monolith_nodes: int = 0) -> Iterator[None]:
-    with ensure_redis(get_settings()), local_pools(
-        pools_file, sync_client(get_settings()), log_dir=LOG_DIR, monolith_nodes=monolith_nodes
+    with (
+        ensure_redis(get_settings()),
+        local_pools(
+            pools_file, sync_client(get_settings()), log_dir=LOG_DIR, monolith_nodes=monolith_nodes
+        ),
     ):
         yield
 

@@ -15,46 +15,19 @@ decide the ratio.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from _harness import ROOT
+from _harness import ROOT, submit, submit_command
 
 from dicec.services import ensure_redis
 from dicec.settings import get_settings
 
-SUBMIT = [sys.executable, str(ROOT / "scripts" / "submit_batch.py")]
-
 
 def run(mode: str, program: str, images: Path, tasks: int, nodes: int, pools: str) -> dict:
-    cmd = [
-        *SUBMIT,
-        "--mode",
-        mode,
-        "--nodes",
-        str(nodes),
-        "--program",
-        program,
-        "--images",
-        str(images),
-        "--tasks",
-        str(tasks),
-        "--seed",
-        "3",
-        "--no-cache",
-        "--pools",
-        pools,
-        "--local",
-        "yes",
-        "--json",
-    ]
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
-    if out.returncode != 0:
-        raise SystemExit(f"{mode} batch failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout)
+    options = ["--mode", mode, "--nodes", str(nodes), "--seed", "3", "--no-cache"]
+    options += ["--pools", pools, "--local", "yes"]
+    return submit(submit_command(Path(program), images, tasks, *options), f"{mode} batch")
 
 
 def batch_cost(summary: dict) -> float:

@@ -16,21 +16,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from _harness import ROOT, redis_and_pools
+from _harness import ROOT, redis_and_pools, submit, submit_command
 
 from dicec import keys
 from dicec.redis_conn import async_client, sync_client
 from dicec.settings import get_settings
 
 PROGRAM = ROOT / "examples" / "claims_distributed.py"
-SUBMIT = [sys.executable, str(ROOT / "scripts" / "submit_batch.py")]
 SCAN_COUNT = 1000
 
 
@@ -48,26 +44,9 @@ class Run:
 
 
 def run_batch(images: Path, tasks: int, seed: int, cache: bool) -> dict:
-    cmd = [
-        *SUBMIT,
-        "--program",
-        str(PROGRAM),
-        "--images",
-        str(images),
-        "--tasks",
-        str(tasks),
-        "--seed",
-        str(seed),
-        "--local",
-        "no",
-        "--json",
-    ]
-    if not cache:
-        cmd.append("--no-cache")
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
-    if out.returncode != 0:
-        raise SystemExit(f"batch (cache {'on' if cache else 'off'}) failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout)
+    options = ["--seed", str(seed), "--local", "no"] + ([] if cache else ["--no-cache"])
+    command = submit_command(PROGRAM, images, tasks, *options)
+    return submit(command, f"batch (cache {'on' if cache else 'off'})")
 
 
 async def _traces(batch_id: str) -> list:

@@ -20,18 +20,15 @@ import time
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DICEC_CHECKPOINT_DIR", str(ROOT / "var" / "checkpoints"))
+import redis
+from _harness import ROOT, submit_command
 
-import redis  # noqa: E402
-
-from dicec import keys  # noqa: E402
-from orchestrator.claims_images import generate_claims_images  # noqa: E402
-from orchestrator.localpools import LocalPools  # noqa: E402
-from tests.support.redis_server import private_redis  # noqa: E402
-from worker_models.checkpoints import build_small_checkpoints  # noqa: E402
-from worker_models.pools import load_pools, resolve_pools_path  # noqa: E402
+from dicec import keys
+from orchestrator.claims_images import generate_claims_images
+from orchestrator.localpools import LocalPools
+from tests.support.redis_server import private_redis
+from worker_models.checkpoints import build_small_checkpoints
+from worker_models.pools import load_pools, resolve_pools_path
 
 PROGRAM = ROOT / "examples" / "claims_distributed.py"
 IMAGES = ROOT / "var" / "claims-images"
@@ -65,12 +62,8 @@ def keys_left_after_ttl(client: redis.Redis, ttl_s: int) -> dict[str, int]:
 
 def run_batch(url: str, tasks: int, pools_path: Path, no_cache: bool) -> tuple[dict, float]:
     """submit_batch.py as a user runs it; its summary and its peak RSS (MB)."""
-    argv = [
-        sys.executable, str(ROOT / "scripts" / "submit_batch.py"),
-        "--program", str(PROGRAM), "--images", str(IMAGES),
-        "--tasks", str(tasks), "--seed", "1", "--pools", str(pools_path),
-        "--local", "no", "--json",
-    ] + (["--no-cache"] if no_cache else [])  # fmt: skip
+    options = ["--seed", "1", "--pools", str(pools_path), "--local", "no"]
+    argv = submit_command(PROGRAM, IMAGES, tasks, *options, *(["--no-cache"] if no_cache else []))
     env = {**os.environ, "REDIS_URL": url, "DICEC_EMBEDDED_REDIS": "false"}
     proc = subprocess.run(
         argv, env=env, cwd=ROOT, capture_output=True, timeout=BATCH_TIMEOUT_S, check=False

@@ -14,13 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from _harness import ROOT, echo_worker, redis_and_pools
+from _harness import ROOT, echo_worker, redis_and_pools, submit_command
 
 POOLS = str(ROOT / "tests" / "data" / "pools-noop.yaml")
 PROGRAM = ROOT / "examples" / "noop_fanout.py"
@@ -50,22 +49,7 @@ def _peak_rss_mb(pid: int, stop: threading.Event, out: list[float]) -> None:
 
 
 def run_batch(images: Path, tasks: int) -> tuple[dict, float]:
-    cmd = [
-        sys.executable,
-        str(ROOT / "scripts" / "submit_batch.py"),
-        "--program",
-        str(PROGRAM),
-        "--images",
-        str(images),
-        "--tasks",
-        str(tasks),
-        "--pools",
-        POOLS,
-        "--local",
-        "no",
-        "--no-cache",
-        "--json",
-    ]
+    cmd = submit_command(PROGRAM, images, tasks, "--pools", POOLS, "--local", "no", "--no-cache")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT)
     peaks: list[float] = []
     stop = threading.Event()

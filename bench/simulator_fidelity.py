@@ -24,10 +24,7 @@ only set prices.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -35,7 +32,7 @@ from pathlib import Path
 from statistics import mean
 
 import yaml
-from _harness import ROOT
+from _harness import ROOT, submit, submit_command
 
 from dicec.redis_conn import sync_client
 from dicec.services import ensure_redis
@@ -50,7 +47,6 @@ from orchestrator.records import CallTrace
 from orchestrator.simulator import BaselinePlan, SimConfig, simulate
 from worker_models.pools import PoolsFile
 
-SUBMIT = [sys.executable, str(ROOT / "scripts" / "submit_batch.py")]
 PROGRAMS = {
     "distributed": ROOT / "examples" / "claims_distributed.py",
     "baseline": ROOT / "examples" / "claims_serial.py",
@@ -151,17 +147,10 @@ def measure(images: Path) -> Profile:
 
 
 def run_batch(plan: Plan, pools_path: Path, images: Path, tasks: int, seed: int) -> dict:
-    cmd = [
-        *SUBMIT,
-        *("--mode", plan.mode, "--nodes", str(plan.nodes)),
-        *("--program", str(PROGRAMS[plan.mode]), "--images", str(images)),
-        *("--tasks", str(tasks), "--seed", str(seed)),
-        *("--no-cache", "--pools", str(pools_path), "--local", "yes", "--json"),
-    ]
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
-    if out.returncode != 0:
-        raise SystemExit(f"{plan.name}: batch failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout)
+    options = ["--mode", plan.mode, "--nodes", str(plan.nodes), "--seed", str(seed)]
+    options += ["--no-cache", "--pools", str(pools_path), "--local", "yes"]
+    command = submit_command(PROGRAMS[plan.mode], images, tasks, *options)
+    return submit(command, f"{plan.name}: batch")
 
 
 def measured_batch_sizes(traces: list[CallTrace]) -> dict[str, float]:
