@@ -21,26 +21,7 @@ def worker_argv(
     pool = pools.pool(pool_name)
     queues = ",".join(keys.queue_for(fn) for fn in pool.functions)
     prefetch = prefetch_for(pool)
-    # Unique node name: several processes of one pool may share a host.
-    node = os.environ.get(NODE_NAME_ENV) or f"{pool.name}-{uuid.uuid4().hex[:6]}@%h"
-    return [
-        "worker",
-        "-Q",
-        queues,
-        "-c",
-        str(pool.concurrency),
-        "-n",
-        node,
-        "-E",
-        "-P",
-        "prefork",
-        "--prefetch-multiplier",
-        str(prefetch),
-        "-l",
-        loglevel,
-        "--without-gossip",
-        "--without-mingle",
-    ]
+    return _celery_worker_argv(queues, pool.concurrency, pool.name, prefetch, loglevel)
 
 
 def prefetch_for(pool: Pool) -> int:
@@ -53,24 +34,18 @@ def prefetch_for(pool: Pool) -> int:
 
 def monolith_argv(loglevel: str = "INFO") -> list[str]:
     """A baseline node: all models in one process, whole programs from the monolith queue."""
-    node = os.environ.get(NODE_NAME_ENV) or f"baseline-{uuid.uuid4().hex[:6]}@%h"
+    return _celery_worker_argv(keys.MONOLITH_QUEUE, 1, "baseline", 1, loglevel)
+
+
+def _celery_worker_argv(
+    queues: str, concurrency: int, name: str, prefetch: int, loglevel: str
+) -> list[str]:
+    # Unique node name: several processes of one pool may share a host.
+    node = os.environ.get(NODE_NAME_ENV) or f"{name}-{uuid.uuid4().hex[:6]}@%h"
     return [
-        "worker",
-        "-Q",
-        keys.MONOLITH_QUEUE,
-        "-c",
-        "1",
-        "-n",
-        node,
-        "-E",
-        "-P",
-        "prefork",
-        "--prefetch-multiplier",
-        "1",
-        "-l",
-        loglevel,
-        "--without-gossip",
-        "--without-mingle",
+        *("worker", "-Q", queues, "-c", str(concurrency), "-n", node),
+        *("-E", "-P", "prefork", "--prefetch-multiplier", str(prefetch), "-l", loglevel),
+        *("--without-gossip", "--without-mingle"),
     ]
 
 
