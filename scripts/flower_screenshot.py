@@ -30,7 +30,7 @@ if __package__ in (None, ""):  # run as a file: make the project importable
 
 import typer
 
-from dicec.redis_conn import celery_url, sync_client
+from dicec.redis_conn import sync_client
 from dicec.services import ensure_redis
 from dicec.settings import get_settings
 from orchestrator.localpools import local_pools
@@ -79,14 +79,15 @@ class FlowerClient:
 
 
 @contextmanager
-def flower(broker: str, port: int, password: str, log: Path) -> Iterator[subprocess.Popen]:
+def flower(port: int, password: str, log: Path) -> Iterator[subprocess.Popen]:
+    # No --broker, as deployed: the app takes REDIS_URL/REDIS_PASSWORD from the environment
+    # (ensure_redis has set REDIS_URL there when it started an embedded Redis).
     cmd = [
         sys.executable,
         "-m",
         "celery",
         "-A",
         "worker_models.app",
-        f"--broker={broker}",
         "flower",
         f"--port={port}",
         "--address=127.0.0.1",
@@ -170,7 +171,7 @@ def main(
     with ExitStack() as stack:
         stack.enter_context(ensure_redis(settings, say=print))
         settings = get_settings()
-        stack.enter_context(flower(celery_url(settings), port, password, logs / "flower.log"))
+        stack.enter_context(flower(port, password, logs / "flower.log"))
         client = FlowerClient(port, password)
         wait_for("Flower", lambda: client.api("/api/workers") is not None, START_TIMEOUT_S)
         stack.enter_context(local_pools(pools, sync_client(settings), log_dir=logs))
