@@ -21,7 +21,8 @@ PROFILE_DB = 12
 
 def test_profile_through_workers_with_overheads(redis_client, checkpoint_dir, tmp_path):  # noqa: ARG001
     url = REDIS_URL.rsplit("/", 1)[0] + f"/{PROFILE_DB}"
-    redis.Redis.from_url(url).flushdb()
+    scratch = redis.Redis.from_url(url)
+    scratch.flushdb()
     out = tmp_path / "profile.yaml"
     env = {**os.environ, "REDIS_URL": url, "DICEC_CHECKPOINT_DIR": str(checkpoint_dir)}
     cmd = [
@@ -29,7 +30,10 @@ def test_profile_through_workers_with_overheads(redis_client, checkpoint_dir, tm
         *("--functions", "xvlm", "--batch-sizes", "1,4", "--repeats", "2"),
         *("--through-workers", "--overheads", "-o", str(out)),
     ]
-    done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    try:
+        done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    finally:
+        scratch.flushdb()  # its own DB: the calibration batches' keys go with the test
     assert done.returncode == 0, done.stderr[-3000:]
     assert "(in a worker)" in done.stderr and "per call: orchestrator" in done.stderr
 
