@@ -17,12 +17,15 @@ install: $(BIN)/dicec
 demo: install
 	$(BIN)/dicec demo
 
-test: install
+test: install lint
 	$(BIN)/dicec checkpoints build >/dev/null
 	$(BIN)/pytest -q
 
+# The layers (import contracts in pyproject.toml) and the style rules are part of the tests.
 lint: install
+	$(BIN)/lint-imports
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean:
 	rm -rf var .pytest_cache

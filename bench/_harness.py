@@ -17,7 +17,7 @@ os.environ.setdefault("DICEC_CHECKPOINT_DIR", str(ROOT / "var" / "checkpoints"))
 from dicec.redis_conn import sync_client  # noqa: E402
 from dicec.services import ensure_redis  # noqa: E402
 from dicec.settings import get_settings  # noqa: E402
-from orchestrator.localpools import local_pools  # noqa: E402
+from orchestrator.batch.localpools import local_pools  # noqa: E402
 
 LOG_DIR = ROOT / "var" / "bench-logs"
 SUBMIT = [sys.executable, str(ROOT / "scripts" / "submit_batch.py")]

@@ -32,8 +32,8 @@ def run(mode: str, program: str, images: Path, tasks: int, nodes: int, pools: st
 
 def batch_cost(summary: dict) -> float:
     from dicec import keys
+    from dicec.records import BatchMeta
     from dicec.redis_conn import sync_client
-    from orchestrator.records import BatchMeta
 
     meta = BatchMeta.model_validate_json(
         sync_client().get(keys.batch_meta_key(summary["batch_id"]))
@@ -55,7 +55,7 @@ def main() -> None:
         "--repeats", type=int, default=2, help="interleaved runs of each mode; best one counts"
     )
     args = parser.parse_args()
-    from orchestrator.claims_images import generate_claims_images
+    from orchestrator.batch.claims_images import generate_claims_images
     from worker_models.checkpoints import build_small_checkpoints
 
     build_small_checkpoints(get_settings().checkpoint_dir)

@@ -50,7 +50,7 @@ def run_batch(images: Path, tasks: int, seed: int, cache: bool) -> dict:
 
 
 async def _traces(batch_id: str) -> list:
-    from orchestrator.store import BatchStore
+    from orchestrator.batch.store import BatchStore
 
     aredis = async_client(get_settings())
     try:
@@ -108,7 +108,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    from orchestrator.claims_images import generate_claims_images
+    from orchestrator.batch.claims_images import generate_claims_images
     from worker_models.checkpoints import build_small_checkpoints
 
     build_small_checkpoints(get_settings().checkpoint_dir)

@@ -46,7 +46,7 @@ def raw_throughput(n: int) -> float:
 
 
 def catalogue_latency(n: int) -> float:
-    from orchestrator.overheads import noop_round_trip_s
+    from orchestrator.planning.overheads import noop_round_trip_s
 
     return noop_round_trip_s(get_settings(), n)
 
@@ -76,8 +76,8 @@ def catalogue_throughput(n: int) -> float:
 
 async def grouped_throughput(n: int, per_gather: int) -> float:
     """hermod calls from programs that gather `per_gather` noop calls at a time."""
-    from orchestrator.dispatcher import Dispatcher
-    from orchestrator.hermod import Hermod
+    from orchestrator.dispatch.dispatcher import Dispatcher
+    from orchestrator.program.hermod import Hermod
 
     settings = get_settings().model_copy(update={"cache_enabled": False})
     aredis = async_client(settings)

@@ -24,8 +24,8 @@ import redis
 from _harness import ROOT, submit_command
 
 from dicec import keys
-from orchestrator.claims_images import generate_claims_images
-from orchestrator.localpools import LocalPools
+from orchestrator.batch.claims_images import generate_claims_images
+from orchestrator.batch.localpools import LocalPools
 from tests.support.redis_server import private_redis
 from worker_models.checkpoints import build_small_checkpoints
 from worker_models.pools import load_pools, resolve_pools_path

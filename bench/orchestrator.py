@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--rss-tasks", type=int, default=10_000)
     args = parser.parse_args()
-    from orchestrator.claims_images import generate_claims_images
+    from orchestrator.batch.claims_images import generate_claims_images
 
     images = Path(tempfile.mkdtemp(prefix="dicec-bench-"))
     generate_claims_images(images)

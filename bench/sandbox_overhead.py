@@ -21,7 +21,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from orchestrator.sandbox import Limits, compile_program, run_program  # noqa: E402
+from orchestrator.program.sandbox.programs import Limits, compile_program, run_program  # noqa: E402
 
 REFERENCE = Path("/work/shared/reference-programs/claims_distributed.py")
 WORKLOADS = {

@@ -34,17 +34,17 @@ from statistics import mean
 import yaml
 from _harness import ROOT, submit, submit_command
 
+from dicec.records import CallTrace
 from dicec.redis_conn import sync_client
 from dicec.services import ensure_redis
 from dicec.settings import get_settings
-from orchestrator.callmix import call_mix_from_traces
-from orchestrator.cost import load_batch
-from orchestrator.overheads import apply_overheads, measure_overheads
-from orchestrator.profiles import Profile, save_profile
-from orchestrator.profiling import load_image
-from orchestrator.profiling_workers import measure_profile_through_workers, profiling_pools
-from orchestrator.records import CallTrace
-from orchestrator.simulator import BaselinePlan, SimConfig, simulate
+from orchestrator.cost.accounting import load_batch
+from orchestrator.planning.callmix import call_mix_from_traces
+from orchestrator.planning.overheads import apply_overheads, measure_overheads
+from orchestrator.planning.profiles import Profile, save_profile
+from orchestrator.planning.profiling import load_image
+from orchestrator.planning.profiling_workers import measure_profile_through_workers, profiling_pools
+from orchestrator.planning.simulator import BaselinePlan, SimConfig, simulate
 from worker_models.pools import PoolsFile
 
 PROGRAMS = {
@@ -169,7 +169,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=150)
     parser.add_argument("--seed", type=int, default=3)
     args = parser.parse_args()
-    from orchestrator.claims_images import generate_claims_images
+    from orchestrator.batch.claims_images import generate_claims_images
     from worker_models.checkpoints import build_small_checkpoints
 
     settings = get_settings()

@@ -6,7 +6,7 @@ import ast
 import itertools
 from collections.abc import Iterable
 
-from orchestrator.imagepatch import MODEL_METHODS as IMAGE_PATCH_MODEL_METHODS
+from orchestrator.program.imagepatch import MODEL_METHODS as IMAGE_PATCH_MODEL_METHODS
 
 # ImagePatch methods that call a model; each has an awaitable `<name>_async` twin.
 MODEL_METHODS = frozenset(IMAGE_PATCH_MODEL_METHODS)

@@ -12,9 +12,14 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from codegen.standin import RecordedCall
-from codegen.verify import DEFAULT_IMAGE_SIZES, RunOutcome, run_on_standin, write_test_images
-from orchestrator.sandbox import compile_program
+from orchestrator.program.sandbox.programs import compile_program
+from orchestrator.program.standin import RecordedCall
+from orchestrator.program.trial import (
+    DEFAULT_IMAGE_SIZES,
+    RunOutcome,
+    run_on_standin,
+    write_test_images,
+)
 from worker_models.registry import FunctionInfo
 
 EXPLAIN_SEEDS = 8

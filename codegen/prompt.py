@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from orchestrator.sandbox import ALLOWED_IMPORTS
+from orchestrator.program.sandbox.programs import ALLOWED_IMPORTS
 from worker_models.registry import FunctionInfo
 
 CONTRACT = """\

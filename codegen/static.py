@@ -7,7 +7,9 @@ import ast
 
 from codegen.astutil import ENTRY_POINTS, entry_point, hermod_function_name, is_hermod_call
 from dicec.errors import ProgramError
-from orchestrator.sandbox import check_source  # the orchestrator's rules are the rules
+from orchestrator.program.sandbox.programs import (
+    check_source,  # the orchestrator's rules are the rules
+)
 from worker_models.registry import FunctionInfo
 
 

@@ -10,28 +10,24 @@ each run.
 from __future__ import annotations
 
 import asyncio
-import random
 import tempfile
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from PIL import Image
 from pydantic import BaseModel, Field
 
-from codegen.standin import RecordedCall, StandIn, image_identity
 from codegen.static import check_program
 from dicec.errors import VerificationError
-from orchestrator.imagepatch import blocking_runner, build_image_patch_class
-from orchestrator.sandbox import CompiledProgram, Limits, compile_program, run_program
+from orchestrator.program.sandbox.programs import compile_program
+from orchestrator.program.trial import (
+    DEFAULT_IMAGE_SIZES,
+    RunOutcome,
+    run_on_standin,
+    write_test_images,
+)
 from worker_models.registry import FunctionInfo, catalogue_functions
 
 DEFAULT_SEEDS = 8
-DEFAULT_IMAGE_SIZES = ((64, 48), (96, 80))
 MAX_REASONS = 10
-# Stand-in answers are instant: a run that takes longer than this is stuck.
-RUN_WALL_S = 20.0
 
 
 class CaseReport(BaseModel):
@@ -84,18 +80,6 @@ class VerificationReport(BaseModel):
             )
 
 
-@dataclass
-class RunOutcome:
-    value: str
-    printed: list[str]
-    calls: list[RecordedCall] = field(default_factory=list)
-    rounds: int = 0
-    error: str | None = None
-
-    def call_counts(self) -> Counter[Any]:
-        return Counter(c.key for c in self.calls)
-
-
 def verify(
     serial: str,
     distributed: str,
@@ -138,63 +122,6 @@ async def verify_async(
                 cases.append(compare(seed, path.name, one, two))
     reasons = [f"seed {c.seed} {c.image}: {c.reason}" for c in cases if not c.equal]
     return VerificationReport(equivalent=not reasons, reasons=reasons[:MAX_REASONS], cases=cases)
-
-
-def write_test_images(folder: Path, sizes: tuple[tuple[int, int], ...]) -> list[Path]:
-    """Small deterministic noise images (PNG), one per size."""
-    paths = []
-    for index, (width, height) in enumerate(sizes):
-        rng = random.Random(index)
-        image = Image.frombytes("RGB", (width, height), rng.randbytes(width * height * 3))
-        path = folder / f"image{index}_{width}x{height}.png"
-        image.save(path)
-        paths.append(path)
-    return paths
-
-
-async def run_on_standin(
-    program: CompiledProgram, image_path: Path, functions: list[FunctionInfo], seed: int
-) -> RunOutcome:
-    """Run a compiled program in the sandbox, its hermod and ImagePatch on the stand-in."""
-    standin = StandIn(functions, seed)
-    patch_class = build_image_patch_class(standin.call, blocking_runner(asyncio.get_running_loop()))
-    with Image.open(image_path) as opened:
-        image = opened.convert("RGB")
-    extra = {"ImagePatch": patch_class}
-    limits = Limits(wall_s=RUN_WALL_S)
-    try:  # only the program's run: a failure of ours must not pass for the program's
-        run = await run_program(
-            program,
-            modules={"hermod": standin},
-            image_path=str(image_path),
-            image=image,
-            extra_globals=extra,
-            limits=limits,
-        )
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - the program's own failure is an outcome
-        printed = list(getattr(exc, "printed", []) or [])
-        return RunOutcome(
-            "", printed, standin.calls, standin.rounds, f"{type(exc).__name__}: {exc}"
-        )
-    return RunOutcome(canonical(run.value), list(run.printed), standin.calls, standin.rounds)
-
-
-def canonical(value: Any) -> str:
-    """A comparable text form of a returned value (images by identity)."""
-    identity = image_identity(value)
-    if identity is not None:
-        return identity
-    if isinstance(value, dict):
-        items = sorted((canonical(k), canonical(v)) for k, v in value.items())
-        return "{" + ", ".join(f"{k}: {v}" for k, v in items) + "}"
-    if isinstance(value, list | tuple):
-        inner = ", ".join(canonical(v) for v in value)
-        return f"[{inner}]" if isinstance(value, list) else f"({inner})"
-    if isinstance(value, set | frozenset):
-        return "{" + ", ".join(sorted(canonical(v) for v in value)) + "}"
-    return repr(value)
 
 
 def compare(seed: int, image: str, serial: RunOutcome, distributed: RunOutcome) -> CaseReport:

@@ -20,6 +20,7 @@ CRASH_TTL_S = 24 * 3600
 ECHO_QUEUE = "echo"
 # Programs, not models: baseline ("monolith") nodes consume this queue.
 MONOLITH_QUEUE = "monolith"
+MONOLITH_TASK = "dicec.monolith.run"
 
 
 def queue_for(function: str) -> str:

@@ -33,7 +33,7 @@ import typer
 from dicec.redis_conn import sync_client
 from dicec.services import ensure_redis
 from dicec.settings import get_settings
-from orchestrator.localpools import local_pools
+from orchestrator.batch.localpools import local_pools
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -157,7 +157,7 @@ def main(
     after: Annotated[int, typer.Option(help="succeeded tasks before the shot")] = 40,
     out: Annotated[Path, typer.Option(help="PNG to write")] = ROOT / "docs" / "flower-workers.png",
 ) -> None:
-    from orchestrator.claims_images import generate_claims_images
+    from orchestrator.batch.claims_images import generate_claims_images
     from worker_models.checkpoints import build_small_checkpoints
 
     settings = get_settings()

@@ -24,19 +24,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dicec.errors import DicecError
+from dicec.records import TaskRecord
 from dicec.redis_conn import sync_client
 from dicec.services import ensure_redis
 from dicec.settings import get_settings
-from orchestrator.batch import BatchSummary, new_meta
-from orchestrator.driver import load_meta, run_batch
-from orchestrator.loadsampler import sample_load
-from orchestrator.localpools import local_pools
-from orchestrator.records import TaskRecord
+from examples import example_program
+from orchestrator.batch.driver import load_meta, run_batch
+from orchestrator.batch.loadsampler import sample_load
+from orchestrator.batch.localpools import local_pools
+from orchestrator.batch.runner import BatchSummary, new_meta
 from worker_models.pools import load_pools
 from worker_models.registry import live_workers
 
 err = Console(stderr=True)
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def _print_summary(summary: BatchSummary, json_out: bool) -> None:
@@ -66,7 +66,7 @@ def _print_summary(summary: BatchSummary, json_out: bool) -> None:
 
 def _export(records_path: Path, batch_id: str) -> None:
     from dicec.redis_conn import async_client
-    from orchestrator.store import BatchStore
+    from orchestrator.batch.store import BatchStore
 
     async def load() -> list[TaskRecord]:
         aredis = async_client(get_settings())
@@ -181,7 +181,7 @@ def _run_with_progress(meta, settings, concurrency, json_out):  # noqa: ANN001, 
             progress.update(bar, advance=1, errors=errors)
 
         if meta.mode == "baseline":
-            from orchestrator.baseline import run_baseline_batch
+            from orchestrator.batch.baseline import run_baseline_batch
 
             return asyncio.run(run_baseline_batch(meta, settings, on_task=on_task))
         return asyncio.run(run_batch(meta, settings, concurrency=concurrency, on_task=on_task))
@@ -238,7 +238,7 @@ def main(
 
 def demo_main(tasks: int = 1000, seed: int = 7, json_out: bool = False) -> int:
     """The README's main job: checkpoints, images, Redis, pools, the claims batch."""
-    from orchestrator.claims_images import generate_claims_images
+    from orchestrator.batch.claims_images import generate_claims_images
     from worker_models.checkpoints import build_small_checkpoints
 
     settings = get_settings()
@@ -248,7 +248,7 @@ def demo_main(tasks: int = 1000, seed: int = 7, json_out: bool = False) -> int:
     generate_claims_images(images)
     try:
         summary = submit(
-            program=EXAMPLES / "claims_distributed.py",
+            program=example_program("claims_distributed.py"),
             images=images,
             tasks=tasks,
             seed=seed,

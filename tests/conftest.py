@@ -46,7 +46,7 @@ def checkpoint_dir() -> Path:
 @pytest.fixture(scope="session")
 def pools(redis_client: redis.Redis, checkpoint_dir: Path) -> Iterator[object]:
     """The test pools file's pools as real worker processes (started once per session)."""
-    from orchestrator.localpools import local_pools
+    from orchestrator.batch.localpools import local_pools
 
     with local_pools(str(TEST_POOLS), redis_client, log_dir=ROOT / "var" / "test-logs") as running:
         yield running

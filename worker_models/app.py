@@ -66,14 +66,13 @@ def _transport_options(settings: Settings) -> dict[str, Any]:
 
 def make_celery(settings: Settings) -> Celery:
     url = celery_url(settings)
-    app = Celery(
-        "dicec", broker=url, backend=url, include=["worker_models.tasks", "orchestrator.monolith"]
-    )
+    app = Celery("dicec", broker=url, backend=url, include=["worker_models.tasks"])
     names = [keys.queue_for(name) for name in CATALOGUE] + [keys.ECHO_QUEUE, keys.MONOLITH_QUEUE]
     # One direct exchange per queue: a message for `blip` can only ever land on `blip`.
     queues = [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in names]
     routes = {keys.task_name_for(name): {"queue": keys.queue_for(name)} for name in CATALOGUE}
-    routes["dicec.monolith.run"] = {"queue": keys.MONOLITH_QUEUE}
+    # The baseline monolith registers its own task (orchestrator.batch.monolith).
+    routes[keys.MONOLITH_TASK] = {"queue": keys.MONOLITH_QUEUE}
     tls = _tls_options(settings)
     app.conf.update(
         task_serializer="json",

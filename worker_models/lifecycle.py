@@ -14,12 +14,11 @@ from celery.signals import worker_process_init, worker_process_shutdown
 
 from dicec.settings import get_settings
 from worker_models.registry import Heartbeat, publish_functions
-from worker_models.service import POOL_ENV, build_service, set_service
+from worker_models.service import POOL_ENV, FunctionService, build_service, set_service
 
 log = logging.getLogger(__name__)
 
 READY_FILE_ENV = "DICEC_READY_FILE"
-MONOLITH_ENV = "DICEC_MONOLITH"
 DEFAULT_READY_FILE = "/tmp/dicec-ready"
 _heartbeat: Heartbeat | None = None
 
@@ -30,20 +29,19 @@ def ready_file() -> Path:
 
 @worker_process_init.connect
 def _load_models(**_: object) -> None:
-    global _heartbeat
     pool_name = os.environ.get(POOL_ENV)
-    if os.environ.get(MONOLITH_ENV):
-        from orchestrator.monolith import install_monolith_service
+    if not pool_name:
+        return  # a baseline node (its own hook) or a plain `celery worker` (echo benchmarks)
+    settings = get_settings()
+    pools_file = str(settings.pools_file) if settings.pools_file else None
+    service = build_service(pool_name, pools_file, settings)
+    set_service(service)
+    announce(service)
 
-        service = install_monolith_service()
-        pool_name = service.pool.name
-    elif not pool_name:
-        return  # a plain `celery worker` without a pool (echo benchmarks)
-    else:
-        settings = get_settings()
-        pools_file = str(settings.pools_file) if settings.pools_file else None
-        service = build_service(pool_name, pools_file, settings)
-        set_service(service)
+
+def announce(service: FunctionService) -> None:
+    """Publish the process's functions, start its heartbeat and mark it ready."""
+    global _heartbeat
     publish_functions(service.redis, service.pool.functions)
     _heartbeat = Heartbeat(
         service.redis, service.pool.name, service.gpu_type, service.pool.functions
@@ -52,7 +50,10 @@ def _load_models(**_: object) -> None:
     ready_file().parent.mkdir(parents=True, exist_ok=True)
     ready_file().touch()
     log.info(
-        "pool %s: process %d ready (%s)", pool_name, os.getpid(), ", ".join(service.pool.functions)
+        "pool %s: process %d ready (%s)",
+        service.pool.name,
+        os.getpid(),
+        ", ".join(service.pool.functions),
     )
 
 

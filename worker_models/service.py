@@ -338,10 +338,6 @@ def set_service(service: FunctionService) -> None:
 
 def current_service() -> FunctionService:
     """This process's service; built on first use if no start-up hook built it."""
-    if _SERVICE is None and os.environ.get("DICEC_MONOLITH"):
-        from orchestrator.monolith import install_monolith_service
-
-        install_monolith_service()
     if _SERVICE is None:
         pool = os.environ.get(POOL_ENV)
         if not pool:

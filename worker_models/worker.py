@@ -49,22 +49,22 @@ def _celery_worker_argv(
     ]
 
 
-def run_worker(
-    pool_name: str | None, pools_file: str | None, settings: Settings, loglevel: str = "INFO"
-) -> None:
-    """Start a pool worker, or a baseline monolith node when pool_name is None."""
-    if pool_name is None:
-        load_pools(pools_file)  # refuse a bad pools file before starting
-        argv = monolith_argv(loglevel)
-        os.environ["DICEC_MONOLITH"] = "1"
-    else:
-        argv = worker_argv(pool_name, pools_file, settings, loglevel)
-        # Child processes read these in their start-up hook (lifecycle.py).
-        os.environ[POOL_ENV] = pool_name
-    os.environ["DICEC_POOLS_FILE"] = str(resolve_pools_path(pools_file).resolve())
+def pools_env(pools_file: str | None) -> None:
+    """Hand the pools file to the worker's forked children (their start-up hooks read it)."""
     from dicec.settings import get_settings
-    from worker_models.app import app
 
+    os.environ["DICEC_POOLS_FILE"] = str(resolve_pools_path(pools_file).resolve())
     get_settings.cache_clear()  # forked children must see the pools file set above
+
+
+def run_worker(
+    pool_name: str, pools_file: str | None, settings: Settings, loglevel: str = "INFO"
+) -> None:
+    """Start a pool worker: a Celery worker on the queues of the pool's functions."""
+    argv = worker_argv(pool_name, pools_file, settings, loglevel)
+    # Child processes read these in their start-up hook (lifecycle.py).
+    os.environ[POOL_ENV] = pool_name
+    pools_env(pools_file)
+    from worker_models.app import app
 
     app.worker_main(argv)

@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from dicec import keys
-from orchestrator.records import TaskRecord
+from dicec.records import TaskRecord
 from tests.conftest import ROOT, TEST_POOLS
 
 SUBMIT = [sys.executable, str(ROOT / "scripts" / "submit_batch.py")]
@@ -22,7 +22,7 @@ CLAIMS = ROOT / "examples" / "claims_distributed.py"
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
-    from orchestrator.claims_images import generate_claims_images
+    from orchestrator.batch.claims_images import generate_claims_images
 
     folder = tmp_path_factory.mktemp("claims-images")
     generate_claims_images(folder)

@@ -15,7 +15,7 @@ from tests.support.redis_server import private_redis
 
 @pytest.fixture(scope="session")
 def rig(checkpoint_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultRig]:  # noqa: ARG001 - checkpoints must exist
-    from orchestrator.claims_images import generate_claims_images
+    from orchestrator.batch.claims_images import generate_claims_images
 
     images = tmp_path_factory.mktemp("fault-claims-images")
     generate_claims_images(images)

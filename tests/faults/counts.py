@@ -13,8 +13,8 @@ from pathlib import Path
 import redis
 from pydantic import BaseModel, Field
 
-from orchestrator.cost import batch_cost, load_batch
-from orchestrator.records import TaskRecord
+from dicec.records import TaskRecord
+from orchestrator.cost.accounting import batch_cost, load_batch
 from tests.conftest import ROOT
 
 REPORT = ROOT / "var" / "fault-report.json"

@@ -21,7 +21,7 @@ import redis
 
 from dicec import keys
 from dicec.settings import Settings
-from orchestrator.localpools import LocalPools, node_name
+from orchestrator.batch.localpools import LocalPools, node_name
 from tests.conftest import ROOT, TEST_POOLS
 from tests.support.redis_server import RedisServer
 from worker_models.app import make_celery

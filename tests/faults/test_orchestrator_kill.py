@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from orchestrator.cost import load_batch
+from orchestrator.cost.accounting import load_batch
 from tests.faults.counts import count_batch, report
 from tests.faults.rig import FaultRig
 

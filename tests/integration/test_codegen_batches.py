@@ -12,10 +12,10 @@ import pytest
 
 from codegen.distribute import distribute
 from dicec import keys
+from dicec.records import TaskRecord
 from dicec.settings import Settings, get_settings
-from orchestrator.batch import new_meta
-from orchestrator.driver import run_batch
-from orchestrator.records import TaskRecord
+from orchestrator.batch.driver import run_batch
+from orchestrator.batch.runner import new_meta
 from tests.conftest import REFERENCE_PROGRAMS, TEST_POOLS
 
 TASKS = 6
@@ -29,7 +29,7 @@ SERIAL_PROGRAMS = [
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from orchestrator.claims_images import generate_claims_images
+    from orchestrator.batch.claims_images import generate_claims_images
 
     folder = tmp_path_factory.mktemp("codegen-images")
     generate_claims_images(folder, count=3, seed=11)

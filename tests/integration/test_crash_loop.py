@@ -16,7 +16,7 @@ import redis
 
 from dicec import keys
 from dicec.settings import Settings
-from orchestrator.localpools import LocalPools
+from orchestrator.batch.localpools import LocalPools
 from tests.conftest import REDIS_URL, ROOT, blpop_wait
 from worker_models.calls import prepare_call
 from worker_models.pools import load_pools

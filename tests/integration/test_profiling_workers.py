@@ -13,7 +13,7 @@ import sys
 
 import redis
 
-from orchestrator.profiles import load_profile
+from orchestrator.planning.profiles import load_profile
 from tests.conftest import REDIS_URL, ROOT
 
 PROFILE_DB = 12
@@ -26,7 +26,7 @@ def test_profile_through_workers_with_overheads(redis_client, checkpoint_dir, tm
     out = tmp_path / "profile.yaml"
     env = {**os.environ, "REDIS_URL": url, "DICEC_CHECKPOINT_DIR": str(checkpoint_dir)}
     cmd = [
-        *(sys.executable, "-m", "dicec.cli", "profile", "--pools", "local"),
+        *(sys.executable, "-m", "scripts.cli.main", "profile", "--pools", "local"),
         *("--functions", "xvlm", "--batch-sizes", "1,4", "--repeats", "2"),
         *("--through-workers", "--overheads", "-o", str(out)),
     ]

@@ -7,14 +7,14 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from orchestrator.sandbox import compile_program
 
 from dicec.redis_conn import async_client
 from dicec.settings import get_settings
-from orchestrator.dispatcher import Dispatcher
-from orchestrator.local_calls import LocalCalls
-from orchestrator.monolith import monolith_pool
-from orchestrator.runner import TaskImages, TaskOutcome, run_task
+from orchestrator.batch.monolith import monolith_pool
+from orchestrator.batch.task import TaskImages, TaskOutcome, run_task
+from orchestrator.dispatch.dispatcher import Dispatcher
+from orchestrator.dispatch.local_calls import LocalCalls
+from orchestrator.program.sandbox.programs import compile_program
 from tests.conftest import REFERENCE_PROGRAMS, TEST_POOLS
 from worker_models.service import build_service_for_pool
 
@@ -29,7 +29,7 @@ PROGRAMS = [
 
 @pytest.fixture(scope="module")
 def image_path(tmp_path_factory) -> Path:
-    from orchestrator.claims_images import generate_claims_images
+    from orchestrator.batch.claims_images import generate_claims_images
 
     return generate_claims_images(tmp_path_factory.mktemp("claims"), count=2, seed=3)[1]
 

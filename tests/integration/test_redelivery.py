@@ -10,7 +10,7 @@ import time
 import pytest
 import redis
 
-from orchestrator.localpools import LocalPools, node_name
+from orchestrator.batch.localpools import LocalPools, node_name
 from tests.conftest import REDIS_URL, ROOT, blpop_wait
 from worker_models.calls import prepare_call
 from worker_models.pools import load_pools
@@ -55,7 +55,8 @@ def test_killed_worker_call_is_redelivered_and_completes_once(isolated):
     reply_to = f"dicec:reply:test-redelivery-{os.getpid()}"
     client.delete(reply_to)
     request = prepare_call("noop", {"value": "survives", "sleep_ms": HOLD_MS}).request(
-        reply_to, use_cache=False)
+        reply_to, use_cache=False
+    )
     app.send_task("dicec.fn.noop", args=[[request.model_dump()]], queue="noop")
     holder = None
     deadline = time.monotonic() + 30

@@ -15,12 +15,12 @@ import redis
 from PIL import Image
 
 from dicec import keys
+from dicec.records import CallTrace
 from dicec.redis_conn import async_client
 from dicec.settings import Settings, get_settings
-from orchestrator.dispatcher import Dispatcher
-from orchestrator.hermod import Hermod
-from orchestrator.localpools import LocalPools, node_name
-from orchestrator.records import CallTrace
+from orchestrator.batch.localpools import LocalPools, node_name
+from orchestrator.dispatch.dispatcher import Dispatcher
+from orchestrator.program.hermod import Hermod
 from tests.conftest import REDIS_URL, ROOT, blpop_wait
 from worker_models.calls import prepare_call
 from worker_models.pools import load_pools

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from codegen.cli import app
 from dicec.settings import get_settings
+from scripts.cli.codegen import app
 from tests.support.fake_llm import FakeLLM
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference-programs"

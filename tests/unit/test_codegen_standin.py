@@ -8,8 +8,8 @@ import jsonschema
 import pytest
 from PIL import Image
 
-from codegen.standin import StandIn, image_identity
 from dicec.errors import CallValidationError, UnknownFunctionError
+from orchestrator.program.standin import StandIn, image_identity
 from worker_models.registry import catalogue_functions
 
 FUNCTIONS = catalogue_functions()

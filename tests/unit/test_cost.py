@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.cost import batch_cost, compare
-from orchestrator.records import BatchMeta, CallTrace, TaskRecord
-from orchestrator.timeline import busy_by_worker, busy_workers_binned, union
+from dicec.records import BatchMeta, CallTrace, TaskRecord
+from orchestrator.cost.accounting import batch_cost, compare
+from orchestrator.cost.timeline import busy_by_worker, busy_workers_binned, union
 
 T0 = 1_700_000_000.0
 

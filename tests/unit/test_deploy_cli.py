@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from dicec.deploy_cli import app
+from scripts.cli.deploy import app
 from tests.support.manifests import ROOT
 
 COMMANDS = [["k8s", "functions"], ["k8s", "pools"], ["compose", "generate"]]

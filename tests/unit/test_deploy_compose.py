@@ -9,8 +9,8 @@ import jsonschema
 import pytest
 import yaml
 
-from dicec.deploy_common import POOLS_MOUNT_PATH, WORKER_GRACE_S, load_deploy_pools
-from dicec.deploy_compose import gpu_ids_variable, service_name
+from scripts.deploy.common import POOLS_MOUNT_PATH, WORKER_GRACE_S, load_deploy_pools
+from scripts.deploy.compose import gpu_ids_variable, service_name
 from tests.support.manifests import DATA, ROOT
 from worker_models.pools import load_pools
 

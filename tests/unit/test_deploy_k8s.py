@@ -7,10 +7,10 @@ import json
 import pytest
 
 from dicec import keys
-from dicec.deploy_common import READY_FILE, WORKER_GRACE_S, load_deploy_pools
-from dicec.deploy_functions import function_crd
-from dicec.deploy_k8s_pools import deployment_name
 from dicec.settings import Settings
+from scripts.deploy.common import READY_FILE, WORKER_GRACE_S, load_deploy_pools
+from scripts.deploy.functions import function_crd
+from scripts.deploy.k8s_pools import deployment_name
 from tests.support.manifests import (
     K8S,
     OVERLAYS,

@@ -11,8 +11,9 @@ import pytest
 
 from codegen.distribute import distribute
 from codegen.explain import explain
-from codegen.verify import VerificationReport, run_on_standin, verify, write_test_images
+from codegen.verify import VerificationReport, verify
 from dicec.errors import VerificationError
+from orchestrator.program.trial import run_on_standin, write_test_images
 from worker_models.registry import catalogue_functions
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference-programs"
@@ -22,7 +23,7 @@ def calls_by_round(source: str, seed: int) -> list[list[str]]:
     """The functions called in each round of one stand-in run (sorted within a round)."""
 
     async def run() -> list[list[str]]:
-        from orchestrator.sandbox import compile_program
+        from orchestrator.program.sandbox.programs import compile_program
 
         with tempfile.TemporaryDirectory() as tmp:
             (image,) = write_test_images(Path(tmp), ((64, 48),))

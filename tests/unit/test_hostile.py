@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 
 import dicec.errors as errors
-from orchestrator.imagepatch import build_image_patch_class
-from orchestrator.sandbox import Limits, check_source, compile_program, run_program
+from orchestrator.program.imagepatch import build_image_patch_class
+from orchestrator.program.sandbox.programs import Limits, check_source, compile_program, run_program
 
 HOSTILE_DIR = Path(__file__).resolve().parents[1] / "hostile"
 HOSTILE_FILES = sorted(HOSTILE_DIR.glob("h*.py"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from orchestrator.paper_table import PaperTables, paper_tables
-from orchestrator.profiles import load_profile
+from orchestrator.planning.paper_table import PaperTables, paper_tables
+from orchestrator.planning.profiles import load_profile
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_the_planner_meets_the_deadline_no_dearer_than_the_hand_picked_plan(
 
 
 def test_cli_prints_both_tables_next_to_the_paper() -> None:
-    from orchestrator.cost_cli import app
+    from scripts.cli.cost import app
 
     result = CliRunner().invoke(app, ["paper-table", "--no-plan"])
     assert result.exit_code == 0, result.output

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from dicec.errors import PlanError
-from orchestrator.callmix import from_rounds
-from orchestrator.planner import plan, plan_detailed, set_partitions, write_pools_file
-from orchestrator.profiles import Profile
+from orchestrator.planning.callmix import from_rounds
+from orchestrator.planning.planner import plan, plan_detailed, set_partitions, write_pools_file
+from orchestrator.planning.profiles import Profile
 from worker_models.pools import load_pools
 
 

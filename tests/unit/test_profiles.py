@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dicec.errors import ConfigError
-from orchestrator.profiles import FunctionProfile, load_profile, save_profile
+from orchestrator.planning.profiles import FunctionProfile, load_profile, save_profile
 
 
 def fp(*points: tuple[int, float]) -> FunctionProfile:

@@ -5,8 +5,13 @@ from __future__ import annotations
 import pytest
 
 from dicec.errors import ConfigError
-from orchestrator.profiles import FunctionProfile
-from orchestrator.profiling import parse_batch_sizes, sample_image, sample_params, time_batches
+from orchestrator.planning.profiles import FunctionProfile
+from orchestrator.planning.profiling import (
+    parse_batch_sizes,
+    sample_image,
+    sample_params,
+    time_batches,
+)
 from worker_models.catalogue import CATALOGUE
 
 

@@ -11,9 +11,9 @@ import redis
 from typer.testing import CliRunner
 
 from dicec import keys
-from orchestrator.cost import load_batch
-from orchestrator.records import BatchMeta, CallTrace, LoadSample, TaskRecord
-from orchestrator.report import make_report
+from dicec.records import BatchMeta, CallTrace, LoadSample, TaskRecord
+from orchestrator.cost.accounting import load_batch
+from orchestrator.cost.report import make_report
 
 T0 = 1_700_000_000.0
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -135,7 +135,7 @@ def test_report_without_samples_says_not_sampled(
 
 
 def test_report_cli(batches: tuple[str, str], tmp_path: Path) -> None:
-    from orchestrator.cost_cli import app
+    from scripts.cli.cost import app
 
     result = CliRunner().invoke(
         app, ["report", batches[1], "--vs", batches[0], "-o", str(tmp_path)]

@@ -19,8 +19,8 @@ from dicec.errors import (
     ProgramTimeoutError,
     SandboxViolation,
 )
-from orchestrator.imagepatch import build_image_patch_class
-from orchestrator.sandbox import (
+from orchestrator.program.imagepatch import build_image_patch_class
+from orchestrator.program.sandbox.programs import (
     ALLOWED_IMPORTS,
     ENTRY_POINTS,
     CompiledProgram,

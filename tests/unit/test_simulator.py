@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator.callmix import (
+from dicec.records import CallTrace
+from orchestrator.planning.callmix import (
     CallMix,
     GraphCall,
     TaskGraph,
@@ -15,9 +16,8 @@ from orchestrator.callmix import (
     claims_rounds,
     from_rounds,
 )
-from orchestrator.profiles import Profile
-from orchestrator.records import CallTrace
-from orchestrator.simulator import BaselinePlan, SimConfig, simulate
+from orchestrator.planning.profiles import Profile
+from orchestrator.planning.simulator import BaselinePlan, SimConfig, simulate
 from worker_models.pools import PoolsFile
 
 PRICE = 3.6  # USD/h: one second costs 0.001 USD

@@ -21,6 +21,4 @@ class Backend(Protocol):
     function: str
     checkpoint: str
 
-    def run_batch(
-        self, params: list[Params], images: list[Image.Image | None]
-    ) -> list[Result]: ...
+    def run_batch(self, params: list[Params], images: list[Image.Image | None]) -> list[Result]: ...

@@ -1,0 +1,86 @@
+"""Running a batch in baseline mode: one message per task to the monolith queue, one
+reply list read by one listener, records and traces stored as in distributed mode."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from pathlib import Path
+
+from redis.exceptions import RedisError
+
+from dicec import keys
+from dicec.records import BatchMeta
+from dicec.redis_conn import async_client
+from dicec.settings import Settings
+from orchestrator.batch.monolith import TASK_NAME, MonolithReply, MonolithTask
+from orchestrator.batch.runner import BatchSummary, ProgressFn, summarize
+from orchestrator.batch.store import BatchStore
+from orchestrator.batch.task import TaskImages
+
+LISTEN_BLOCK_S = 1
+
+
+async def run_baseline_batch(
+    meta: BatchMeta, settings: Settings, on_task: ProgressFn | None = None
+) -> BatchSummary:
+    from worker_models.app import app
+
+    aredis = async_client(settings)
+    store = BatchStore(aredis, meta.batch_id)
+    reply_to = keys.reply_key(f"baseline-{uuid.uuid4().hex}")
+    try:
+        meta.status = "running"
+        await store.save_meta(meta)
+        done = await store.done_indices()
+        todo = [i for i in range(meta.tasks) if i not in done]
+        images = TaskImages(aredis)
+        started = time.time()
+        for index in todo:
+            image = await images.load(Path(meta.images_dir) / meta.images[index])
+            task = MonolithTask(
+                batch_id=meta.batch_id,
+                index=index,
+                image_name=meta.images[index],
+                image_digest=image.dicec_ref.digest,
+                reply_to=reply_to,
+            )
+            app.send_task(TASK_NAME, args=[task.model_dump()], queue=keys.MONOLITH_QUEUE)
+        ran_now = await _collect(store, reply_to, set(todo), settings, on_task)
+        wall_s = time.time() - started
+        meta.status, meta.finished_at = "finished", time.time()
+        await store.save_meta(meta)
+        return await summarize(store, meta, wall_s, ran_now)
+    finally:
+        with contextlib.suppress(RedisError):
+            await aredis.delete(reply_to)
+        await aredis.aclose()
+
+
+async def _collect(
+    store: BatchStore,
+    reply_to: str,
+    waiting: set[int],
+    settings: Settings,
+    on_task: ProgressFn | None,
+) -> int:
+    ran_now = 0
+    idle_deadline = time.monotonic() + settings.task_timeout_s
+    while waiting:
+        item = await store.redis.blpop([reply_to], timeout=LISTEN_BLOCK_S)
+        if item is None:
+            if time.monotonic() > idle_deadline:
+                break  # no node answered for a whole task timeout: leave the rest to --resume
+            continue
+        idle_deadline = time.monotonic() + settings.task_timeout_s
+        reply = MonolithReply.model_validate_json(item[1])
+        for trace in reply.traces:
+            store.add_trace(trace)
+        await store.flush_traces()
+        if reply.record.index in waiting and await store.save_task(reply.record):
+            waiting.discard(reply.record.index)
+            ran_now += 1
+            if on_task:
+                on_task(reply.record)
+    return ran_now

@@ -1,0 +1,47 @@
+"""Driving a whole batch from a process: Redis, dispatcher, runner, summary."""
+
+from __future__ import annotations
+
+import time
+
+from dicec.records import BatchMeta
+from dicec.redis_conn import async_client
+from dicec.settings import Settings
+from orchestrator.batch.runner import BatchRunner, BatchSummary, ProgressFn, summarize, trace_sink
+from orchestrator.batch.store import BatchStore
+from orchestrator.dispatch.dispatcher import Dispatcher
+
+
+async def load_meta(settings: Settings, batch_id: str) -> BatchMeta:
+    aredis = async_client(settings)
+    try:
+        return await BatchStore(aredis, batch_id).load_meta()
+    finally:
+        await aredis.aclose()
+
+
+async def run_batch(
+    meta: BatchMeta,
+    settings: Settings,
+    *,
+    concurrency: int | None = None,
+    on_task: ProgressFn | None = None,
+) -> BatchSummary:
+    """Run (or resume) a batch in distributed mode and return its summary."""
+    aredis = async_client(settings)
+    store = BatchStore(aredis, meta.batch_id)
+    dispatcher = Dispatcher(settings, aredis, on_trace=trace_sink(store))
+    await dispatcher.start()
+    try:
+        meta.status = "running"
+        await store.save_meta(meta)
+        runner = BatchRunner(settings, store, dispatcher, concurrency, on_task)
+        started = time.time()
+        await runner.run(meta)
+        wall_s = time.time() - started
+        meta.status, meta.finished_at = "finished", time.time()
+        await store.save_meta(meta)
+        return await summarize(store, meta, wall_s, runner.ran_now, dispatcher)
+    finally:
+        await dispatcher.stop()
+        await aredis.aclose()

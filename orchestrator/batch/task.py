@@ -1,0 +1,136 @@
+"""Running one task: the task's image, its own hermod and ImagePatch, the sandboxed program."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from PIL import Image
+
+from dicec import keys
+from dicec.errors import DicecError
+from dicec.records import TaskRecord
+from orchestrator.program.execute import run_on_image
+from orchestrator.program.hermod import CallBackend, Hermod
+from orchestrator.program.sandbox.programs import CompiledProgram, Limits
+from worker_models.imageref import ImageRef, TrackedImage, digest_of
+from worker_models.images import decode_image
+
+DECODED_IMAGES_KEPT = 64
+
+
+@dataclass
+class TaskOutcome:
+    ok: bool
+    value: Any
+    printed: list[str]
+    error: str | None
+    error_type: str | None
+    calls: int
+    started_at: float
+    finished_at: float
+
+    def to_record(
+        self, batch_id: str, index: int, image: str, node: str | None = None
+    ) -> TaskRecord:
+        """The task's one stored outcome."""
+        return TaskRecord(
+            batch_id=batch_id,
+            index=index,
+            image=image,
+            status="ok" if self.ok else "error",
+            value=self.value,
+            printed=self.printed,
+            error=self.error,
+            error_type=self.error_type,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            calls=self.calls,
+            node=node,
+        )
+
+
+class TaskImages:
+    """The batch's images: read, decoded and stored in Redis once each, shared by tasks."""
+
+    def __init__(self, aredis: aioredis.Redis | None) -> None:
+        self._redis = aredis
+        self._cache: OrderedDict[Path, TrackedImage] = OrderedDict()
+        self._paths: dict[str, Path] = {}  # digest -> file: to store it again if Redis lost it
+
+    async def load(self, path: Path) -> TrackedImage:
+        cached = self._cache.get(path)
+        if cached is not None:
+            self._cache.move_to_end(path)
+            return cached
+        data = path.read_bytes()
+        digest = digest_of(data)
+        image = TrackedImage.wrap(decode_image(data), ImageRef(digest))
+        self._paths[digest] = path
+        if self._redis is not None:
+            await self._redis.set(keys.image_key(digest), data, ex=keys.IMAGE_TTL_S, nx=True)
+        self._cache[path] = image
+        if len(self._cache) > DECODED_IMAGES_KEPT:
+            self._cache.popitem(last=False)
+        return image
+
+    async def restore(self, digest: str) -> bool:
+        """Store a batch image in Redis again (a restart without persistence lost it)."""
+        path = self._paths.get(digest)
+        if path is None or self._redis is None:
+            return False
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return False  # gone since: the resent call fails with its clear image error
+        if digest_of(data) != digest:  # the file changed since: never store wrong pixels
+            return False
+        await self._redis.set(keys.image_key(digest), data, ex=keys.IMAGE_TTL_S, nx=True)
+        return True
+
+
+ImageLoader = Callable[[], Awaitable[Image.Image]]
+
+
+async def run_task(
+    program: CompiledProgram,
+    image_path: Path | str,
+    load_image: ImageLoader,
+    backend: CallBackend,
+    *,
+    batch_id: str | None = None,
+    task_index: int | None = None,
+    limits: Limits | None = None,
+    executor: Executor | None = None,
+) -> TaskOutcome:
+    """Run a program on one image; every failure becomes the task's error, never a crash."""
+    started = time.time()
+    hermod = Hermod(backend, batch_id, task_index)
+    try:
+        image = await load_image()
+        run = await run_on_image(program, hermod, image_path, image, limits, executor)
+    except asyncio.CancelledError:
+        raise
+    except DicecError as exc:
+        return _failed(exc, hermod, started)
+    except Exception as exc:  # noqa: BLE001 - the program's own exception is the task's error
+        return _failed(exc, hermod, started)
+    return TaskOutcome(True, run.value, run.printed, None, None, hermod.calls, started, time.time())
+
+
+def _failed(exc: BaseException, hermod: Hermod, started: float) -> TaskOutcome:
+    printed = list(getattr(exc, "printed", []) or [])
+    message = str(exc) or type(exc).__name__
+    line = getattr(exc, "program_line", None)
+    if line is not None and f"line {line}" not in message:
+        message += f" (program line {line})"
+    return TaskOutcome(
+        False, None, printed, message, type(exc).__name__, hermod.calls, started, time.time()
+    )

@@ -1,0 +1,133 @@
+"""The report's PNG plots (matplotlib, Agg: Figure objects, no pyplot global state)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from dicec.records import CallTrace, LoadSample, TaskRecord
+from orchestrator.cost.timeline import computed
+
+GANTT_TASKS = 50
+DPI = 110
+WAIT_COLOUR = "#dddddd"
+CACHED_COLOUR = "#999999"
+
+
+def _colours(functions: list[str]) -> dict[str, str]:
+    palette = [f"C{i}" for i in range(10)]
+    return {fn: palette[i % len(palette)] for i, fn in enumerate(sorted(functions))}
+
+
+def gantt(
+    tasks: list[TaskRecord],
+    traces: list[CallTrace],
+    t0: float,
+    path: Path,
+    first: int = GANTT_TASKS,
+) -> Path:
+    """The execution pattern of the first tasks: one row per task, calls by function."""
+    shown = [t for t in tasks if t.index < first]
+    colours = _colours(sorted({t.function for t in traces}))
+    fig = Figure(figsize=(11, max(3.0, 0.18 * len(shown) + 1.5)))
+    ax = fig.add_subplot()
+    for task in shown:
+        ax.hlines(task.index, task.started_at - t0, task.finished_at - t0, color="black", lw=0.6)
+    for trace in traces:
+        if trace.task_index is None or trace.task_index >= first:
+            continue
+        y = trace.task_index
+        if computed(trace):
+            start, end = (trace.started_at or 0.0) - t0, (trace.finished_at or 0.0) - t0
+            queued = trace.queued_at - t0
+            ax.barh(y, max(0.0, start - queued), left=queued, height=0.5, color=WAIT_COLOUR)
+            ax.barh(
+                y, max(end - start, 1e-4), left=start, height=0.7, color=colours[trace.function]
+            )
+        elif trace.replied_at is not None:
+            ax.plot([trace.replied_at - t0], [y], marker="|", color=CACHED_COLOUR)
+    handles = [Patch(color=c, label=fn) for fn, c in colours.items()]
+    handles += [
+        Patch(color=WAIT_COLOUR, label="queued"),
+        Patch(color=CACHED_COLOUR, label="cached"),
+    ]
+    ax.legend(handles=handles, loc="upper right", fontsize=8, ncols=min(4, len(handles)))
+    ax.set_xlabel("seconds since the batch started")
+    ax.set_ylabel("task index")
+    ax.invert_yaxis()
+    ax.set_title(f"Execution pattern of the first {min(first, len(tasks))} tasks")
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    return path
+
+
+def pool_load(
+    series: dict[str, list[tuple[float, float]]],
+    replicas: dict[str, int],
+    samples: list[LoadSample],
+    t0: float,
+    path: Path,
+) -> Path:
+    """Busy workers per pool over time; the host's CPU (and GPU) load when sampled."""
+    fig = Figure(figsize=(11, 5.5))
+    ax, ax_cpu = fig.subplots(2, 1, sharex=True)
+    for pool, steps in series.items():
+        xs, ys = zip(*steps, strict=True)
+        ax.step(xs, ys, where="post", label=f"{pool} ({replicas.get(pool, '?')} replicas)")
+    ax.set_ylabel("busy workers (mean per bin)")
+    ax.set_title("Pool load over time")
+    if series:
+        ax.legend(fontsize=8)
+    if samples:
+        xs = [s.t - t0 for s in samples]
+        ax_cpu.plot(xs, [s.cpu_percent for s in samples], label="CPU %")
+        gpu = [
+            (x, s.gpu_percent)
+            for x, s in zip(xs, samples, strict=True)
+            if s.gpu_percent is not None
+        ]
+        if gpu:
+            ax_cpu.plot(*zip(*gpu, strict=True), label="GPU %")
+        ax_cpu.set_ylim(0, 105)
+        ax_cpu.legend(fontsize=8)
+    else:
+        ax_cpu.text(
+            0.5,
+            0.5,
+            "CPU / GPU load: not sampled",
+            ha="center",
+            va="center",
+            transform=ax_cpu.transAxes,
+        )
+    ax_cpu.set_ylabel("host load %")
+    ax_cpu.set_xlabel("seconds since the batch started")
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    return path
+
+
+def latency(traces: list[CallTrace], path: Path) -> Path:
+    """Per function: call latency (queued to replied) and service time on the worker."""
+    done = [t for t in traces if computed(t) and t.replied_at is not None]
+    functions = sorted({t.function for t in done})
+    fig = Figure(figsize=(11, 4.5))
+    ax_lat, ax_svc = fig.subplots(1, 2)
+    if functions:
+        lat = [
+            [(t.replied_at or 0.0) - t.queued_at for t in done if t.function == f]
+            for f in functions
+        ]
+        svc = [[t.service_s for t in done if t.function == f] for f in functions]
+        ax_lat.boxplot(lat, tick_labels=functions, showfliers=True)
+        ax_svc.boxplot(svc, tick_labels=functions, showfliers=True)
+    else:
+        ax_lat.text(0.5, 0.5, "no computed calls", ha="center", transform=ax_lat.transAxes)
+    ax_lat.set_title("latency per call (queued to replied)")
+    ax_svc.set_title("service time per call (on the worker)")
+    for ax in (ax_lat, ax_svc):
+        ax.set_ylabel("seconds")
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    return path

@@ -1,0 +1,223 @@
+"""`dicec report BATCH_ID [--vs BASELINE_ID] -o DIR`: a batch's cost, from Redis.
+
+Terminal tables (rich) and DIR/index.html with PNG plots: the paper-style table (time,
+cost, cost per task, reduction versus the baseline batch), pools and functions, the
+execution pattern of the first 50 tasks, pool load over time, latency per function.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+from dicec.records import BatchMeta
+from orchestrator.batch.loadsampler import load_samples
+from orchestrator.cost import plots as report_plots
+from orchestrator.cost.accounting import BatchCost, Comparison, batch_cost, compare, load_batch
+from orchestrator.cost.timeline import busy_by_worker, busy_workers_binned, dedupe
+
+LOAD_BINS = 200
+
+TEMPLATE = Path(__file__).parent / "templates" / "report.html"
+
+
+class Report(BaseModel):
+    batch_id: str
+    cost: BatchCost
+    comparison: Comparison | None = None
+    index: Path
+    images: list[Path]
+    load_sampled: bool
+
+
+def make_report(
+    r: redis.Redis,
+    batch_id: str,
+    out_dir: Path,
+    vs: str | None = None,
+    console: Console | None = None,
+) -> Report:
+    meta, tasks, traces = load_batch(r, batch_id)
+    traces = dedupe(traces)
+    cost = batch_cost(meta, tasks, traces)
+    comparison = None
+    if vs:
+        base_meta, base_tasks, base_traces = load_batch(r, vs)
+        comparison = compare(batch_cost(base_meta, base_tasks, base_traces), cost)
+    samples = load_samples(r, batch_id)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = cost.started_at
+    replicas = {p.pool: p.replicas for p in cost.pools}
+    images = [
+        report_plots.gantt(tasks, traces, t0, out_dir / "gantt.png"),
+        report_plots.pool_load(
+            busy_workers_binned(busy_by_worker(traces), t0, cost.finished_at, LOAD_BINS),
+            replicas,
+            samples,
+            t0,
+            out_dir / "pool_load.png",
+        ),
+        report_plots.latency(traces, out_dir / "latency.png"),
+    ]
+    tables = [paper_table(cost, comparison), pools_table(cost), functions_table(cost)]
+    if console is not None:
+        for table in tables:
+            console.print(table.rich())
+        if not samples:
+            console.print("CPU / GPU load: not sampled for this batch")
+    index = out_dir / "index.html"
+    index.write_text(_html(meta, cost, tables, images, bool(samples)))
+    return Report(
+        batch_id=batch_id,
+        cost=cost,
+        comparison=comparison,
+        index=index,
+        images=images,
+        load_sampled=bool(samples),
+    )
+
+
+def usd(value: float) -> str:
+    return f"{value:.2f}" if value >= 1 else f"{value:.4f}" if value >= 1e-4 else f"{value:.2e}"
+
+
+def _row(cost: BatchCost, reduction: str) -> list[str]:
+    return [
+        cost.batch_id,
+        cost.mode,
+        ", ".join(f"{p.pool} x{p.replicas}" for p in cost.pools),
+        str(cost.tasks),
+        f"{cost.makespan_s:.1f} s ({cost.makespan_min:.2f} min)",
+        usd(cost.cost_usd),
+        usd(cost.cost_per_task_usd),
+        reduction,
+    ]
+
+
+@dataclass
+class TableData:
+    """A table once, rendered twice: rich in the terminal, HTML in the page."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+
+    def rich(self) -> Table:
+        table = Table(*self.columns, title=self.title)
+        for row in self.rows:
+            table.add_row(*row)
+        return table
+
+    def html(self) -> str:
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+            for row in self.rows
+        )
+        return f"<h2>{html.escape(self.title)}</h2><table><tr>{head}</tr>{body}</table>"
+
+
+def paper_table(cost: BatchCost, comparison: Comparison | None) -> TableData:
+    table = TableData(
+        "Time and cost (nodes billed for the whole run)",
+        ["batch", "mode", "nodes", "tasks", "time", "cost $", "$ / task", "reduction vs baseline"],
+    )
+    if comparison is None:
+        table.rows.append(_row(cost, "-"))
+        return table
+    table.rows.append(_row(comparison.baseline, "(baseline)"))
+    reduction = (
+        f"cost {100 * comparison.cost_reduction:.1f} %, "
+        f"time {100 * comparison.time_reduction:.1f} %"
+    )
+    table.rows.append(_row(cost, reduction))
+    return table
+
+
+def pools_table(cost: BatchCost) -> TableData:
+    table = TableData(
+        "Pools",
+        ["pool", "$/h", "replicas", "calls", "busy s", "billed s", "util", "cost $", "idle $"],
+    )
+    for p in cost.pools:
+        table.rows.append(
+            [
+                p.pool,
+                f"{p.price_per_hour:.2f}" if p.priced else "unpriced",
+                str(p.replicas),
+                str(p.calls),
+                f"{p.busy_s:.1f}",
+                f"{p.provisioned_s:.1f}",
+                f"{100 * p.utilisation:.0f} %",
+                usd(p.cost_usd),
+                usd(p.idle_cost_usd),
+            ]
+        )
+    return table
+
+
+def functions_table(cost: BatchCost) -> TableData:
+    table = TableData(
+        "Functions (cost: their pools' cost by share of busy time)",
+        ["function", "calls", "computed", "errors", "busy s", "mean latency s", "cost $"],
+    )
+    for f in cost.functions:
+        table.rows.append(
+            [
+                f.function,
+                str(f.calls),
+                str(f.computed),
+                str(f.errors),
+                f"{f.busy_s:.1f}",
+                f"{f.mean_latency_s:.3f}",
+                usd(f.cost_usd),
+            ]
+        )
+    if cost.unattributed_usd > 0:
+        table.rows.append(
+            ["(pools that ran no call)", "", "", "", "", "", usd(cost.unattributed_usd)]
+        )
+    return table
+
+
+def _html(
+    meta: BatchMeta, cost: BatchCost, tables: list[TableData], images: list[Path], sampled: bool
+) -> str:
+    facts = {
+        "program": meta.program_name,
+        "mode": meta.mode,
+        "tasks": f"{meta.tasks} ({cost.ok} ok, {cost.errors} errors)",
+        "images": f"{len(set(meta.images))} distinct, from {meta.images_dir}",
+        "pools file": meta.pools_file,
+        "checkpoints": meta.checkpoints,
+        "status": meta.status,
+    }
+    facts_html = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+        for k, v in facts.items()
+    )
+    warning = (
+        "<p class='warn'>Small offline checkpoints (random weights): times are this "
+        "machine's, answers mean nothing.</p>"
+        if meta.checkpoints == "small"
+        else ""
+    )
+    load_note = "" if sampled else "<p>CPU / GPU load: not sampled for this batch.</p>"
+    figures = "".join(
+        f"<figure><img src='{html.escape(p.name)}' alt='{html.escape(p.stem)}'></figure>"
+        for p in images
+    )
+    return TEMPLATE.read_text().format(
+        title=html.escape(f"Batch {meta.batch_id}"),
+        warning=warning,
+        facts=facts_html,
+        tables="".join(t.html() for t in tables),
+        load_note=load_note,
+        figures=figures,
+    )

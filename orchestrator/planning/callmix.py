@@ -1,0 +1,195 @@
+"""The call mix of a batch: per task, which function calls it makes and in what order.
+
+A task is a dependency graph of calls (`TaskGraph`); the common case is a sequence of
+rounds, each a multiset of calls issued together, the next round issued when the whole
+previous round has answered (`TaskGraph.from_rounds`). A mix comes from measured call
+traces, from a short description (the claims program), or from a program run on
+codegen's stand-in runtime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from dicec.errors import ConfigError
+from dicec.records import CallTrace
+from orchestrator.cost.timeline import dedupe
+
+# The paper's batch: 1000 tasks, each one of 30 accident-scene images at random.
+PAPER_TASKS = 1000
+PAPER_IMAGES = 30
+# Assumed cars per accident image (the paper does not say): mean 2.9, at most 5 (the
+# detector's top-k). Weights of 1..5 cars.
+CLAIMS_CAR_WEIGHTS: dict[int, float] = {1: 0.10, 2: 0.30, 3: 0.30, 4: 0.20, 5: 0.10}
+CLAIMS_PER_CAR = ("blip", "blip", "xvlm", "xvlm")
+
+
+class GraphCall(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    function: str
+    after: list[int] = Field(default_factory=list, description="earlier calls it waits for")
+
+
+class TaskGraph(BaseModel):
+    """One task's calls in program order; each waits for the calls named in `after`."""
+
+    model_config = ConfigDict(extra="forbid")
+    calls: list[GraphCall] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _acyclic(self) -> TaskGraph:
+        for i, call in enumerate(self.calls):
+            bad = [d for d in call.after if not 0 <= d < i]
+            if bad:
+                raise ValueError(f"call {i} ({call.function}) waits for {bad}: not earlier calls")
+        return self
+
+    @classmethod
+    def from_rounds(cls, rounds: Sequence[Sequence[str]]) -> TaskGraph:
+        """Rounds with a barrier between them: each call waits for the whole previous round."""
+        calls: list[GraphCall] = []
+        previous: list[int] = []
+        for round_ in rounds:
+            current = []
+            for fn in round_:
+                current.append(len(calls))
+                calls.append(GraphCall(function=fn, after=list(previous)))
+            previous = current or previous
+        return cls(calls=calls)
+
+    def functions(self) -> Counter[str]:
+        return Counter(c.function for c in self.calls)
+
+
+class CallMix(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = "mix"
+    tasks: list[TaskGraph] = Field(min_length=1)
+
+    def function_counts(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for task in self.tasks:
+            total.update(task.functions())
+        return total
+
+    def functions(self) -> list[str]:
+        return sorted(self.function_counts())
+
+    def calls(self) -> int:
+        return sum(len(t.calls) for t in self.tasks)
+
+    def resized(self, tasks: int, seed: int = 0) -> CallMix:
+        """The same mix over `tasks` tasks: cycled when growing, a seeded sample else."""
+        if tasks == len(self.tasks):
+            return self
+        if tasks < 1:
+            raise ConfigError(f"a call mix needs at least one task, got {tasks}")
+        if tasks > len(self.tasks):
+            picked = [self.tasks[i % len(self.tasks)] for i in range(tasks)]
+        else:
+            picked = random.Random(seed).sample(self.tasks, tasks)
+        return CallMix(name=self.name, tasks=picked)
+
+
+def from_rounds(rounds_per_task: Iterable[Sequence[Sequence[str]]], name: str = "mix") -> CallMix:
+    return CallMix(name=name, tasks=[TaskGraph.from_rounds(r) for r in rounds_per_task])
+
+
+def claims_rounds(cars: int, serial: bool = False) -> list[list[str]]:
+    """The claims program's rounds for an image with `cars` cars.
+
+    Distributed: glip, then every car's 4 calls at once. Serial: one call per round.
+    """
+    per_car = [fn for _ in range(cars) for fn in CLAIMS_PER_CAR]
+    if serial:
+        return [["glip"], *([fn] for fn in per_car)]
+    return [["glip"], per_car] if cars else [["glip"]]
+
+
+def claims_call_mix(
+    tasks: int = PAPER_TASKS,
+    *,
+    images: int = PAPER_IMAGES,
+    cars_per_image: Sequence[int] | None = None,
+    car_weights: dict[int, float] | None = None,
+    seed: int = 0,
+    serial: bool = False,
+) -> CallMix:
+    """The paper's batch: each task one of `images` images at random (seeded).
+
+    Cars per image are given, or drawn (seeded) from `car_weights`.
+    """
+    rng = random.Random(seed)
+    if cars_per_image is None:
+        weights = car_weights or CLAIMS_CAR_WEIGHTS
+        cars_per_image = rng.choices(list(weights), weights=list(weights.values()), k=images)
+    if not cars_per_image:
+        raise ConfigError("claims call mix: cars_per_image is empty")
+    picks = [rng.randrange(len(cars_per_image)) for _ in range(tasks)]
+    name = "claims-serial" if serial else "claims"
+    return from_rounds((claims_rounds(cars_per_image[i], serial) for i in picks), name=name)
+
+
+def rounds_from_traces(
+    traces: Iterable[CallTrace], include_cached: bool = False
+) -> dict[int, list[list[str]]]:
+    """Per task index, its rounds: calls sharing a group id (one gather), in issue order."""
+    groups: dict[int, dict[str, list[CallTrace]]] = {}
+    for trace in dedupe(traces):
+        if trace.task_index is None or (trace.cached and not include_cached):
+            continue
+        key = trace.group_id or trace.call_id
+        groups.setdefault(trace.task_index, {}).setdefault(key, []).append(trace)
+    rounds: dict[int, list[list[str]]] = {}
+    for index, by_group in groups.items():
+        ordered = sorted(by_group.values(), key=lambda g: min(t.queued_at for t in g))
+        rounds[index] = [
+            [t.function for t in sorted(g, key=lambda t: t.queued_at)] for g in ordered
+        ]
+    return rounds
+
+
+def call_mix_from_traces(
+    traces: Iterable[CallTrace], tasks: int | None = None, include_cached: bool = False
+) -> CallMix:
+    """The mix a batch really made; tasks without calls count as empty tasks."""
+    rounds = rounds_from_traces(traces, include_cached)
+    if not rounds and not tasks:
+        raise ConfigError("no call traces with a task index: cannot derive a call mix")
+    count = tasks if tasks is not None else max(rounds) + 1
+    return from_rounds((rounds.get(i, []) for i in range(count)), name="traces")
+
+
+def call_mix_from_program(source: str, samples: int = 8, name: str = "program") -> CallMix:
+    """Run a program on codegen's stand-in runtime `samples` times (seeds 0..n-1).
+
+    Each seed is one task shape; a batch cycles over them. What a stand-in answers (how
+    many boxes a detector finds) is generated from the result schemas, not from photos.
+    """
+    from orchestrator.program.sandbox.programs import compile_program
+    from orchestrator.program.trial import DEFAULT_IMAGE_SIZES, run_on_standin, write_test_images
+    from worker_models.registry import catalogue_functions
+
+    program = compile_program(source, f"{name}.py")
+    functions = catalogue_functions()
+
+    async def run_all() -> list[list[list[str]]]:
+        shapes = []
+        with tempfile.TemporaryDirectory(prefix="dicec-mix-") as tmp:
+            (image,) = write_test_images(Path(tmp), DEFAULT_IMAGE_SIZES[-1:])
+            for seed in range(samples):
+                outcome = await run_on_standin(program, image, functions, seed)
+                rounds: list[list[str]] = [[] for _ in range(outcome.rounds)]
+                for call in outcome.calls:
+                    rounds[call.round - 1].append(call.function)
+                shapes.append(rounds)
+        return shapes
+
+    return from_rounds(asyncio.run(run_all()), name=name)

@@ -1,0 +1,116 @@
+"""What a simulation reports: makespan, per-pool busy time, utilisation and cost."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from orchestrator.planning.sim_engine import Replica, SimTask
+
+SECONDS_PER_HOUR = 3600.0
+P95 = 0.95
+
+
+class PoolSim(BaseModel):
+    pool: str
+    gpu_type: str
+    replicas: int
+    price_per_hour: float
+    calls: int
+    busy_s: float
+    provisioned_s: float
+    utilisation: float
+    cost_usd: float
+    idle_cost_usd: float
+
+
+class FunctionSim(BaseModel):
+    calls: int
+    mean_latency_s: float
+    p95_latency_s: float
+    mean_batch_size: float
+
+
+class SimResult(BaseModel):
+    mode: str
+    tasks: int
+    calls: int
+    makespan_s: float
+    cost_usd: float
+    cost_per_task_usd: float
+    pools: list[PoolSim]
+    functions: dict[str, FunctionSim]
+
+    @property
+    def makespan_min(self) -> float:
+        return self.makespan_s / 60.0
+
+    def pool(self, name: str) -> PoolSim:
+        return next(p for p in self.pools if p.pool == name)
+
+
+def build_result(
+    mode: str,
+    tasks: list[SimTask],
+    replicas: list[Replica],
+    prices: dict[str, float],
+    batch_sizes: dict[str, list[int]],
+) -> SimResult:
+    makespan = max((t.finished_at for t in tasks), default=0.0)
+    pools = _pools(replicas, prices, makespan)
+    cost = sum(p.cost_usd for p in pools)
+    return SimResult(
+        mode=mode,
+        tasks=len(tasks),
+        calls=sum(len(t.calls) for t in tasks),
+        makespan_s=makespan,
+        cost_usd=cost,
+        cost_per_task_usd=cost / len(tasks) if tasks else 0.0,
+        pools=pools,
+        functions=_functions(tasks, batch_sizes),
+    )
+
+
+def _pools(replicas: list[Replica], prices: dict[str, float], makespan: float) -> list[PoolSim]:
+    by_pool: dict[str, list[Replica]] = {}
+    for replica in replicas:
+        by_pool.setdefault(replica.pool, []).append(replica)
+    out = []
+    for name, group in by_pool.items():
+        price = prices[name]
+        provisioned = len(group) * makespan
+        busy = sum(r.busy_s for r in group)
+        cost = price * provisioned / SECONDS_PER_HOUR
+        util = busy / provisioned if provisioned > 0 else 0.0
+        out.append(
+            PoolSim(
+                pool=name,
+                gpu_type=group[0].gpu_type,
+                replicas=len(group),
+                price_per_hour=price,
+                calls=sum(r.calls for r in group),
+                busy_s=busy,
+                provisioned_s=provisioned,
+                utilisation=util,
+                cost_usd=cost,
+                idle_cost_usd=cost * (1.0 - util),
+            )
+        )
+    return out
+
+
+def _functions(tasks: list[SimTask], batch_sizes: dict[str, list[int]]) -> dict[str, FunctionSim]:
+    latencies: dict[str, list[float]] = {}
+    for task in tasks:
+        for call in task.calls:
+            latencies.setdefault(call.function, []).append(call.finished_at - call.issued_at)
+    out = {}
+    for function, values in sorted(latencies.items()):
+        values.sort()
+        sizes = batch_sizes.get(function) or [1]
+        out[function] = FunctionSim(
+            calls=len(values),
+            mean_latency_s=sum(values) / len(values),
+            p95_latency_s=values[min(len(values) - 1, int(P95 * len(values)))],
+            mean_batch_size=sum(sizes) / len(sizes),
+        )
+    return out

@@ -1,0 +1,232 @@
+"""Cost commands: `dicec report`, `dicec profile`, `dicec plan`, `dicec paper-table`.
+
+Mounted at the top level of the `dicec` CLI (scripts.cli.main copies these commands).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from dicec.errors import DicecError
+from orchestrator.planning.callmix import CallMix
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Cost, profiles, plans.")
+out = Console()
+err = Console(stderr=True)
+BUILTIN_MIXES = ("claims", "claims-serial")
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {escape(str(exc))}")
+    return typer.Exit(2)
+
+
+@app.command()
+def report(
+    batch_id: str,
+    vs: Annotated[str | None, typer.Option("--vs", help="baseline batch to compare with")] = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="folder for index.html")] = Path(
+        "var/report"
+    ),
+) -> None:
+    """Time, cost and plots of a batch (from Redis); with --vs, the reduction."""
+    from dicec.redis_conn import sync_client
+    from orchestrator.cost.report import make_report
+
+    try:
+        made = make_report(sync_client(), batch_id, output, vs=vs, console=out)
+    except DicecError as exc:
+        raise _fail(exc) from None
+    out.print(f"wrote {made.index} and {len(made.images)} plots")
+
+
+@app.command()
+def profile(
+    pools: Annotated[str, typer.Option(help="pools file (path or shipped name)")] = "local",
+    output: Annotated[Path, typer.Option("-o", "--output")] = Path("var/profile.yaml"),
+    batch_sizes: Annotated[str, typer.Option(help="comma-separated batch sizes")] = "1,2,4,8",
+    repeats: Annotated[int, typer.Option(help="timed passes per batch size")] = 3,
+    functions: Annotated[str | None, typer.Option(help="only these (comma-separated)")] = None,
+    image: Annotated[Path | None, typer.Option(help="image to profile with")] = None,
+    through_workers: Annotated[
+        bool,
+        typer.Option(help="time the passes in real worker processes (needs Redis)"),
+    ] = False,
+    overheads: Annotated[
+        bool,
+        typer.Option(
+            help="also measure the per-call costs of orchestrator, worker and dispatch on "
+            "noop batches (needs Redis)"
+        ),
+    ] = False,
+    program: Annotated[
+        Path | None,
+        typer.Option(help="with --overheads: the orchestrator's cost measured on this program"),
+    ] = None,
+    images: Annotated[
+        Path | None, typer.Option(help="with --program: the images its calibration batches use")
+    ] = None,
+) -> None:
+    """Measure service time against batch size on this hardware; save a profile file."""
+    from contextlib import ExitStack
+
+    from dicec.services import ensure_redis
+    from dicec.settings import get_settings
+    from orchestrator.planning.overheads import apply_overheads, measure_overheads
+    from orchestrator.planning.profiles import save_profile
+    from orchestrator.planning.profiling import load_image, measure_profile, parse_batch_sizes
+    from orchestrator.planning.profiling_workers import (
+        measure_profile_through_workers,
+        profiling_pools,
+    )
+    from worker_models.pools import load_pools
+
+    settings = get_settings()
+    measure = measure_profile_through_workers if through_workers else measure_profile
+    if (program is None) != (images is None) or (program and not overheads):
+        raise _fail(DicecError("--program and --images go together, and with --overheads"))
+    sizes = parse_batch_sizes(batch_sizes)
+    try:
+        pools_file = load_pools(pools)
+        with ExitStack() as stack:
+            if through_workers or overheads:
+                stack.enter_context(ensure_redis(settings, say=err.print))
+            measured = measure(
+                pools_file,
+                get_settings(),
+                sizes,
+                repeats,
+                functions.split(",") if functions else None,
+                load_image(image),
+                progress=err.print,
+            )
+            if overheads:
+                calibration = profiling_pools(pools_file, None, max(sizes))
+                costs = measure_overheads(get_settings(), err.print, program, images, calibration)
+                apply_overheads(measured, costs)
+    except DicecError as exc:
+        raise _fail(exc) from None
+    flags = " --through-workers" * through_workers + " --overheads" * overheads
+    save_profile(measured, output, header=f"Measured by `dicec profile --pools {pools}{flags}`.")
+    out.print(f"wrote {output}")
+
+
+def _call_mix(program: str, batch: str | None, samples: int) -> CallMix:
+    from orchestrator.planning.callmix import (
+        call_mix_from_program,
+        call_mix_from_traces,
+        claims_call_mix,
+    )
+
+    if batch:
+        from dicec.redis_conn import sync_client
+        from orchestrator.cost.accounting import load_batch
+
+        meta, _, traces = load_batch(sync_client(), batch)
+        return call_mix_from_traces(traces, tasks=meta.tasks)
+    if program in BUILTIN_MIXES:
+        return claims_call_mix(serial=program == "claims-serial")
+    path = Path(program)
+    if not path.is_file():
+        raise typer.BadParameter(f"--program {program!r}: not a file nor one of {BUILTIN_MIXES}")
+    return call_mix_from_program(path.read_text(), samples=samples, name=path.stem)
+
+
+@app.command()
+def plan(
+    program: Annotated[
+        str, typer.Option(help="program file (run on the stand-in), or claims | claims-serial")
+    ] = "claims",
+    tasks: Annotated[int, typer.Option(help="tasks in the batch")] = 1000,
+    deadline_min: Annotated[float, typer.Option(help="the batch must finish within this")] = 68.0,
+    budget: Annotated[float | None, typer.Option(help="USD the batch may cost at most")] = None,
+    profile_name: Annotated[str, typer.Option("--profile", help="profile file or name")] = (
+        "reference"
+    ),
+    gpu_types: Annotated[str | None, typer.Option(help="only these GPU types")] = None,
+    from_batch: Annotated[
+        str | None, typer.Option(help="take the call mix from this batch's traces")
+    ] = None,
+    samples: Annotated[int, typer.Option(help="stand-in runs of the program")] = 8,
+    max_concurrent_tasks: Annotated[int, typer.Option(help="orchestrator's task limit")] = 64,
+    output: Annotated[Path, typer.Option("-o", "--output")] = Path("var/plan-pools.yaml"),
+) -> None:
+    """The cheapest pool plan meeting the deadline; written as a pools file."""
+    from orchestrator.planning.planner import plan_detailed, write_pools_file
+    from orchestrator.planning.profiles import load_profile
+    from orchestrator.planning.simulator import SimConfig
+
+    try:
+        mix = _call_mix(program, from_batch, samples)
+        found = plan_detailed(
+            mix,
+            load_profile(profile_name),
+            tasks,
+            deadline_min * 60.0,
+            budget,
+            gpu_types.split(",") if gpu_types else None,
+            config=SimConfig(max_concurrent_tasks=max_concurrent_tasks),
+        )
+    except DicecError as exc:
+        raise _fail(exc) from None
+    sim = found.simulated
+    header = (
+        f"Planned by `dicec plan` with profile {profile_name!r}: {tasks} tasks of "
+        f"{mix.name}, deadline {deadline_min} min.\nSimulated: {sim.makespan_min:.1f} min, "
+        f"${sim.cost_usd:.2f}."
+    )
+    write_pools_file(found.pools, output, header=header)
+    table = Table("pool", "GPU", "functions", "replicas", "concurrency", "utilisation", "cost $")
+    for pool in found.pools.pools:
+        ps = sim.pool(pool.name)
+        table.add_row(
+            pool.name,
+            pool.gpu_type,
+            ", ".join(pool.functions),
+            str(pool.replicas),
+            str(pool.concurrency),
+            f"{100 * ps.utilisation:.0f} %",
+            f"{ps.cost_usd:.2f}",
+        )
+    out.print(table)
+    out.print(
+        f"simulated makespan {sim.makespan_min:.1f} min (deadline {deadline_min} min), cost "
+        f"${sim.cost_usd:.2f}, ${sim.cost_per_task_usd:.5f} per task; "
+        f"{found.simulations} simulations in {found.search_s:.1f} s"
+        + ("" if found.complete else " (search cut short by its time limit)")
+    )
+    out.print(f"wrote {output}")
+
+
+@app.command("paper-table")
+def paper_table(
+    profile_name: Annotated[str, typer.Option("--profile", help="profile file or name")] = (
+        "reference"
+    ),
+    seed: Annotated[int, typer.Option(help="seed of the batch's image assignment")] = 0,
+    no_plan: Annotated[bool, typer.Option("--no-plan", help="skip the planner")] = False,
+) -> None:
+    """The paper's two tables, simulated with the profile, next to its figures."""
+    from orchestrator.planning.callmix import claims_call_mix
+    from orchestrator.planning.paper_table import paper_tables, render
+    from orchestrator.planning.profiles import load_profile
+
+    try:
+        tables = paper_tables(
+            load_profile(profile_name), claims_call_mix(seed=seed), with_plan=not no_plan
+        )
+    except DicecError as exc:
+        raise _fail(exc) from None
+    render(tables, out)
+    measured = load_profile(profile_name).measured
+    if not measured:
+        out.print(
+            "[dim]The profile is derived from public figures and calibrated to the paper's "
+            "1-node baseline (141 min); it is not a measurement.[/]"
+        )
