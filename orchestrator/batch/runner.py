@@ -122,11 +122,7 @@ class BatchRunner:
         self.restored = 0
 
     def limits(self) -> Limits:
-        return Limits(
-            wall_s=self.settings.task_timeout_s,
-            memory_mb=self.settings.program_memory_mb,
-            max_output_chars=self.settings.program_max_output_chars,
-        )
+        return Limits.from_settings(self.settings)
 
     async def run(self, meta: BatchMeta) -> None:
         done = await self.store.done_indices()

@@ -17,9 +17,8 @@ from pydantic import BaseModel, Field
 from dicec import keys
 from dicec.errors import BatchError
 from dicec.records import BatchMeta, CallTrace, TaskRecord
+from dicec.units import SECONDS_PER_HOUR
 from orchestrator.cost.timeline import busy_by_worker, computed, dedupe, total
-
-SECONDS_PER_HOUR = 3600.0
 
 
 class PoolCost(BaseModel):

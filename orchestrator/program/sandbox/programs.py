@@ -33,6 +33,7 @@ from dicec.errors import (
     ProgramResourceError,
     ProgramTimeoutError,
 )
+from dicec.settings import Settings
 from orchestrator.program.sandbox.guards import OutputCollector, TaskGuard
 from orchestrator.program.sandbox.helpers import build_namespace
 from orchestrator.program.sandbox.modules import is_program_owned
@@ -52,12 +53,27 @@ __all__ = ["ALLOWED_IMPORTS", "ENTRY_POINTS", "CompiledProgram", "Limits", "Prog
 CANCEL_GRACE_S = 1.0  # after the deadline, how long a cancelled program may take to stop
 
 
+def _setting_default(name: str) -> Any:
+    return Settings.model_fields[name].default
+
+
 @dataclass(frozen=True)
 class Limits:
-    wall_s: float = 300
-    memory_mb: int = 512
-    max_output_chars: int = 200_000
+    """What one task's program may use. The defaults are the Settings defaults."""
+
+    wall_s: float = _setting_default("task_timeout_s")
+    memory_mb: int = _setting_default("program_memory_mb")
+    max_output_chars: int = _setting_default("program_max_output_chars")
     max_recursion: int = 200
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        """The limits a deployment configured (DICEC_TASK_TIMEOUT_S, DICEC_PROGRAM_*)."""
+        return cls(
+            wall_s=settings.task_timeout_s,
+            memory_mb=settings.program_memory_mb,
+            max_output_chars=settings.program_max_output_chars,
+        )
 
 
 @dataclass

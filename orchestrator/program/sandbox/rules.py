@@ -13,8 +13,7 @@ import ast
 from collections.abc import Iterator
 
 from dicec.errors import ProgramError, SandboxViolation
-
-ENTRY_POINTS = ("execute_query", "execute_command")
+from orchestrator.program.dialect import ENTRY_POINTS
 
 ALLOWED_IMPORTS: frozenset[str] = frozenset(
     {

@@ -18,7 +18,8 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from orchestrator.program.sandbox.rules import ENTRY_POINTS, is_main_guard
+from orchestrator.program.dialect import ENTRY_POINTS, MODEL_METHODS
+from orchestrator.program.sandbox.rules import is_main_guard
 from orchestrator.program.sandbox.sizes import CHECKED_METHODS
 
 ENTER = "__dicec_enter__"
@@ -39,8 +40,6 @@ FORMAT_VALUE = "__dicec_format__"
 HELPER_NAMES = (ENTER, LEAVE, TICK, ITERATE, MUL, POW, LSHIFT, AUG, WRITABLE, MODEL_CALL_ASYNC,
                 MODEL_CALL_SYNC, CHECKED_CALL, METHOD, MOD, FORMAT_VALUE)  # fmt: skip
 
-MODEL_METHODS = frozenset({"find", "exists", "verify_property", "simple_query",
-                           "compute_depth", "best_text_match", "llm_query"})  # fmt: skip
 _BINOP_HELPERS: dict[type, str] = {ast.Mult: MUL, ast.Pow: POW, ast.LShift: LSHIFT, ast.Mod: MOD}
 _AUG_NAMES: dict[type, str] = {ast.Mult: "mul", ast.Pow: "pow", ast.LShift: "lshift"}
 
