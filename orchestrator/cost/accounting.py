@@ -240,8 +240,3 @@ def compare(baseline: BatchCost, candidate: BatchCost) -> Comparison:
         cost_reduction=reduction(baseline.cost_usd, candidate.cost_usd),
         cost_per_task_reduction=reduction(baseline.cost_per_task_usd, candidate.cost_per_task_usd),
     )
-
-
-def cost_of_batch(r: redis.Redis, batch_id: str) -> BatchCost:
-    meta, tasks, traces = load_batch(r, batch_id)
-    return batch_cost(meta, tasks, traces)

@@ -132,10 +132,6 @@ class Dispatcher:
         with contextlib.suppress(RedisError):
             await self.redis.delete(self.reply_to)
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._pending)
-
     # -- calls ---------------------------------------------------------------------------
     async def call(self, prepared: PreparedCall, origin: CallOrigin) -> tuple[str, Any]:
         """Send one call (in the next flush) and wait for its validated result."""

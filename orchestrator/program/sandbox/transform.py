@@ -37,8 +37,6 @@ CHECKED_CALL = "__dicec_checked_call__"
 METHOD = "__dicec_method__"
 MOD = "__dicec_mod__"
 FORMAT_VALUE = "__dicec_format__"
-HELPER_NAMES = (ENTER, LEAVE, TICK, ITERATE, MUL, POW, LSHIFT, AUG, WRITABLE, MODEL_CALL_ASYNC,
-                MODEL_CALL_SYNC, CHECKED_CALL, METHOD, MOD, FORMAT_VALUE)  # fmt: skip
 
 _BINOP_HELPERS: dict[type, str] = {ast.Mult: MUL, ast.Pow: POW, ast.LShift: LSHIFT, ast.Mod: MOD}
 _AUG_NAMES: dict[type, str] = {ast.Mult: "mul", ast.Pow: "pow", ast.LShift: "lshift"}
