@@ -126,7 +126,7 @@ def load_backend(function: str, settings: Settings, device: str = "cpu") -> Back
             return _construct(function, checkpoint, device, settings)
     except ModelLoadError:
         raise
-    except Exception as exc:  # noqa: BLE001 - third-party loaders raise anything; name it
+    except Exception as exc:  # third-party loaders raise anything; name it
         raise ModelLoadError(
             f"cannot load {function!r} from checkpoint {checkpoint!r}: {type(exc).__name__}: {exc}"
         ) from exc

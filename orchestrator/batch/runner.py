@@ -13,7 +13,7 @@ import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -148,7 +148,7 @@ class BatchRunner:
         self,
         meta: BatchMeta,
         program: CompiledProgram | DicecError,
-        todo,
+        todo: Iterator[int],
         images: TaskImages,
         pool: ThreadPoolExecutor,
     ) -> None:

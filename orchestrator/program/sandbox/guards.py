@@ -52,7 +52,7 @@ def process_rss() -> int:
 class TaskGuard:
     """Budgets of one task run; every program-visible helper of the task is bound to one."""
 
-    def __init__(self, *, wall_s: float, memory_mb: int, max_recursion: int, filename: str):
+    def __init__(self, *, wall_s: float, memory_mb: int, max_recursion: int, filename: str) -> None:
         self.wall_s = wall_s
         self.memory_bytes = memory_mb * MIB
         self.max_recursion = max_recursion
