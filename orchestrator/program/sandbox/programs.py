@@ -4,11 +4,11 @@ A program is checked and compiled once (`compile_program`), then run per task
 (`run_program`) in a fresh namespace with allow-listed builtins and stand-in modules.
 The layers, each in its own module:
 
-- sandbox_rules:     static rules on the AST (imports, dunders, frames, str.format, ...)
-- sandbox_transform: drops the program's own `asyncio.run(...)` line, adds guard calls,
-                     awaits ImagePatch model methods inside `async def`
-- sandbox_guards:    deadline, recursion, memory and output budgets of one task
-- sandbox_modules / sandbox_runtime / sandbox_helpers: what a task's program can reach
+- rules.py:     static rules on the AST (imports, dunders, frames, str.format, ...)
+- transform.py: drops the program's own `asyncio.run(...)` line, adds guard calls,
+                awaits ImagePatch model methods inside `async def`
+- guards.py:    deadline, recursion, memory and output budgets of one task
+- modules.py / runtime.py / helpers.py: what a task's program can reach
 
 In-process isolation of Python is best effort. A deployment should also run the
 orchestrator as an unprivileged user in a container with a read-only file system, no

@@ -4,7 +4,7 @@
    `asyncio.run(execute_query(...))`, `if __name__ == "__main__":`).
 2. `Instrument`: guard calls at the top of every function and loop body, guarded
    comprehension iterables, checked `*` / `**` / `<<` / `%`, checked attribute stores,
-   size checks on calls that can allocate a lot in C (sandbox_sizes), and inside
+   size checks on calls that can allocate a lot in C (sizes.py), and inside
    `async def` bodies the ImagePatch model methods (`patch.find(...)`) become awaited
    calls of their async twins, so a program written in the synchronous style never
    blocks the event loop.
