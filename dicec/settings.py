@@ -10,6 +10,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL_ENV = "REDIS_URL"  # no prefix: what the tests and compose set
 DEFAULT_CHECKPOINT_DIR = Path("var/checkpoints")
 # A worker touches this file once its models are loaded (the readiness probe tests it).
 DEFAULT_READY_FILE = Path("/tmp/dicec-ready")
@@ -46,7 +47,7 @@ class Settings(BaseSettings):
     # REDIS_URL (no prefix) is honoured too: it is what the tests and compose set.
     redis_url: str = Field(
         default=DEFAULT_REDIS_URL,
-        validation_alias="REDIS_URL",
+        validation_alias=REDIS_URL_ENV,
     )
     # Start an embedded Redis when none answers (local runs). Deployments set this false:
     # a container that cannot reach its Redis must fail, not run alone.
