@@ -6,12 +6,9 @@ import ast
 import itertools
 from collections.abc import Iterable
 
-from orchestrator.program.imagepatch import MODEL_METHODS as IMAGE_PATCH_MODEL_METHODS
+from orchestrator.program.dialect import ASYNC_SUFFIX, ENTRY_POINTS, MODEL_METHODS
 
-# ImagePatch methods that call a model; each has an awaitable `<name>_async` twin.
-MODEL_METHODS = frozenset(IMAGE_PATCH_MODEL_METHODS)
-ASYNC_SUFFIX = "_async"
-ENTRY_POINTS = ("execute_query", "execute_command")
+__all__ = ["ASYNC_SUFFIX", "ENTRY_POINTS", "MODEL_METHODS"]  # re-exported for the passes
 # Set on nodes the compiler made, so later passes know they are pure by construction.
 GENERATED = "dicec_generated"
 

@@ -1,3 +1,4 @@
-"""DiCE-C on Celery: shared contracts (settings, Redis layout, errors) and the CLI."""
+"""DiCE-C on Celery, the ground: settings, Redis layout, errors, records. Imports nothing of
+the project; the CLI lives in scripts/cli."""
 
 __version__ = "0.1.0"

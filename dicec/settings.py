@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -9,18 +10,44 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL_ENV = "REDIS_URL"  # no prefix: what the tests and compose set
 DEFAULT_CHECKPOINT_DIR = Path("var/checkpoints")
+# A worker touches this file once its models are loaded (the readiness probe tests it).
+DEFAULT_READY_FILE = Path("/tmp/dicec-ready")
+ENV_PREFIX = "DICEC_"
+# DICEC_CHECKPOINT_<FUNCTION>: a folder or hub id that one function's model loads from.
+CHECKPOINT_OVERRIDE_PREFIX = ENV_PREFIX + "CHECKPOINT_"
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a Settings field, for a process that must set it for
+    the children it forks (the children read it back through Settings)."""
+    assert field in Settings.model_fields, field
+    return ENV_PREFIX + field.upper()
+
+
+def _checkpoint_overrides() -> dict[str, str]:
+    """function -> checkpoint, from DICEC_CHECKPOINT_<FUNCTION> (not the two fields
+    DICEC_CHECKPOINT_DIR and DICEC_CHECKPOINT_OVERRIDES that share the prefix)."""
+    fields = {"DIR", "OVERRIDES"}
+    return {
+        name[len(CHECKPOINT_OVERRIDE_PREFIX) :].lower(): value
+        for name, value in os.environ.items()
+        if name.upper().startswith(CHECKPOINT_OVERRIDE_PREFIX)
+        and name[len(CHECKPOINT_OVERRIDE_PREFIX) :].upper() not in fields
+        and value
+    }
 
 
 class Settings(BaseSettings):
     """Everything configurable at run time. Secrets come only from the environment."""
 
-    model_config = SettingsConfigDict(env_prefix="DICEC_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     # REDIS_URL (no prefix) is honoured too: it is what the tests and compose set.
     redis_url: str = Field(
         default=DEFAULT_REDIS_URL,
-        validation_alias="REDIS_URL",
+        validation_alias=REDIS_URL_ENV,
     )
     # Start an embedded Redis when none answers (local runs). Deployments set this false:
     # a container that cannot reach its Redis must fail, not run alone.
@@ -34,8 +61,15 @@ class Settings(BaseSettings):
     # "real" selects the public checkpoints named in the catalogue.
     checkpoints: str = "small"
     checkpoint_dir: Path = DEFAULT_CHECKPOINT_DIR
+    checkpoint_overrides: dict[str, str] = Field(default_factory=_checkpoint_overrides)
 
     pools_file: Path | None = None
+    # Set by `dicec worker` for its forked children: the pool this process serves (unset
+    # in a baseline node and a plain `celery worker`), the Celery node name (set per
+    # replica by the local pools), and the readiness file.
+    pool: str | None = None
+    node_name: str | None = None
+    ready_file: Path = DEFAULT_READY_FILE
     torch_threads: int = 1
 
     # Detection results are capped so that one task's work is bounded.

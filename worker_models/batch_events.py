@@ -41,7 +41,7 @@ class MonitoredBatches(Batches):
         self._running = 0  # flushes handed to the pool and not yet returned
         self._last_flush = 0.0
 
-    def Strategy(self, task: Any, app: Any, consumer: Any) -> Any:  # noqa: N802 - Celery's name
+    def Strategy(self, task: Any, app: Any, consumer: Any) -> Any:  # Celery's name
         # A consumer restart (the broker connection was lost) builds the strategies anew.
         # Flushes handed out before may never report back, and the flush timer may have
         # gone with the old event loop while celery-batches still thinks it runs (then

@@ -105,11 +105,6 @@ class ImageStore:
         self._redis.set(keys.image_key(digest), data, ex=self._ttl_s, nx=True)
         return ImageRef(digest)
 
-    def put_image(self, image: Image.Image) -> ImageRef:
-        if isinstance(image, TrackedImage):
-            return image.dicec_ref
-        return self.put(encode_png(image))
-
     def get_bytes(self, digest: str) -> bytes:
         data = self._redis.get(keys.image_key(digest))
         if data is None:

@@ -14,25 +14,23 @@ from celery.signals import worker_process_init, worker_process_shutdown
 
 from dicec.settings import get_settings
 from worker_models.registry import Heartbeat, publish_functions
-from worker_models.service import POOL_ENV, FunctionService, build_service, set_service
+from worker_models.service import FunctionService, build_service, set_service
 
 log = logging.getLogger(__name__)
 
-READY_FILE_ENV = "DICEC_READY_FILE"
-DEFAULT_READY_FILE = "/tmp/dicec-ready"
 _heartbeat: Heartbeat | None = None
 
 
 def ready_file() -> Path:
-    return Path(os.environ.get(READY_FILE_ENV, DEFAULT_READY_FILE))
+    return get_settings().ready_file
 
 
 @worker_process_init.connect
 def _load_models(**_: object) -> None:
-    pool_name = os.environ.get(POOL_ENV)
+    settings = get_settings()
+    pool_name = settings.pool
     if not pool_name:
         return  # a baseline node (its own hook) or a plain `celery worker` (echo benchmarks)
-    settings = get_settings()
     pools_file = str(settings.pools_file) if settings.pools_file else None
     service = build_service(pool_name, pools_file, settings)
     set_service(service)

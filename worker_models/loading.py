@@ -1,7 +1,7 @@
 """Which checkpoint serves a function, and loading its backend once per worker process.
 
 Resolution order for a function's checkpoint:
-1. the environment variable `DICEC_CHECKPOINT_<FUNCTION>` (a folder or a hub id);
+1. `settings.checkpoint_overrides`, from `DICEC_CHECKPOINT_<FUNCTION>` (a folder or a hub id);
 2. `settings.checkpoints == "small"`: `settings.checkpoint_dir / <function>`, which must
    hold a small checkpoint built by `dicec checkpoints build`;
 3. `settings.checkpoints == "real"`: the catalogue's public checkpoint (a hub id).
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import os
 from pathlib import Path
 
 from dicec.errors import ConfigError, ModelLoadError
@@ -20,7 +19,6 @@ from worker_models.backends.base import Backend
 from worker_models.catalogue import get_spec
 from worker_models.checkpoints import MARKER_FILE, quiet_transformers, read_marker
 
-OVERRIDE_ENV_PREFIX = "DICEC_CHECKPOINT_"
 CHECKPOINT_MODES = ("small", "real")
 ID_FILES = ("config.json", MARKER_FILE)
 ID_HASH_CHARS = 16
@@ -39,10 +37,6 @@ DETECTORS = ("glip", "yolov8")
 _threads_set = False
 
 
-def override_env(function: str) -> str:
-    return OVERRIDE_ENV_PREFIX + function.upper()
-
-
 def is_small_checkpoint(path: str | Path) -> bool:
     """Whether `path` is a folder holding a complete small (random-weight) checkpoint."""
     folder = Path(path)
@@ -53,7 +47,7 @@ def is_small_checkpoint(path: str | Path) -> bool:
 def resolve_checkpoint(function: str, settings: Settings) -> str:
     """The folder or hub id the function's model loads from (see the module docstring)."""
     spec = get_spec(function)
-    override = os.environ.get(override_env(function))
+    override = settings.checkpoint_overrides.get(function)
     if override:
         return override
     if function == "noop":
@@ -132,7 +126,7 @@ def load_backend(function: str, settings: Settings, device: str = "cpu") -> Back
             return _construct(function, checkpoint, device, settings)
     except ModelLoadError:
         raise
-    except Exception as exc:  # noqa: BLE001 - third-party loaders raise anything; name it
+    except Exception as exc:  # third-party loaders raise anything; name it
         raise ModelLoadError(
             f"cannot load {function!r} from checkpoint {checkpoint!r}: {type(exc).__name__}: {exc}"
         ) from exc

@@ -9,7 +9,6 @@ neighbours) and the reply.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -20,7 +19,7 @@ from pydantic import ValidationError
 from dicec import keys
 from dicec.errors import ConfigError, CrashLoopError, DicecError
 from dicec.redis_conn import sync_client
-from dicec.settings import Settings, get_settings
+from dicec.settings import Settings, env_name, get_settings
 from worker_models.backends.base import Backend
 from worker_models.callcache import CallCache, cache_digest
 from worker_models.catalogue import Params, Result, get_spec
@@ -30,7 +29,6 @@ from worker_models.wire import CallReply, CallRequest, parse_requests
 
 log = logging.getLogger(__name__)
 
-POOL_ENV = "DICEC_POOL"
 # A message's replies go back in one push, or every REPLY_FLUSH_S while its chunks run.
 REPLY_FLUSH_S = 0.005
 # A call of a redelivered message that has started this often without an answer (its
@@ -339,13 +337,13 @@ def set_service(service: FunctionService) -> None:
 def current_service() -> FunctionService:
     """This process's service; built on first use if no start-up hook built it."""
     if _SERVICE is None:
-        pool = os.environ.get(POOL_ENV)
+        settings = get_settings()
+        pool = settings.pool
         if not pool:
             raise ConfigError(
                 "this process serves no pool: start it with `dicec worker --pool NAME` "
-                f"({POOL_ENV} unset)"
+                f"({env_name('pool')} unset)"
             )
-        settings = get_settings()
         set_service(
             build_service(pool, str(settings.pools_file) if settings.pools_file else None, settings)
         )

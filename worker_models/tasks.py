@@ -13,26 +13,27 @@ timeout or the orchestrator's resend rather than by reject_on_worker_lost.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from dicec import keys
+from dicec.settings import get_settings
 from worker_models import lifecycle  # noqa: F401 - connects the start-up hooks
 from worker_models.app import app
 from worker_models.batch_events import MonitoredBatches
 from worker_models.catalogue import CATALOGUE
 from worker_models.pools import Batching
-from worker_models.service import POOL_ENV, current_service
+from worker_models.service import current_service
 
 
 def _batching(function: str) -> Batching:
     """This process's batching for a function: from its pool, none outside a pool."""
-    pool_name = os.environ.get(POOL_ENV)
-    if not pool_name:
+    settings = get_settings()
+    if not settings.pool:
         return Batching()
     from worker_models.pools import load_pools
 
-    pool = load_pools(os.environ.get("DICEC_POOLS_FILE")).pool(pool_name)
+    pools_file = str(settings.pools_file) if settings.pools_file else None
+    pool = load_pools(pools_file).pool(settings.pool)
     return pool.batching_for(function) if function in pool.functions else Batching()
 
 

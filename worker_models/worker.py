@@ -6,11 +6,8 @@ import os
 import uuid
 
 from dicec import keys
-from dicec.settings import Settings
+from dicec.settings import Settings, env_name, get_settings
 from worker_models.pools import Pool, load_pools, resolve_pools_path
-from worker_models.service import POOL_ENV
-
-NODE_NAME_ENV = "DICEC_NODE_NAME"
 
 
 def worker_argv(
@@ -41,7 +38,7 @@ def _celery_worker_argv(
     queues: str, concurrency: int, name: str, prefetch: int, loglevel: str
 ) -> list[str]:
     # Unique node name: several processes of one pool may share a host.
-    node = os.environ.get(NODE_NAME_ENV) or f"{name}-{uuid.uuid4().hex[:6]}@%h"
+    node = get_settings().node_name or f"{name}-{uuid.uuid4().hex[:6]}@%h"
     return [
         *("worker", "-Q", queues, "-c", str(concurrency), "-n", node),
         *("-E", "-P", "prefork", "--prefetch-multiplier", str(prefetch), "-l", loglevel),
@@ -49,12 +46,13 @@ def _celery_worker_argv(
     ]
 
 
-def pools_env(pools_file: str | None) -> None:
-    """Hand the pools file to the worker's forked children (their start-up hooks read it)."""
-    from dicec.settings import get_settings
-
-    os.environ["DICEC_POOLS_FILE"] = str(resolve_pools_path(pools_file).resolve())
-    get_settings.cache_clear()  # forked children must see the pools file set above
+def pools_env(pools_file: str | None, pool_name: str | None = None) -> None:
+    """Hand the pools file (and the pool) to the worker's forked children: their start-up
+    hooks (lifecycle.py) read them back through Settings."""
+    os.environ[env_name("pools_file")] = str(resolve_pools_path(pools_file).resolve())
+    if pool_name is not None:
+        os.environ[env_name("pool")] = pool_name
+    get_settings.cache_clear()  # forked children must see the variables set above
 
 
 def run_worker(
@@ -62,9 +60,7 @@ def run_worker(
 ) -> None:
     """Start a pool worker: a Celery worker on the queues of the pool's functions."""
     argv = worker_argv(pool_name, pools_file, settings, loglevel)
-    # Child processes read these in their start-up hook (lifecycle.py).
-    os.environ[POOL_ENV] = pool_name
-    pools_env(pools_file)
+    pools_env(pools_file, pool_name)
     from worker_models.app import app
 
     app.worker_main(argv)

@@ -15,6 +15,7 @@ from pathlib import Path
 import redis
 
 from dicec.errors import ConfigError
+from dicec.settings import env_name
 from worker_models.pools import PoolsFile, resolve_pools_path
 from worker_models.registry import live_workers
 
@@ -80,7 +81,7 @@ class LocalPools:
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             out = open(self.log_dir / f"{pool}-{replica}.log", "ab")  # noqa: SIM115
-        env = {**self.env, "DICEC_NODE_NAME": node_name(pool, replica)}
+        env = {**self.env, env_name("node_name"): node_name(pool, replica)}
         proc = subprocess.Popen(
             worker_command(pool, self.pools_path),
             env=env,

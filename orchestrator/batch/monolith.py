@@ -74,13 +74,9 @@ def _program(batch_id: str) -> CompiledProgram:
     service = current_service()
     raw = service.redis.get(keys.batch_meta_key(batch_id))
     meta = BatchMeta.model_validate_json(raw)
-    settings = get_settings()
-    limits = Limits(
-        wall_s=settings.task_timeout_s,
-        memory_mb=settings.program_memory_mb,
-        max_output_chars=settings.program_max_output_chars,
+    return compile_program(
+        meta.program_source, meta.program_name, Limits.from_settings(get_settings())
     )
-    return compile_program(meta.program_source, meta.program_name, limits)
 
 
 def _node_name() -> str:

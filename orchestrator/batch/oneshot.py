@@ -12,7 +12,7 @@ from dicec.settings import Settings, get_settings
 from orchestrator.batch.localpools import local_pools
 from orchestrator.batch.task import TaskImages, TaskOutcome, run_task
 from orchestrator.dispatch.dispatcher import Dispatcher
-from orchestrator.program.sandbox.programs import compile_program
+from orchestrator.program.sandbox.programs import Limits, compile_program
 
 
 async def run_one(
@@ -28,7 +28,7 @@ async def run_one(
         raise BatchError(f"cannot read program {program}: {exc.strerror}") from None
     if not image.is_file():
         raise BatchError(f"image {image} does not exist")
-    compiled = compile_program(source, program.name)
+    compiled = compile_program(source, program.name, Limits.from_settings(settings))
     with ExitStack() as stack:
         if start_pools:
             stack.enter_context(ensure_redis(settings))

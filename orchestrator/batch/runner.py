@@ -13,7 +13,7 @@ import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -122,11 +122,7 @@ class BatchRunner:
         self.restored = 0
 
     def limits(self) -> Limits:
-        return Limits(
-            wall_s=self.settings.task_timeout_s,
-            memory_mb=self.settings.program_memory_mb,
-            max_output_chars=self.settings.program_max_output_chars,
-        )
+        return Limits.from_settings(self.settings)
 
     async def run(self, meta: BatchMeta) -> None:
         done = await self.store.done_indices()
@@ -152,7 +148,7 @@ class BatchRunner:
         self,
         meta: BatchMeta,
         program: CompiledProgram | DicecError,
-        todo,
+        todo: Iterator[int],
         images: TaskImages,
         pool: ThreadPoolExecutor,
     ) -> None:

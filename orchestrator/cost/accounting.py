@@ -17,9 +17,8 @@ from pydantic import BaseModel, Field
 from dicec import keys
 from dicec.errors import BatchError
 from dicec.records import BatchMeta, CallTrace, TaskRecord
+from dicec.units import SECONDS_PER_HOUR
 from orchestrator.cost.timeline import busy_by_worker, computed, dedupe, total
-
-SECONDS_PER_HOUR = 3600.0
 
 
 class PoolCost(BaseModel):
@@ -241,8 +240,3 @@ def compare(baseline: BatchCost, candidate: BatchCost) -> Comparison:
         cost_reduction=reduction(baseline.cost_usd, candidate.cost_usd),
         cost_per_task_reduction=reduction(baseline.cost_per_task_usd, candidate.cost_per_task_usd),
     )
-
-
-def cost_of_batch(r: redis.Redis, batch_id: str) -> BatchCost:
-    meta, tasks, traces = load_batch(r, batch_id)
-    return batch_cost(meta, tasks, traces)

@@ -132,10 +132,6 @@ class Dispatcher:
         with contextlib.suppress(RedisError):
             await self.redis.delete(self.reply_to)
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._pending)
-
     # -- calls ---------------------------------------------------------------------------
     async def call(self, prepared: PreparedCall, origin: CallOrigin) -> tuple[str, Any]:
         """Send one call (in the next flush) and wait for its validated result."""
@@ -375,26 +371,7 @@ class Dispatcher:
     def _trace(self, inflight: InFlight, reply: CallReply | None, error: str | None = None) -> None:
         if self.on_trace is None:
             return
-        now = time.time()
-        base = dict(
-            function=inflight.prepared.spec.name,
-            group_id=inflight.group_id,
-            replied_at=now,
-            attempts=inflight.attempts,
-        )
-        if reply is not None:
-            base.update(
-                pool=reply.pool,
-                worker=reply.worker,
-                started_at=reply.started_at,
-                finished_at=reply.finished_at,
-                batch_size=reply.batch_size,
-                cached=reply.cached,
-                ok=reply.ok,
-                error=reply.error,
-            )
-        else:
-            base.update(ok=False, error=error)
+        base = _trace_fields(inflight, reply, error)
         origin = inflight.origin
         self.on_trace(
             CallTrace(
@@ -424,3 +401,27 @@ class Dispatcher:
                     },
                 )
             )
+
+
+def _trace_fields(inflight: InFlight, reply: CallReply | None, error: str | None) -> dict[str, Any]:
+    """What every trace of one sent call shares: the function, the group, the reply."""
+    base: dict[str, Any] = dict(
+        function=inflight.prepared.spec.name,
+        group_id=inflight.group_id,
+        replied_at=time.time(),
+        attempts=inflight.attempts,
+    )
+    if reply is None:
+        base.update(ok=False, error=error)
+        return base
+    base.update(
+        pool=reply.pool,
+        worker=reply.worker,
+        started_at=reply.started_at,
+        finished_at=reply.finished_at,
+        batch_size=reply.batch_size,
+        cached=reply.cached,
+        ok=reply.ok,
+        error=reply.error,
+    )
+    return base

@@ -45,6 +45,7 @@ NOOP_POOLS = {
     "pools": [{"name": "noop", "gpu_type": "cpu", "functions": ["noop"], "device": "cpu"}],
 }
 SMALL_TASKS, LARGE_TASKS = 30, 150
+NOOP_TASK_COUNTS = (SMALL_TASKS, LARGE_TASKS)
 PROGRAM_TASKS = 30
 ROUND_TRIPS = 200
 
@@ -167,20 +168,12 @@ def measure_overheads(
     settings = settings.model_copy(update={"cache_enabled": False})
     with tempfile.TemporaryDirectory(prefix="dicec-overheads-") as tmp:
         root = Path(tmp)
-        noop_pools = root / "noop-pools.yaml"
-        noop_pools.write_text(yaml.safe_dump(NOOP_POOLS, sort_keys=False))
-        (root / "images").mkdir()
-        Image.new("RGB", (32, 32)).save(root / "images" / "blank.png")
+        noop_pools, noop_images = _noop_rig(root)
         r = sync_client(settings)
         redis_procs = [p for p in [local_redis_process(settings)] if p is not None]
         with local_pools(str(noop_pools), r) as running:
             orchestrator, worker, broker = _cpu_per_call(
-                settings,
-                NOOP_PROGRAM,
-                root / "images",
-                running,
-                redis_procs,
-                (SMALL_TASKS, LARGE_TASKS),
+                settings, NOOP_PROGRAM, noop_images, running, redis_procs, NOOP_TASK_COUNTS
             )
             round_trip = noop_round_trip_s(settings)
         if program is not None and images is not None and pools is not None:
@@ -198,14 +191,27 @@ def measure_overheads(
     )
     if progress:
         source = program.name if program is not None else NOOP_PROGRAM.name
-        progress(
-            f"per call: orchestrator {1000 * measured.orchestrator_call_s:.2f} ms CPU "
-            f"({source}), worker {1000 * measured.call_overhead_s:.2f} ms CPU, "
-            f"dispatch latency {1000 * measured.dispatch_overhead_s:.2f} ms, Redis "
-            + (
-                f"{1000 * measured.broker_call_s:.2f} ms CPU"
-                if redis_procs
-                else "not a local TCP process: its CPU is not counted"
-            )
-        )
+        progress(_describe(measured, source, redis_counted=bool(redis_procs)))
     return measured
+
+
+def _noop_rig(root: Path) -> tuple[Path, Path]:
+    """A pools file with the noop pool and a folder with one blank image, under `root`."""
+    noop_pools = root / "noop-pools.yaml"
+    noop_pools.write_text(yaml.safe_dump(NOOP_POOLS, sort_keys=False))
+    (root / "images").mkdir()
+    Image.new("RGB", (32, 32)).save(root / "images" / "blank.png")
+    return noop_pools, root / "images"
+
+
+def _describe(measured: Overheads, source: str, *, redis_counted: bool) -> str:
+    redis_cpu = (
+        f"{1000 * measured.broker_call_s:.2f} ms CPU"
+        if redis_counted
+        else "not a local TCP process: its CPU is not counted"
+    )
+    return (
+        f"per call: orchestrator {1000 * measured.orchestrator_call_s:.2f} ms CPU "
+        f"({source}), worker {1000 * measured.call_overhead_s:.2f} ms CPU, "
+        f"dispatch latency {1000 * measured.dispatch_overhead_s:.2f} ms, Redis {redis_cpu}"
+    )

@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel
 
 from dicec.errors import PlanError
+from dicec.units import SECONDS_PER_HOUR
 from orchestrator.planning.callmix import CallMix
 from orchestrator.planning.profiles import Profile
 from orchestrator.planning.sim_stats import SimResult
@@ -40,7 +41,6 @@ MAX_REPLICAS = 64
 SEARCH_TIME_S = 4.0
 # Stop growing a candidate when this many steps in a row did not shorten the makespan.
 NO_GAIN_STEPS = 3
-SECONDS_PER_HOUR = 3600.0
 
 
 class Plan(BaseModel):

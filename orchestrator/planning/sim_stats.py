@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from dicec.units import SECONDS_PER_HOUR
 from orchestrator.planning.sim_engine import Replica, SimTask
 
-SECONDS_PER_HOUR = 3600.0
 P95 = 0.95
 
 

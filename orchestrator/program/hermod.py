@@ -9,7 +9,7 @@ them; a failed call raises in the program, so generated try/except works.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -53,6 +53,3 @@ class Hermod:
         call_id, result = await self._backend.call(prepared, origin)
         _LAST_CALL.set(call_id)
         return result
-
-
-HermodFactory = Callable[[int | None], Hermod]

@@ -21,16 +21,6 @@ CallFn = Callable[..., Awaitable[Any]]
 RunSync = Callable[[Awaitable[Any]], Any]
 LlmFn = Callable[[str], Awaitable[str]]
 
-MODEL_METHODS = (
-    "find",
-    "exists",
-    "verify_property",
-    "simple_query",
-    "compute_depth",
-    "best_text_match",
-    "llm_query",
-)
-
 
 class ImagePatchBase:
     """A region of an image; subclasses are bound to one runtime by build_image_patch_class."""

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from dicec.settings import DEFAULT_READY_FILE
 from worker_models.pools import PoolsFile, load_pools
 
 # The pools file the committed deployment files are generated from: the paper's plan.
@@ -19,7 +20,7 @@ DEFAULT_DEPLOY_POOLS = "paper"
 NAMESPACE = "dicec"
 # Inside every container, the pools file is mounted here (DICEC_POOLS_FILE).
 POOLS_MOUNT_PATH = "/etc/dicec/pools.yaml"
-READY_FILE = "/tmp/dicec-ready"
+READY_FILE = str(DEFAULT_READY_FILE)
 # A call may run up to the task timeout (settings.task_timeout_s); a worker told to stop
 # (SIGTERM: Celery's warm shutdown) gets this long to finish its current call.
 WORKER_GRACE_S = 330

@@ -53,7 +53,7 @@ def _cleanup(redis_client, batch_id: str) -> None:
     redis_client.zrem(keys.batch_index_key(), batch_id)
 
 
-def test_1000_task_claims_batch_completes_each_task_once(pools, redis_client, images, tmp_path):  # noqa: ARG001
+def test_1000_task_claims_batch_completes_each_task_once(pools, redis_client, images, tmp_path):
     batch_id = f"test-{uuid.uuid4().hex[:8]}"
     export = tmp_path / "results.jsonl"
     proc = _submit(
@@ -88,7 +88,7 @@ def test_1000_task_claims_batch_completes_each_task_once(pools, redis_client, im
         _cleanup(redis_client, batch_id)
 
 
-def test_killed_orchestrator_resumes_without_recomputing(pools, redis_client, images):  # noqa: ARG001
+def test_killed_orchestrator_resumes_without_recomputing(pools, redis_client, images):
     batch_id = f"test-resume-{uuid.uuid4().hex[:8]}"
     tasks = 200
     proc = _submit(

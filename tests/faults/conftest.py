@@ -13,8 +13,9 @@ from tests.faults.rig import FaultRig
 from tests.support.redis_server import private_redis
 
 
+# checkpoint_dir: the checkpoints must exist before the rig starts workers.
 @pytest.fixture(scope="session")
-def rig(checkpoint_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultRig]:  # noqa: ARG001 - checkpoints must exist
+def rig(checkpoint_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultRig]:
     from orchestrator.batch.claims_images import generate_claims_images
 
     images = tmp_path_factory.mktemp("fault-claims-images")

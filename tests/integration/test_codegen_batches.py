@@ -36,7 +36,7 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _run(program: Path, images: Path, settings: Settings, redis_client) -> list[TaskRecord]:  # noqa: ANN001
+def _run(program: Path, images: Path, settings: Settings, redis_client) -> list[TaskRecord]:
     meta = new_meta(
         program_path=program,
         images_dir=images,
@@ -66,7 +66,7 @@ def test_compiled_program_gives_the_serial_programs_batch_results(
     redis_client,
     images: Path,
     tmp_path: Path,
-    name: str,  # noqa: ANN001, ARG001
+    name: str,
 ) -> None:
     serial = tmp_path / name
     serial.write_text((REFERENCE_PROGRAMS / name).read_text())

@@ -30,7 +30,7 @@ WAIT_S = 60.0
 
 
 @pytest.fixture()
-def isolated(redis_client):  # noqa: ARG001 - the real Redis must answer
+def isolated(redis_client):  # the real Redis must answer
     url = REDIS_URL.rsplit("/", 1)[0] + f"/{CRASH_DB}"
     client = redis.Redis.from_url(url)
     client.flushdb()

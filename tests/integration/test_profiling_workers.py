@@ -19,7 +19,7 @@ from tests.conftest import REDIS_URL, ROOT
 PROFILE_DB = 12
 
 
-def test_profile_through_workers_with_overheads(redis_client, checkpoint_dir, tmp_path):  # noqa: ARG001
+def test_profile_through_workers_with_overheads(redis_client, checkpoint_dir, tmp_path):
     url = REDIS_URL.rsplit("/", 1)[0] + f"/{PROFILE_DB}"
     scratch = redis.Redis.from_url(url)
     scratch.flushdb()

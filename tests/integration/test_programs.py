@@ -35,7 +35,7 @@ def image_path(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def local_service(checkpoint_dir):  # noqa: ARG001 - checkpoints must exist
+def local_service(checkpoint_dir):  # checkpoints must exist
     return build_service_for_pool(monolith_pool(str(TEST_POOLS)), get_settings())
 
 
@@ -54,7 +54,7 @@ async def _through_queues(source: str, name: str, image: Path) -> TaskOutcome:
         await aredis.aclose()
 
 
-async def _in_process(source: str, name: str, image: Path, service) -> TaskOutcome:  # noqa: ANN001
+async def _in_process(source: str, name: str, image: Path, service) -> TaskOutcome:
     images = TaskImages(None)
     return await run_task(
         compile_program(source, name),
@@ -67,7 +67,7 @@ async def _in_process(source: str, name: str, image: Path, service) -> TaskOutco
 @pytest.mark.parametrize("name", PROGRAMS)
 def test_reference_program_same_output_through_workers_and_in_process(
     pools, local_service, image_path, name
-):  # noqa: ARG001
+):
     source = (REFERENCE_PROGRAMS / name).read_text()
     remote = asyncio.run(_through_queues(source, name, image_path))
     local = asyncio.run(_in_process(source, name, image_path, local_service))

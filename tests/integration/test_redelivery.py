@@ -26,7 +26,7 @@ def _other_db(url: str, db: int) -> str:
 
 
 @pytest.fixture()
-def isolated(redis_client):  # noqa: ARG001 - the real Redis must answer
+def isolated(redis_client):  # the real Redis must answer
     url = _other_db(REDIS_URL, 3)
     client = redis.Redis.from_url(url)
     client.delete("noop", "unacked", "unacked_index")

@@ -78,7 +78,7 @@ async def _blip_through_hermod(
     return list(results), traces, dict(dispatcher.stats)
 
 
-def test_batched_results_equal_unbatched_results_through_the_workers(pools):  # noqa: ARG001
+def test_batched_results_equal_unbatched_results_through_the_workers(pools):
     calls = [(image, QUESTIONS[i % len(QUESTIONS)]) for i, image in enumerate(crops(BLIP_BATCH))]
     batched, batched_traces, batched_stats = asyncio.run(_blip_through_hermod(calls, True))
     alone, alone_traces, alone_stats = asyncio.run(_blip_through_hermod(calls, False))
@@ -100,7 +100,7 @@ def _isolated_url() -> str:
 
 
 @pytest.fixture()
-def isolated(redis_client):  # noqa: ARG001 - the real Redis must answer
+def isolated(redis_client):  # the real Redis must answer
     url = _isolated_url()
     client = redis.Redis.from_url(url)
     reply_to = keys.reply_key(f"test-throughput-{os.getpid()}")

@@ -28,7 +28,7 @@ CALLS = {
 
 
 @pytest.fixture()
-def caller(pools) -> SyncCaller:  # noqa: ARG001 - the pools must run
+def caller(pools) -> SyncCaller:  # the pools must run
     return SyncCaller()
 
 

@@ -112,8 +112,12 @@ def test_resolution_modes_and_override(
     real = small_settings.model_copy(update={"checkpoints": "real"})
     assert resolve_checkpoint("blip", real) == get_spec("blip").real_checkpoint
     monkeypatch.setenv("DICEC_CHECKPOINT_BLIP", "org/other-blip")
-    assert resolve_checkpoint("blip", small_settings) == "org/other-blip"
-    assert resolve_checkpoint("blip", real) == "org/other-blip"
+    # Settings read the environment once, when they are made.
+    small_overridden = Settings(checkpoints="small", checkpoint_dir=small_settings.checkpoint_dir)
+    assert small_overridden.checkpoint_overrides == {"blip": "org/other-blip"}
+    assert resolve_checkpoint("blip", small_overridden) == "org/other-blip"
+    real_overridden = small_overridden.model_copy(update={"checkpoints": "real"})
+    assert resolve_checkpoint("blip", real_overridden) == "org/other-blip"
     bad = small_settings.model_copy(update={"checkpoints": "medium"})
     with pytest.raises(ConfigError, match="expected one of small, real"):
         resolve_checkpoint("xvlm", bad)
@@ -150,8 +154,9 @@ def test_a_broken_checkpoint_fails_as_a_model_load_error(
     broken.mkdir()
     (broken / "config.json").write_text("{not json")
     monkeypatch.setenv("DICEC_CHECKPOINT_DEPTH", str(broken))
+    overridden = Settings(checkpoints="small", checkpoint_dir=small_settings.checkpoint_dir)
     with pytest.raises(ModelLoadError, match=rf"cannot load 'depth' from checkpoint '{broken}'"):
-        load_backend("depth", small_settings)
+        load_backend("depth", overridden)
 
 
 def test_noop_needs_no_checkpoint(small_settings: Settings) -> None:

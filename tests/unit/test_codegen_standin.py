@@ -20,8 +20,8 @@ def image(width: int = 64, height: int = 48, colour: str = "red") -> Image.Image
     return Image.new("RGB", (width, height), colour)
 
 
-def run(coro_fn, seed: int = 0):  # noqa: ANN001, ANN201 - test helper
-    async def main():  # noqa: ANN202
+def run(coro_fn, seed: int = 0):  # test helper
+    async def main():
         standin = StandIn(FUNCTIONS, seed)
         value = await coro_fn(standin)
         return standin, value

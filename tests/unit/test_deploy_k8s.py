@@ -7,7 +7,7 @@ import json
 import pytest
 
 from dicec import keys
-from dicec.settings import Settings
+from dicec.settings import DEFAULT_READY_FILE, Settings
 from scripts.deploy.common import READY_FILE, WORKER_GRACE_S, load_deploy_pools
 from scripts.deploy.functions import function_crd
 from scripts.deploy.k8s_pools import deployment_name
@@ -21,7 +21,6 @@ from tests.support.manifests import (
     validate_all,
 )
 from worker_models.catalogue import CATALOGUE, get_spec
-from worker_models.lifecycle import DEFAULT_READY_FILE
 from worker_models.pools import load_pools
 
 
@@ -75,7 +74,7 @@ def test_each_pool_is_a_deployment_that_finishes_its_call(built):
         worker = spec["containers"][0]
         assert worker["args"] == ["dicec", "worker", "--pool", pool.name]
         assert worker["readinessProbe"]["exec"]["command"] == ["test", "-f", READY_FILE]
-        assert READY_FILE == DEFAULT_READY_FILE  # the file the worker writes once loaded
+        assert str(DEFAULT_READY_FILE) == READY_FILE  # the file the worker writes once loaded
         assert worker["lifecycle"]["preStop"]["exec"]["command"] == ["rm", "-f", READY_FILE]
         # Long enough for the longest call a task may make, then Celery's warm shutdown.
         assert spec["terminationGracePeriodSeconds"] == WORKER_GRACE_S

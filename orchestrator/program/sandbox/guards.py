@@ -1,6 +1,6 @@
 """Runtime guards of one task: wall-clock deadline, recursion depth, memory, output size.
 
-The AST transform (sandbox_transform) makes every plain function call `TaskGuard.enter`
+The AST transform (transform.py) makes every plain function call `TaskGuard.enter`
 and `leave` (the call depth), every loop body, coroutine and generator call `tick`, and
 wraps comprehension iterables in `iterate`, so even `while True: pass` or a tight
 comprehension takes guard steps; every CHECK_EVERY_STEPS steps the deadline is
@@ -12,7 +12,7 @@ Memory is measured as growth of the process RSS since the task started (psutil),
 it is a coarse per-task bound: concurrent tasks share one process. A deployment should
 also cap the whole orchestrator process (container memory limit or RLIMIT_AS), because
 a single C-level call (a catastrophic regex, `sum` over lists, `str(big_nested_list)`)
-runs between two guard steps and cannot be interrupted in-process; sandbox_sizes
+runs between two guard steps and cannot be interrupted in-process; sizes.py
 refuses the common single-call memory bombs up front.
 """
 
@@ -52,7 +52,7 @@ def process_rss() -> int:
 class TaskGuard:
     """Budgets of one task run; every program-visible helper of the task is bound to one."""
 
-    def __init__(self, *, wall_s: float, memory_mb: int, max_recursion: int, filename: str):
+    def __init__(self, *, wall_s: float, memory_mb: int, max_recursion: int, filename: str) -> None:
         self.wall_s = wall_s
         self.memory_bytes = memory_mb * MIB
         self.max_recursion = max_recursion

@@ -11,6 +11,7 @@ from typing import Any
 from PIL import Image
 
 from dicec.errors import ProgramError, SandboxViolation
+from orchestrator.program.dialect import ASYNC_SUFFIX, MODEL_METHODS
 from orchestrator.program.sandbox import transform as names
 from orchestrator.program.sandbox.guards import OutputCollector, TaskGuard
 from orchestrator.program.sandbox.modules import (
@@ -31,9 +32,6 @@ from orchestrator.program.sandbox.sizes import (
     requested_size,
     text_result_chars,
 )
-from orchestrator.program.sandbox.transform import MODEL_METHODS
-
-ASYNC_SUFFIX = "_async"  # ImagePatch's async twin of each model method: find -> find_async
 
 
 class TaskHelpers:

@@ -5,7 +5,7 @@ A program never gets a real module object: through one it could reach others
 the public, non-module, immutable attributes of the real module, minus a deny list,
 plus wrappers where a function could mutate shared classes or run unbounded in C.
 Stand-ins that hold per-task state (asyncio, time, random, itertools, PIL) are built
-per task by sandbox_runtime; their names are listed here for the static check.
+per task by runtime.py; their names are listed here for the static check.
 """
 
 from __future__ import annotations

@@ -4,11 +4,11 @@ A program is checked and compiled once (`compile_program`), then run per task
 (`run_program`) in a fresh namespace with allow-listed builtins and stand-in modules.
 The layers, each in its own module:
 
-- sandbox_rules:     static rules on the AST (imports, dunders, frames, str.format, ...)
-- sandbox_transform: drops the program's own `asyncio.run(...)` line, adds guard calls,
-                     awaits ImagePatch model methods inside `async def`
-- sandbox_guards:    deadline, recursion, memory and output budgets of one task
-- sandbox_modules / sandbox_runtime / sandbox_helpers: what a task's program can reach
+- rules.py:     static rules on the AST (imports, dunders, frames, str.format, ...)
+- transform.py: drops the program's own `asyncio.run(...)` line, adds guard calls,
+                awaits ImagePatch model methods inside `async def`
+- guards.py:    deadline, recursion, memory and output budgets of one task
+- modules.py / runtime.py / helpers.py: what a task's program can reach
 
 In-process isolation of Python is best effort. A deployment should also run the
 orchestrator as an unprivileged user in a container with a read-only file system, no
@@ -33,6 +33,7 @@ from dicec.errors import (
     ProgramResourceError,
     ProgramTimeoutError,
 )
+from dicec.settings import Settings
 from orchestrator.program.sandbox.guards import OutputCollector, TaskGuard
 from orchestrator.program.sandbox.helpers import build_namespace
 from orchestrator.program.sandbox.modules import is_program_owned
@@ -52,12 +53,27 @@ __all__ = ["ALLOWED_IMPORTS", "ENTRY_POINTS", "CompiledProgram", "Limits", "Prog
 CANCEL_GRACE_S = 1.0  # after the deadline, how long a cancelled program may take to stop
 
 
+def _setting_default(name: str) -> Any:
+    return Settings.model_fields[name].default
+
+
 @dataclass(frozen=True)
 class Limits:
-    wall_s: float = 300
-    memory_mb: int = 512
-    max_output_chars: int = 200_000
+    """What one task's program may use. The defaults are the Settings defaults."""
+
+    wall_s: float = _setting_default("task_timeout_s")
+    memory_mb: int = _setting_default("program_memory_mb")
+    max_output_chars: int = _setting_default("program_max_output_chars")
     max_recursion: int = 200
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        """The limits a deployment configured (DICEC_TASK_TIMEOUT_S, DICEC_PROGRAM_*)."""
+        return cls(
+            wall_s=settings.task_timeout_s,
+            memory_mb=settings.program_memory_mb,
+            max_output_chars=settings.program_max_output_chars,
+        )
 
 
 @dataclass
@@ -162,7 +178,8 @@ async def run_program(
         if guard.tripped is not None:  # the program caught a guard error and went on
             raise guard.tripped
         result = to_json_value(value)
-    except BaseException as exc:
+    # Every way out of the program is re-raised: cancellation as is, the rest as its task error.
+    except BaseException as exc:  # noqa: BLE001 - re-raised, translated by _task_error
         raise _task_error(exc, program, guard, output) from None
     finally:
         guard.finish()
@@ -180,7 +197,7 @@ async def _run_entry(
     image: Image.Image,
     executor: Executor | None,
 ) -> Any:
-    exec(program.code, namespace)  # noqa: S102 - checked, instrumented, restricted builtins
+    exec(program.code, namespace)  # checked, instrumented, restricted builtins
     entry = namespace.get(program.entry)
     if not callable(entry):
         raise ProgramError(

@@ -4,7 +4,7 @@ Checked before anything runs. The rules close the known in-process escapes: dund
 attributes (`().__class__.__mro__`), frame and code objects (`gen.gi_frame.f_globals`),
 string formatting that reads attributes (`"{0.__class__}".format(x)`), and builtins that
 take names as strings (`getattr`, `eval`). Everything else is allowed; the runtime guards
-(sandbox_guards) bound time, memory and output.
+(guards.py) bound time, memory and output.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import ast
 from collections.abc import Iterator
 
 from dicec.errors import ProgramError, SandboxViolation
-
-ENTRY_POINTS = ("execute_query", "execute_command")
+from orchestrator.program.dialect import ENTRY_POINTS
 
 ALLOWED_IMPORTS: frozenset[str] = frozenset(
     {

@@ -125,7 +125,7 @@ def make_importer(
     def safe_import(
         name: str,
         globals: Any = None,
-        locals: Any = None,  # noqa: A002
+        locals: Any = None,
         fromlist: Any = (),
         level: int = 0,
     ) -> Any:

@@ -4,7 +4,7 @@
    `asyncio.run(execute_query(...))`, `if __name__ == "__main__":`).
 2. `Instrument`: guard calls at the top of every function and loop body, guarded
    comprehension iterables, checked `*` / `**` / `<<` / `%`, checked attribute stores,
-   size checks on calls that can allocate a lot in C (sandbox_sizes), and inside
+   size checks on calls that can allocate a lot in C (sizes.py), and inside
    `async def` bodies the ImagePatch model methods (`patch.find(...)`) become awaited
    calls of their async twins, so a program written in the synchronous style never
    blocks the event loop.
@@ -18,7 +18,8 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from orchestrator.program.sandbox.rules import ENTRY_POINTS, is_main_guard
+from orchestrator.program.dialect import ENTRY_POINTS, MODEL_METHODS
+from orchestrator.program.sandbox.rules import is_main_guard
 from orchestrator.program.sandbox.sizes import CHECKED_METHODS
 
 ENTER = "__dicec_enter__"
@@ -36,11 +37,7 @@ CHECKED_CALL = "__dicec_checked_call__"
 METHOD = "__dicec_method__"
 MOD = "__dicec_mod__"
 FORMAT_VALUE = "__dicec_format__"
-HELPER_NAMES = (ENTER, LEAVE, TICK, ITERATE, MUL, POW, LSHIFT, AUG, WRITABLE, MODEL_CALL_ASYNC,
-                MODEL_CALL_SYNC, CHECKED_CALL, METHOD, MOD, FORMAT_VALUE)  # fmt: skip
 
-MODEL_METHODS = frozenset({"find", "exists", "verify_property", "simple_query",
-                           "compute_depth", "best_text_match", "llm_query"})  # fmt: skip
 _BINOP_HELPERS: dict[type, str] = {ast.Mult: MUL, ast.Pow: POW, ast.LShift: LSHIFT, ast.Mod: MOD}
 _AUG_NAMES: dict[type, str] = {ast.Mult: "mul", ast.Pow: "pow", ast.LShift: "lshift"}
 

@@ -1,0 +1,5 @@
+"""Unit conversions, named once."""
+
+from __future__ import annotations
+
+SECONDS_PER_HOUR = 3600.0
