@@ -71,6 +71,10 @@ class BatchError(DicecError):
     """A batch cannot be started or resumed (no images, unknown batch id, ...)."""
 
 
+class PreflightError(BatchError):
+    """A batch is refused before its first task: a bad program or a function with no pool."""
+
+
 class LLMError(DicecError):
     """The LLM endpoint is down, too slow, or never produced a valid program."""
 

@@ -30,6 +30,16 @@ MODEL_METHODS = (
     "best_text_match",
     "llm_query",
 )
+# The functions each model method calls (llm_query asks the LLM, no pool).
+METHOD_FUNCTIONS: dict[str, tuple[str, ...]] = {
+    "find": ("glip",),
+    "exists": ("glip",),
+    "verify_property": ("xvlm",),
+    "simple_query": ("blip",),
+    "compute_depth": ("depth",),
+    "best_text_match": ("xvlm",),
+    "llm_query": (),
+}
 
 
 class ImagePatchBase:

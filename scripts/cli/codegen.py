@@ -14,35 +14,29 @@ from codegen.rewrite import distribute_verified
 from codegen.verify import DEFAULT_SEEDS
 from codegen.verify import verify as verify_programs
 from dicec.errors import DicecError
+from scripts.cli.errors import EXIT_REFUSED, fail
 
 app = typer.Typer(
     help="Query -> serial program -> verified distributed program.", no_args_is_help=True
 )
 
 EXIT_NOT_EQUIVALENT = 1
-EXIT_ERROR = 2
+EXIT_ERROR = EXIT_REFUSED
 OFFLINE_HELP = "Use the catalogue compiled into this package instead of the live registry."
-
-
-def _fail(exc: DicecError) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(EXIT_ERROR)
 
 
 def _read(path: Path) -> str:
     try:
         return path.read_text()
     except OSError as exc:
-        typer.echo(f"error: cannot read {path}: {exc.strerror}", err=True)
-        raise typer.Exit(EXIT_ERROR) from None
+        fail(f"cannot read {path}: {exc.strerror}")
 
 
 def _write(path: Path, source: str) -> None:
     try:
         path.write_text(source)
     except OSError as exc:
-        typer.echo(f"error: cannot write {path}: {exc.strerror}", err=True)
-        raise typer.Exit(EXIT_ERROR) from None
+        fail(f"cannot write {path}: {exc.strerror}")
 
 
 @app.command()
@@ -57,7 +51,7 @@ def generate(
         typer.echo(f"function docs from {source.origin}")
         result = generate_program(query, source.functions, LLMClient())
     except DicecError as exc:
-        raise _fail(exc) from None
+        fail(exc)
     _write(output, result.source)
     typer.echo(f"wrote {output} (valid after {result.attempts} attempt(s))")
 
@@ -83,7 +77,7 @@ def distribute(
             source, serial.name, functions.functions, LLMClient() if llm else None, seeds
         )
     except DicecError as exc:
-        raise _fail(exc) from None
+        fail(exc)
     for message in chosen.messages:
         typer.echo(message)
     _write(output, chosen.source)
@@ -97,7 +91,7 @@ def distribute(
             typer.echo(explain(source, functions.functions).render("serial"))
             typer.echo(explain(chosen.source, functions.functions).render("distributed"))
         except DicecError as exc:
-            raise _fail(exc) from None
+            fail(exc)
 
 
 @app.command()
@@ -115,7 +109,7 @@ def verify(
             serial_source, distributed_source, functions=functions.functions, seeds=seeds
         )
     except DicecError as exc:
-        raise _fail(exc) from None
+        fail(exc)
     typer.echo(report.summary())
     if not report.equivalent:
         raise typer.Exit(EXIT_NOT_EQUIVALENT)
