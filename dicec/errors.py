@@ -87,5 +87,9 @@ class RegistryError(DicecError):
     """The runtime function registry cannot be read or holds no functions."""
 
 
+class ComparisonError(DicecError):
+    """Two batches did different work (cache, calls computed): their costs do not compare."""
+
+
 class PlanError(DicecError):
     """No pool plan meets the deadline (or the budget) under the profile."""

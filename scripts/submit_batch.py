@@ -159,7 +159,9 @@ def _preflight(
     return needed
 
 
-def _baseline_nodes(options: SubmitOptions, meta: BatchMeta, r: redis.Redis, stack: ExitStack):  # noqa: ANN202
+def _baseline_nodes(
+    options: SubmitOptions, meta: BatchMeta, r: redis.Redis, stack: ExitStack
+) -> None:
     live = [w for w in live_workers(r) if w.pool == "baseline"]
     if live and options.local != "yes":
         return

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Annotated
 
+import redis
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -34,7 +35,7 @@ def _when(epoch: float) -> str:
     return time.strftime("%m-%d %H:%M", time.localtime(epoch))
 
 
-def _cost(r, batch_id: str) -> str:  # noqa: ANN001
+def _cost(r: redis.Redis, batch_id: str) -> str:
     from orchestrator.cost.accounting import batch_cost, load_batch
     from orchestrator.cost.report import usd
 

@@ -29,13 +29,28 @@ def report(
     output: Annotated[Path, typer.Option("-o", "--output", help="folder for index.html")] = Path(
         "var/report"
     ),
+    allow_unlike: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unlike",
+            help="compare batches whose work differs (cache on/off, calls computed); the "
+            "report then says so in its first line",
+        ),
+    ] = False,
 ) -> None:
-    """Time, cost and plots of a batch (from Redis); with --vs, the reduction."""
+    """Time, cost and plots of a batch (from Redis); with --vs, the reduction.
+
+    With --vs the report first states whether both batches computed their calls (cache on
+    or off, calls computed vs served from the cache) and refuses to compare unlike
+    batches unless --allow-unlike is given.
+    """
     from dicec.redis_conn import sync_client
     from orchestrator.cost.report import make_report
 
     try:
-        made = make_report(sync_client(), batch_id, output, vs=vs, console=out)
+        made = make_report(
+            sync_client(), batch_id, output, vs=vs, console=out, allow_unlike=allow_unlike
+        )
     except DicecError as exc:
         fail(exc)
     out.print(f"wrote {made.index} and {len(made.images)} plots")

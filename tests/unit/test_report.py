@@ -112,7 +112,13 @@ def test_report_writes_html_and_plots(
     base_id, dist_id = batches
     made = make_report(redis_client, dist_id, tmp_path, vs=base_id)
     html = made.index.read_text()
-    assert {p.name for p in made.images} == {"gantt.png", "pool_load.png", "latency.png"}
+    assert {p.name for p in made.images} == {
+        "gantt.png",
+        "pool_load.png",
+        "latency.png",
+        "comparison.png",
+    }
+    assert made.headline[0].startswith("Both batches did the same work")
     for image in made.images:
         assert image.read_bytes().startswith(PNG_MAGIC) and image.stat().st_size > 5_000
         assert f"src='{image.name}'" in html
