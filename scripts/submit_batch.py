@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Literal
@@ -30,6 +31,7 @@ from pydantic import BaseModel, ConfigDict
 from rich.console import Console
 from rich.markup import escape
 
+from dicec import keys
 from dicec.errors import DicecError, PreflightError
 from dicec.records import BatchMeta, Mode
 from dicec.redis_conn import sync_client
@@ -39,7 +41,7 @@ from examples import example_program
 from orchestrator.batch.driver import load_meta
 from orchestrator.batch.loadsampler import sample_load
 from orchestrator.batch.localpools import local_pools
-from orchestrator.batch.poolwatch import watch_pools
+from orchestrator.batch.poolwatch import describe_unserved, watch_pools
 from orchestrator.batch.runner import BatchSummary, new_meta
 from scripts.batch_progress import print_summary, run_with_progress
 from scripts.cli.errors import EXIT_OK, EXIT_TASKS_FAILED, fail
@@ -66,6 +68,9 @@ class SubmitOptions(BaseModel):
     retry_errors: bool = False  # with resume: run the failed tasks again, keep the rest
     cache: bool = True
     local: Literal["auto", "yes", "no"] = "auto"
+    # With local "no": pools started by someone else (compose, an autoscaler that scales
+    # on queue length) get this long to come up before the batch stops; 0: refuse at once.
+    wait_pools_s: float = 0.0
     json_out: bool = False
     export: Path | None = None
     mode: Mode = "distributed"
@@ -93,13 +98,16 @@ def submit(options: SubmitOptions, settings: Settings | None = None) -> BatchSum
             f"batch {meta.batch_id}: {meta.tasks} tasks of {escape(meta.program_name)} "
             f"over {len(set(meta.images))} images"
         )
+        waiting = options.local == "no" and options.wait_pools_s > 0
+        give_up = (options.wait_pools_s, _stopper(r, meta.batch_id, options.wait_pools_s))
+        give_up = give_up if waiting else None
         with sample_load(r, meta.batch_id):  # CPU/GPU load for the report's plot
             summary = run_with_progress(
                 meta,
                 run_settings,
                 options.concurrency,
                 options.json_out,
-                lambda say: watch_pools(r, needed, say),
+                lambda say: watch_pools(r, needed, say, give_up=give_up),
             )
         if options.export:
             from scripts.batch_results import write_results
@@ -151,12 +159,26 @@ def _preflight(
     elif options.local == "auto":
         start = pools_to_start(r, needed, pools_file)
     else:
-        refuse_unserved(r, needed, pools_file)
+        if options.wait_pools_s <= 0:
+            refuse_unserved(r, needed, pools_file)
         start = []
     if start:
         err.print(f"starting pool(s) {', '.join(start)} of {pools_file.name!r} locally …")
         stack.enter_context(local_pools(options.pools, r, log_dir=LOG_DIR, only=start))
     return needed
+
+
+def _stopper(r: redis.Redis, batch_id: str, wait_s: float) -> Callable[[list[str]], None]:
+    """What to do when a function had no live pool for wait_s: stop the batch (resumable)."""
+
+    def stop(functions: list[str]) -> None:
+        r.set(keys.batch_cancel_key(batch_id), 1, ex=keys.BATCH_TTL_S)
+        err.print(
+            f"[bold red]error:[/] no live worker served {escape(describe_unserved(functions))} "
+            f"within {wait_s:.0f} s: the batch stops (complete it with --resume {batch_id})"
+        )
+
+    return stop
 
 
 def _baseline_nodes(
@@ -207,6 +229,13 @@ def main(
             "yes: start every pool; no: refuse the batch when one is missing"
         ),
     ] = "auto",
+    wait_pools: Annotated[
+        float,
+        typer.Option(
+            help="with --local no: seconds the pools of the program's functions may take to "
+            "come up (compose, an autoscaler) before the batch stops; 0: refuse at once"
+        ),
+    ] = 0.0,
     json_out: Annotated[bool, typer.Option("--json", help="machine-readable summary")] = False,
     export: Annotated[Path | None, typer.Option(help="write every task record (JSONL)")] = None,
     mode: Annotated[
@@ -236,6 +265,7 @@ def main(
         resume=resume,
         cache=not no_cache,
         local=local,  # type: ignore[arg-type]
+        wait_pools_s=wait_pools,
         json_out=json_out,
         export=export,
         mode=mode,  # type: ignore[arg-type]

@@ -72,13 +72,17 @@ def fail(exc: BaseException | str, code: int = EXIT_REFUSED) -> NoReturn:
     raise typer.Exit(code)
 
 
+# What click and typer handle themselves: exit codes, usage errors, Ctrl-C.
+PASS_THROUGH = (typer.Exit, typer.Abort, click.exceptions.Exit, click.ClickException, click.Abort)
+
+
 class GuardedGroup(TyperGroup):
     """The root command group: whatever a command lets escape becomes one line."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except PASS_THROUGH:
             raise
         except Exception as exc:  # the last guard: never a raw traceback
             fail(exc)
