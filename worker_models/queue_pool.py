@@ -63,5 +63,6 @@ def _derive_pool(options: dict[str, Any] | None = None, **_: object) -> None:
     try:
         _derived = pool_for_queues(queues, load_pools(settings.pools_file))
     except ConfigError as exc:
-        print(f"error: this worker cannot serve -Q {','.join(queues)}: {exc}", file=sys.stderr)
+        line = " ".join(f"error: this worker cannot serve -Q {','.join(queues)}: {exc}".split())
+        print(line, file=sys.stderr)
         raise SystemExit(2) from None

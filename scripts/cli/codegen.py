@@ -14,6 +14,7 @@ from codegen.rewrite import distribute_verified
 from codegen.verify import DEFAULT_SEEDS
 from codegen.verify import verify as verify_programs
 from dicec.errors import DicecError
+from dicec.settings import Settings
 from scripts.cli.errors import EXIT_REFUSED, fail
 
 app = typer.Typer(
@@ -39,7 +40,23 @@ def _write(path: Path, source: str) -> None:
         fail(f"cannot write {path}: {exc.strerror}")
 
 
-@app.command()
+def _llm_settings_help() -> str:
+    """The LLM settings with their defaults, read from dicec.settings (their one place)."""
+    fields = Settings.model_fields
+    named = ", ".join(
+        f"DICEC_{name.upper()} (default {fields[name].default})"
+        for name in ("llm_base_url", "llm_api_key", "llm_model")
+    )
+    rest = ", ".join(f"DICEC_{n.upper()}" for n in fields if n.startswith("llm_"))
+    return (
+        f"The LLM is any OpenAI-compatible endpoint, set in the environment: {named}; all: {rest}."
+    )
+
+
+LLM_SETTINGS_HELP = _llm_settings_help()
+
+
+@app.command(epilog=LLM_SETTINGS_HELP)
 def generate(
     query: str = typer.Argument(..., help="The question to answer about each image."),
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the program."),
@@ -56,7 +73,7 @@ def generate(
     typer.echo(f"wrote {output} (valid after {result.attempts} attempt(s))")
 
 
-@app.command()
+@app.command(epilog=LLM_SETTINGS_HELP)
 def distribute(
     serial: Path = typer.Argument(..., help="The serial program."),
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the result."),
