@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import redis
@@ -112,7 +111,3 @@ def queue_states(r: redis.Redis, meta: BatchMeta) -> list[QueueState]:
             )
         )
     return states
-
-
-def age_s(meta: BatchMeta) -> float:
-    return time.time() - meta.created_at
