@@ -248,9 +248,8 @@ def main(
 ) -> None:
     """Run N tasks of a program over a folder of images through the worker pools.
 
-    Exit codes: 0 every task ok; 1 some tasks failed or are missing (the summary counts
-    them by error type); 2 refused (usage, configuration, preflight): nothing was run.
-    """
+    Exit codes: 0 every task ok; 1 some tasks failed or are missing (the summary counts them by error type); 2 refused (usage, configuration, preflight): nothing was run.
+    """  # noqa: E501 -- one paragraph, so that --help wraps it as one
     if mode not in ("distributed", "baseline"):
         fail(f"--mode must be distributed or baseline, not {mode!r}")
     if local not in ("auto", "yes", "no"):

@@ -34,3 +34,31 @@ def test_pool_for_queues_narrows_the_hosting_pool() -> None:
         pool_for_queues(["glip", "blip"], pools)
     with pytest.raises(ConfigError, match="bogus serve no function"):
         pool_for_queues(["bogus"], pools)
+
+
+def test_pool_watch_reports_an_unserved_function_and_gives_up(redis_client) -> None:  # noqa: ANN001
+    """The watch reads the real registry: a heartbeat for glip only leaves blip unserved."""
+    import time
+
+    from dicec import keys
+    from orchestrator.batch.poolwatch import _Watch
+    from worker_models.registry import WorkerHeartbeat
+
+    beat = WorkerHeartbeat(
+        pool="watch-test", worker="w@h", functions=["glip"], pid=1, gpu_type="A6000",
+        started_at=time.time(), beat_at=time.time(),
+    )  # fmt: skip
+    key = keys.registry_worker_key("watch-test", "w@h")
+    redis_client.set(key, beat.model_dump_json(), ex=keys.REGISTRY_TTL_S)
+    said: list[list[str]] = []
+    given_up: list[list[str]] = []
+    try:
+        watch = _Watch(redis_client, ["blip", "glip"], said.append, (0.0, given_up.append))
+        watch.check()
+        watch.check()  # no change: said once
+        assert said == [["blip"]] and given_up == [["blip"]]
+        redis_client.delete(key)
+        watch.check()
+        assert said[-1] == ["blip", "glip"]
+    finally:
+        redis_client.delete(key)
