@@ -115,7 +115,11 @@ def cancel(batch_id: str) -> None:
     from orchestrator.batch.status import load_meta
     from scripts.batch_results import request_cancel
 
-    load_meta(sync_client(), batch_id)  # an unknown id is refused
+    meta = load_meta(sync_client(), batch_id)  # an unknown id is refused
+    if meta.mode == "baseline":
+        fail(f"batch {batch_id} is a baseline batch: its tasks were all queued at its start")
+    if meta.status == "finished":
+        fail(f"batch {batch_id} has finished: nothing to cancel")
     request_cancel(get_settings(), batch_id)
     out.print(
         f"batch {batch_id}: cancel requested; its running tasks finish. Complete it later "
