@@ -71,6 +71,10 @@ class BatchError(DicecError):
     """A batch cannot be started or resumed (no images, unknown batch id, ...)."""
 
 
+class PreflightError(BatchError):
+    """A batch is refused before its first task: a bad program or a function with no pool."""
+
+
 class LLMError(DicecError):
     """The LLM endpoint is down, too slow, or never produced a valid program."""
 
@@ -81,6 +85,10 @@ class VerificationError(DicecError):
 
 class RegistryError(DicecError):
     """The runtime function registry cannot be read or holds no functions."""
+
+
+class ComparisonError(DicecError):
+    """Two batches did different work (cache, calls computed): their costs do not compare."""
 
 
 class PlanError(DicecError):

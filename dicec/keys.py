@@ -83,6 +83,11 @@ def batch_load_key(batch_id: str) -> str:
     return f"{PREFIX}:batch:{batch_id}:load"
 
 
+def batch_cancel_key(batch_id: str) -> str:
+    """String: set by `dicec batch cancel`; the runner starts no new task while it exists."""
+    return f"{PREFIX}:batch:{batch_id}:cancel"
+
+
 def batch_index_key() -> str:
     """Sorted set of batch ids by start time."""
     return f"{PREFIX}:batches"

@@ -78,7 +78,8 @@ class BatchMeta(BaseModel):
     checkpoints: str = "small"
     created_at: float
     finished_at: float | None = None
-    status: Literal["running", "finished", "interrupted"] = "running"
+    # cancelled: `dicec batch cancel` stopped its dispatch; `--resume` completes it.
+    status: Literal["running", "finished", "interrupted", "cancelled"] = "running"
     pool_prices: dict[str, float] = Field(
         default_factory=dict, description="USD per node-hour of each pool (or 'baseline')"
     )

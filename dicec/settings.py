@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     cache_enabled: bool = True
     cache_ttl_s: int = 24 * 3600
 
+    # DICEC_DEBUG=1: a failing command prints its traceback after the one-line error.
+    debug: bool = False
+
     llm_base_url: str = "http://127.0.0.1:8000/v1"
     llm_api_key: str = Field(default="not-needed", repr=False)
     llm_model: str = "gpt-4o-mini"

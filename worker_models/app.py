@@ -102,3 +102,6 @@ def make_celery(settings: Settings) -> Celery:
 
 
 app = make_celery(get_settings())
+
+# A plain `celery -A worker_models.app worker -Q ...` derives its pool from its queues.
+from worker_models import queue_pool  # noqa: E402, F401

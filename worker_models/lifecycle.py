@@ -10,25 +10,54 @@ import logging
 import os
 from pathlib import Path
 
-from celery.signals import worker_process_init, worker_process_shutdown
+from celery.signals import heartbeat_sent, worker_process_init, worker_process_shutdown
 
 from dicec.settings import get_settings
+from worker_models.queue_pool import derived_pool
 from worker_models.registry import Heartbeat, publish_functions
-from worker_models.service import FunctionService, build_service, set_service
+from worker_models.service import (
+    FunctionService,
+    build_service,
+    build_service_for_pool,
+    set_service,
+)
 
 log = logging.getLogger(__name__)
 
 _heartbeat: Heartbeat | None = None
 
 
+LIVE_SUFFIX = ".live"
+
+
 def ready_file() -> Path:
     return get_settings().ready_file
+
+
+def live_file() -> Path:
+    """Touched on every Celery heartbeat of the main process (the pods' liveness probe)."""
+    ready = ready_file()
+    return ready.with_name(ready.name + LIVE_SUFFIX)
+
+
+@heartbeat_sent.connect
+def _touch_live(**_: object) -> None:
+    try:
+        live_file().touch()
+    except OSError as exc:  # a read-only /tmp must not stop the heartbeat
+        log.warning("cannot touch the liveness file %s: %s", live_file(), exc)
 
 
 @worker_process_init.connect
 def _load_models(**_: object) -> None:
     settings = get_settings()
     pool_name = settings.pool
+    derived = derived_pool()
+    if derived is not None and not pool_name:  # `celery worker -Q glip,...`
+        service = build_service_for_pool(derived, settings)
+        set_service(service)
+        announce(service)
+        return
     if not pool_name:
         return  # a baseline node (its own hook) or a plain `celery worker` (echo benchmarks)
     pools_file = str(settings.pools_file) if settings.pools_file else None

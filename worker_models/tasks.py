@@ -22,11 +22,15 @@ from worker_models.app import app
 from worker_models.batch_events import MonitoredBatches
 from worker_models.catalogue import CATALOGUE
 from worker_models.pools import Batching
+from worker_models.queue_pool import derived_pool
 from worker_models.service import current_service
 
 
 def _batching(function: str) -> Batching:
     """This process's batching for a function: from its pool, none outside a pool."""
+    derived = derived_pool()
+    if derived is not None:
+        return derived.batching_for(function)
     settings = get_settings()
     if not settings.pool:
         return Batching()

@@ -8,14 +8,16 @@ import time
 import uuid
 from pathlib import Path
 
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from dicec import keys
 from dicec.records import BatchMeta
 from dicec.redis_conn import async_client
 from dicec.settings import Settings
+from orchestrator.batch.lifecycle import run_lifecycle
 from orchestrator.batch.monolith import TASK_NAME, MonolithReply, MonolithTask
-from orchestrator.batch.runner import BatchSummary, ProgressFn, summarize
+from orchestrator.batch.runner import BatchSummary, ProgressFn
 from orchestrator.batch.store import BatchStore
 from orchestrator.batch.task import TaskImages
 
@@ -25,37 +27,37 @@ LISTEN_BLOCK_S = 1
 async def run_baseline_batch(
     meta: BatchMeta, settings: Settings, on_task: ProgressFn | None = None
 ) -> BatchSummary:
-    from worker_models.app import app
-
     aredis = async_client(settings)
     store = BatchStore(aredis, meta.batch_id)
     reply_to = keys.reply_key(f"baseline-{uuid.uuid4().hex}")
     try:
-        meta.status = "running"
-        await store.save_meta(meta)
-        done = await store.done_indices()
-        todo = [i for i in range(meta.tasks) if i not in done]
-        images = TaskImages(aredis)
-        started = time.time()
-        for index in todo:
-            image = await images.load(Path(meta.images_dir) / meta.images[index])
-            task = MonolithTask(
-                batch_id=meta.batch_id,
-                index=index,
-                image_name=meta.images[index],
-                image_digest=image.dicec_ref.digest,
-                reply_to=reply_to,
-            )
-            app.send_task(TASK_NAME, args=[task.model_dump()], queue=keys.MONOLITH_QUEUE)
-        ran_now = await _collect(store, reply_to, set(todo), settings, on_task)
-        wall_s = time.time() - started
-        meta.status, meta.finished_at = "finished", time.time()
-        await store.save_meta(meta)
-        return await summarize(store, meta, wall_s, ran_now)
+
+        async def work(todo: list[int]) -> int:
+            await _send(meta, aredis, todo, reply_to)
+            return await _collect(store, reply_to, set(todo), settings, on_task)
+
+        return await run_lifecycle(store, meta, work)
     finally:
         with contextlib.suppress(RedisError):
             await aredis.delete(reply_to)
         await aredis.aclose()
+
+
+async def _send(meta: BatchMeta, aredis: Redis, todo: list[int], reply_to: str) -> None:
+    """One message per task to the monolith queue (a cancel cannot recall them)."""
+    from worker_models.app import app
+
+    images = TaskImages(aredis)
+    for index in todo:
+        image = await images.load(Path(meta.images_dir) / meta.images[index])
+        task = MonolithTask(
+            batch_id=meta.batch_id,
+            index=index,
+            image_name=meta.images[index],
+            image_digest=image.dicec_ref.digest,
+            reply_to=reply_to,
+        )
+        app.send_task(TASK_NAME, args=[task.model_dump()], queue=keys.MONOLITH_QUEUE)
 
 
 async def _collect(

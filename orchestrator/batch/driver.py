@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 from dicec.records import BatchMeta
 from dicec.redis_conn import async_client
 from dicec.settings import Settings
-from orchestrator.batch.runner import BatchRunner, BatchSummary, ProgressFn, summarize, trace_sink
+from orchestrator.batch.lifecycle import run_lifecycle
+from orchestrator.batch.runner import BatchRunner, BatchSummary, ProgressFn, trace_sink
 from orchestrator.batch.store import BatchStore
 from orchestrator.dispatch.dispatcher import Dispatcher
 
@@ -33,15 +32,8 @@ async def run_batch(
     dispatcher = Dispatcher(settings, aredis, on_trace=trace_sink(store))
     await dispatcher.start()
     try:
-        meta.status = "running"
-        await store.save_meta(meta)
         runner = BatchRunner(settings, store, dispatcher, concurrency, on_task)
-        started = time.time()
-        await runner.run(meta)
-        wall_s = time.time() - started
-        meta.status, meta.finished_at = "finished", time.time()
-        await store.save_meta(meta)
-        return await summarize(store, meta, wall_s, runner.ran_now, dispatcher)
+        return await run_lifecycle(store, meta, lambda todo: runner.run(meta, todo), dispatcher)
     finally:
         await dispatcher.stop()
         await aredis.aclose()

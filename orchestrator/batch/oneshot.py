@@ -5,9 +5,9 @@ from __future__ import annotations
 from contextlib import ExitStack
 from pathlib import Path
 
-from dicec.errors import BatchError
-from dicec.redis_conn import async_client, sync_client
-from dicec.services import ensure_redis
+from dicec.errors import BatchError, ConfigError
+from dicec.redis_conn import async_client, redacted_url, sync_client
+from dicec.services import ensure_redis, redis_reachable
 from dicec.settings import Settings, get_settings
 from orchestrator.batch.localpools import local_pools
 from orchestrator.batch.task import TaskImages, TaskOutcome, run_task
@@ -34,6 +34,11 @@ async def run_one(
             stack.enter_context(ensure_redis(settings))
             settings = get_settings()
             stack.enter_context(local_pools(pools_file, sync_client(settings)))
+        if not redis_reachable(settings):
+            raise ConfigError(
+                f"no Redis answers at {redacted_url(settings.redis_url)}; start one, set "
+                "REDIS_URL, or pass --local-pools (starts an embedded one)"
+            )
         aredis = async_client(settings)
         dispatcher = Dispatcher(settings, aredis)
         await dispatcher.start()

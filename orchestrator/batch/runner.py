@@ -124,9 +124,9 @@ class BatchRunner:
     def limits(self) -> Limits:
         return Limits.from_settings(self.settings)
 
-    async def run(self, meta: BatchMeta) -> None:
-        done = await self.store.done_indices()
-        todo = iter([i for i in range(meta.tasks) if i not in done])
+    async def run(self, meta: BatchMeta, todo_indices: list[int]) -> int:
+        """Run the given tasks (see orchestrator.batch.lifecycle); how many were stored."""
+        todo = iter(todo_indices)
         images = TaskImages(self.store.redis)
         if isinstance(self.backend, Dispatcher):
             self.backend.restore_image = images.restore  # resent calls re-store their images
@@ -143,6 +143,7 @@ class BatchRunner:
         # A Redis that restarted without persistence lost what was stored before: put
         # back this run's records (the traces stored before the restart stay lost).
         self.restored = await self.store.restore_lost_records()
+        return self.ran_now
 
     async def _lane(
         self,
@@ -154,6 +155,8 @@ class BatchRunner:
     ) -> None:
         images_dir = Path(meta.images_dir)
         for index in todo:
+            if await self.store.cancel_requested():
+                return  # cancelled: start nothing new; the tasks in flight finish
             if isinstance(program, DicecError):
                 now = time.time()
                 outcome = TaskOutcome(

@@ -154,6 +154,32 @@ class BatchStore:
             raise
         self.traces_written += len(mapping)
 
+    async def request_cancel(self) -> None:
+        """Stop dispatching this batch's tasks (in-flight ones finish); resumable."""
+        key = keys.batch_cancel_key(self.batch_id)
+        await waiting_out_outages("cancelling", lambda: self.redis.set(key, 1, ex=keys.BATCH_TTL_S))
+
+    async def cancel_requested(self) -> bool:
+        key = keys.batch_cancel_key(self.batch_id)
+        return bool(
+            await waiting_out_outages("reading the cancel flag", lambda: self.redis.exists(key))
+        )
+
+    async def clear_cancel(self) -> None:
+        key = keys.batch_cancel_key(self.batch_id)
+        await waiting_out_outages("clearing the cancel flag", lambda: self.redis.delete(key))
+
+    async def drop_failed(self) -> list[int]:
+        """Forget the records of the failed tasks so that a resume runs exactly those."""
+        failed = [r.index for r in await self.load_tasks() if r.status == "error"]
+        if failed:
+            key = keys.batch_tasks_key(self.batch_id)
+            fields = [str(i) for i in failed]
+            await waiting_out_outages(
+                "dropping failed tasks", lambda: self.redis.hdel(key, *fields)
+            )
+        return failed
+
     async def load_tasks(self) -> list[TaskRecord]:
         key = keys.batch_tasks_key(self.batch_id)
         raw = await waiting_out_outages("loading task records", lambda: self.redis.hvals(key))

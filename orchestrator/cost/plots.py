@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
@@ -30,34 +31,76 @@ def gantt(
 ) -> Path:
     """The execution pattern of the first tasks: one row per task, calls by function."""
     shown = [t for t in tasks if t.index < first]
-    colours = _colours(sorted({t.function for t in traces}))
     fig = Figure(figsize=(11, max(3.0, 0.18 * len(shown) + 1.5)))
     ax = fig.add_subplot()
     for task in shown:
         ax.hlines(task.index, task.started_at - t0, task.finished_at - t0, color="black", lw=0.6)
+    drawn = _draw_calls(
+        ax, [t for t in traces if t.task_index is not None and t.task_index < first], t0
+    )
+    if not drawn["computed"]:
+        _say(ax, "no call of these tasks was computed: every one was served from the cache")
+    handles = [Patch(color=c, label=fn) for fn, c in drawn["computed"].items()]
+    if drawn["computed"]:
+        handles.append(Patch(color=WAIT_COLOUR, label="queued"))
+    if drawn["cached"]:
+        handles.append(Patch(color=CACHED_COLOUR, label="served from the cache"))
+    if handles:
+        ax.legend(handles=handles, loc="upper right", fontsize=8, ncols=min(4, len(handles)))
+    ax.set_xlabel("seconds since the batch started")
+    ax.set_ylabel("task index")
+    ax.invert_yaxis()
+    ax.set_title(f"Execution pattern of the first {min(first, len(tasks))} tasks")
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    return path
+
+
+def _draw_calls(ax: Axes, traces: list[CallTrace], t0: float) -> dict[str, dict[str, str]]:
+    """Computed calls as bars (queued part grey), cached ones as ticks; what was drawn."""
+    colours = _colours(sorted({t.function for t in traces}))
+    drawn: dict[str, dict[str, str]] = {"computed": {}, "cached": {}}
     for trace in traces:
-        if trace.task_index is None or trace.task_index >= first:
-            continue
         y = trace.task_index
         if computed(trace):
             start, end = (trace.started_at or 0.0) - t0, (trace.finished_at or 0.0) - t0
             queued = trace.queued_at - t0
             ax.barh(y, max(0.0, start - queued), left=queued, height=0.5, color=WAIT_COLOUR)
-            ax.barh(
-                y, max(end - start, 1e-4), left=start, height=0.7, color=colours[trace.function]
-            )
+            colour = colours[trace.function]
+            ax.barh(y, max(end - start, 1e-4), left=start, height=0.7, color=colour)
+            drawn["computed"][trace.function] = colour
         elif trace.replied_at is not None:
             ax.plot([trace.replied_at - t0], [y], marker="|", color=CACHED_COLOUR)
-    handles = [Patch(color=c, label=fn) for fn, c in colours.items()]
-    handles += [
-        Patch(color=WAIT_COLOUR, label="queued"),
-        Patch(color=CACHED_COLOUR, label="cached"),
-    ]
-    ax.legend(handles=handles, loc="upper right", fontsize=8, ncols=min(4, len(handles)))
-    ax.set_xlabel("seconds since the batch started")
-    ax.set_ylabel("task index")
-    ax.invert_yaxis()
-    ax.set_title(f"Execution pattern of the first {min(first, len(tasks))} tasks")
+            drawn["cached"][trace.function] = CACHED_COLOUR
+    drawn["computed"] = dict(sorted(drawn["computed"].items()))
+    return drawn
+
+
+def _say(ax: Axes, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
+
+
+def side_by_side(
+    panels: list[tuple[str, dict[str, list[tuple[float, float]]], float]], path: Path
+) -> Path:
+    """Busy workers per pool of each batch (title, series, makespan), one panel per batch
+    on one shared time axis, so that the two runs compare at a glance."""
+    fig = Figure(figsize=(11, 2.8 * len(panels) + 0.8))
+    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+    longest = max((makespan for _, _, makespan in panels), default=1.0)
+    for ax, (title, series, makespan) in zip(axes, panels, strict=True):
+        for pool, steps in series.items():
+            xs, ys = zip(*steps, strict=True)
+            ax.step(xs, ys, where="post", label=pool)
+        if series:
+            ax.legend(fontsize=8, loc="upper right")
+        else:
+            _say(ax, "no call was computed: every call was served from the cache")
+        ax.axvline(makespan, color="black", ls="--", lw=0.8)
+        ax.set_title(title, fontsize=9)
+        ax.set_ylabel("busy workers")
+    axes[-1].set_xlim(0, longest * 1.02)
+    axes[-1].set_xlabel("seconds since each batch started")
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     return path
@@ -80,6 +123,8 @@ def pool_load(
     ax.set_title("Pool load over time")
     if series:
         ax.legend(fontsize=8)
+    else:
+        _say(ax, "no call was computed: every call was served from the cache")
     if samples:
         xs = [s.t - t0 for s in samples]
         ax_cpu.plot(xs, [s.cpu_percent for s in samples], label="CPU %")
@@ -123,7 +168,8 @@ def latency(traces: list[CallTrace], path: Path) -> Path:
         ax_lat.boxplot(lat, tick_labels=functions, showfliers=True)
         ax_svc.boxplot(svc, tick_labels=functions, showfliers=True)
     else:
-        ax_lat.text(0.5, 0.5, "no computed calls", ha="center", transform=ax_lat.transAxes)
+        for ax in (ax_lat, ax_svc):
+            _say(ax, "no computed calls: every call was served from the cache")
     ax_lat.set_title("latency per call (queued to replied)")
     ax_svc.set_title("service time per call (on the worker)")
     for ax in (ax_lat, ax_svc):

@@ -14,12 +14,15 @@ from pathlib import Path
 import redis
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from dicec.errors import ComparisonError
 from dicec.records import BatchMeta
 from orchestrator.batch.loadsampler import load_samples
 from orchestrator.cost import plots as report_plots
 from orchestrator.cost.accounting import BatchCost, Comparison, batch_cost, compare, load_batch
+from orchestrator.cost.likeness import Work, batch_work, differences
 from orchestrator.cost.timeline import busy_by_worker, busy_workers_binned, dedupe
 
 LOAD_BINS = 200
@@ -34,6 +37,7 @@ class Report(BaseModel):
     index: Path
     images: list[Path]
     load_sampled: bool
+    headline: list[str] = []
 
 
 def make_report(
@@ -42,19 +46,65 @@ def make_report(
     out_dir: Path,
     vs: str | None = None,
     console: Console | None = None,
+    allow_unlike: bool = False,
 ) -> Report:
     meta, tasks, traces = load_batch(r, batch_id)
     traces = dedupe(traces)
     cost = batch_cost(meta, tasks, traces)
-    comparison = None
+    work = [batch_work(meta, traces)]
+    comparison, base = None, None
     if vs:
-        base_meta, base_tasks, base_traces = load_batch(r, vs)
-        comparison = compare(batch_cost(base_meta, base_tasks, base_traces), cost)
+        base = load_batch(r, vs)
+        work.insert(0, batch_work(base[0], base[2]))
+        comparison = compare(batch_cost(*base), cost)
+    headline = _headline(work, allow_unlike)
     samples = load_samples(r, batch_id)
     out_dir.mkdir(parents=True, exist_ok=True)
+    images = _plots(cost, tasks, traces, samples, out_dir)
+    if base is not None:
+        images.append(_comparison_plot(base, batch_cost(*base), meta, traces, cost, out_dir))
+    tables = [paper_table(cost, comparison), pools_table(cost), functions_table(cost)]
+    if console is not None:
+        for line in headline:
+            console.print(escape(line), soft_wrap=True)
+        for table in tables:
+            console.print(table.rich())
+        if not samples:
+            console.print("CPU / GPU load: not sampled for this batch")
+    index = out_dir / "index.html"
+    index.write_text(_html(meta, cost, tables, images, bool(samples), headline))
+    return Report(
+        batch_id=batch_id,
+        cost=cost,
+        comparison=comparison,
+        index=index,
+        images=images,
+        load_sampled=bool(samples),
+        headline=headline,
+    )
+
+
+def _headline(work: list[Work], allow_unlike: bool) -> list[str]:
+    """First lines of the report: what each batch computed; unlike batches refused."""
+    lines = [f"work of {w.line()}" for w in work]
+    if len(work) == 1:
+        return lines
+    found = differences(*work)
+    if not found:
+        return ["Both batches did the same work (comparable):", *lines]
+    why = "; ".join(found)
+    if not allow_unlike:
+        raise ComparisonError(
+            f"refusing to compare the cost of unlike batches ({why}): {' | '.join(lines)}. "
+            "Rerun the cached batch with --no-cache, or pass --allow-unlike"
+        )
+    return [f"UNLIKE BATCHES (--allow-unlike): {why}; the comparison below misleads", *lines]
+
+
+def _plots(cost: BatchCost, tasks: list, traces: list, samples: list, out_dir: Path) -> list[Path]:
     t0 = cost.started_at
     replicas = {p.pool: p.replicas for p in cost.pools}
-    images = [
+    return [
         report_plots.gantt(tasks, traces, t0, out_dir / "gantt.png"),
         report_plots.pool_load(
             busy_workers_binned(busy_by_worker(traces), t0, cost.finished_at, LOAD_BINS),
@@ -65,22 +115,20 @@ def make_report(
         ),
         report_plots.latency(traces, out_dir / "latency.png"),
     ]
-    tables = [paper_table(cost, comparison), pools_table(cost), functions_table(cost)]
-    if console is not None:
-        for table in tables:
-            console.print(table.rich())
-        if not samples:
-            console.print("CPU / GPU load: not sampled for this batch")
-    index = out_dir / "index.html"
-    index.write_text(_html(meta, cost, tables, images, bool(samples)))
-    return Report(
-        batch_id=batch_id,
-        cost=cost,
-        comparison=comparison,
-        index=index,
-        images=images,
-        load_sampled=bool(samples),
-    )
+
+
+def _comparison_plot(
+    base: tuple, base_cost: BatchCost, meta: BatchMeta, traces: list, cost: BatchCost, out: Path
+) -> Path:
+    panels = []
+    for label, m, tr, c in (
+        ("baseline", base[0], dedupe(base[2]), base_cost),
+        ("batch", meta, traces, cost),
+    ):
+        series = busy_workers_binned(busy_by_worker(tr), c.started_at, c.finished_at, LOAD_BINS)
+        title = f"{label} {m.batch_id} ({m.mode}): {c.makespan_s:.1f} s, ${usd(c.cost_usd)}"
+        panels.append((title, series, c.makespan_s))
+    return report_plots.side_by_side(panels, out / "comparison.png")
 
 
 def usd(value: float) -> str:
@@ -110,6 +158,9 @@ class TableData:
 
     def rich(self) -> Table:
         table = Table(*self.columns, title=self.title)
+        # Full batch ids, never cut: the first column is as wide as its longest cell.
+        table.columns[0].no_wrap = True
+        table.columns[0].min_width = max((len(row[0]) for row in self.rows), default=0)
         for row in self.rows:
             table.add_row(*row)
         return table
@@ -187,7 +238,12 @@ def functions_table(cost: BatchCost) -> TableData:
 
 
 def _html(
-    meta: BatchMeta, cost: BatchCost, tables: list[TableData], images: list[Path], sampled: bool
+    meta: BatchMeta,
+    cost: BatchCost,
+    tables: list[TableData],
+    images: list[Path],
+    sampled: bool,
+    headline: list[str],
 ) -> str:
     facts = {
         "program": meta.program_name,
@@ -202,7 +258,8 @@ def _html(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
         for k, v in facts.items()
     )
-    warning = (
+    head = "".join(f"<p class='warn'>{html.escape(line)}</p>" for line in headline)
+    warning = head + (
         "<p class='warn'>Small offline checkpoints (random weights): times are this "
         "machine's, answers mean nothing.</p>"
         if meta.checkpoints == "small"

@@ -21,6 +21,17 @@ CallFn = Callable[..., Awaitable[Any]]
 RunSync = Callable[[Awaitable[Any]], Any]
 LlmFn = Callable[[str], Awaitable[str]]
 
+# The functions each model method calls (llm_query asks the LLM, no pool).
+METHOD_FUNCTIONS: dict[str, tuple[str, ...]] = {
+    "find": ("glip",),
+    "exists": ("glip",),
+    "verify_property": ("xvlm",),
+    "simple_query": ("blip",),
+    "compute_depth": ("depth",),
+    "best_text_match": ("xvlm",),
+    "llm_query": (),
+}
+
 
 class ImagePatchBase:
     """A region of an image; subclasses are bound to one runtime by build_image_patch_class."""

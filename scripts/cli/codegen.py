@@ -14,38 +14,49 @@ from codegen.rewrite import distribute_verified
 from codegen.verify import DEFAULT_SEEDS
 from codegen.verify import verify as verify_programs
 from dicec.errors import DicecError
+from dicec.settings import Settings
+from scripts.cli.errors import EXIT_REFUSED, fail
 
 app = typer.Typer(
     help="Query -> serial program -> verified distributed program.", no_args_is_help=True
 )
 
 EXIT_NOT_EQUIVALENT = 1
-EXIT_ERROR = 2
+EXIT_ERROR = EXIT_REFUSED
 OFFLINE_HELP = "Use the catalogue compiled into this package instead of the live registry."
-
-
-def _fail(exc: DicecError) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(EXIT_ERROR)
 
 
 def _read(path: Path) -> str:
     try:
         return path.read_text()
     except OSError as exc:
-        typer.echo(f"error: cannot read {path}: {exc.strerror}", err=True)
-        raise typer.Exit(EXIT_ERROR) from None
+        fail(f"cannot read {path}: {exc.strerror}")
 
 
 def _write(path: Path, source: str) -> None:
     try:
         path.write_text(source)
     except OSError as exc:
-        typer.echo(f"error: cannot write {path}: {exc.strerror}", err=True)
-        raise typer.Exit(EXIT_ERROR) from None
+        fail(f"cannot write {path}: {exc.strerror}")
 
 
-@app.command()
+def _llm_settings_help() -> str:
+    """The LLM settings with their defaults, read from dicec.settings (their one place)."""
+    fields = Settings.model_fields
+    named = ", ".join(
+        f"DICEC_{name.upper()} (default {fields[name].default})"
+        for name in ("llm_base_url", "llm_api_key", "llm_model")
+    )
+    rest = ", ".join(f"DICEC_{n.upper()}" for n in fields if n.startswith("llm_"))
+    return (
+        f"The LLM is any OpenAI-compatible endpoint, set in the environment: {named}; all: {rest}."
+    )
+
+
+LLM_SETTINGS_HELP = _llm_settings_help()
+
+
+@app.command(epilog=LLM_SETTINGS_HELP)
 def generate(
     query: str = typer.Argument(..., help="The question to answer about each image."),
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the program."),
@@ -57,12 +68,12 @@ def generate(
         typer.echo(f"function docs from {source.origin}")
         result = generate_program(query, source.functions, LLMClient())
     except DicecError as exc:
-        raise _fail(exc) from None
+        fail(exc)
     _write(output, result.source)
     typer.echo(f"wrote {output} (valid after {result.attempts} attempt(s))")
 
 
-@app.command()
+@app.command(epilog=LLM_SETTINGS_HELP)
 def distribute(
     serial: Path = typer.Argument(..., help="The serial program."),
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the result."),
@@ -83,7 +94,7 @@ def distribute(
             source, serial.name, functions.functions, LLMClient() if llm else None, seeds
         )
     except DicecError as exc:
-        raise _fail(exc) from None
+        fail(exc)
     for message in chosen.messages:
         typer.echo(message)
     _write(output, chosen.source)
@@ -97,7 +108,7 @@ def distribute(
             typer.echo(explain(source, functions.functions).render("serial"))
             typer.echo(explain(chosen.source, functions.functions).render("distributed"))
         except DicecError as exc:
-            raise _fail(exc) from None
+            fail(exc)
 
 
 @app.command()
@@ -115,7 +126,7 @@ def verify(
             serial_source, distributed_source, functions=functions.functions, seeds=seeds
         )
     except DicecError as exc:
-        raise _fail(exc) from None
+        fail(exc)
     typer.echo(report.summary())
     if not report.equivalent:
         raise typer.Exit(EXIT_NOT_EQUIVALENT)

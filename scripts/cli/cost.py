@@ -10,21 +10,16 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from dicec.errors import DicecError
 from orchestrator.planning.callmix import CallMix
+from scripts.cli.errors import fail
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Cost, profiles, plans.")
 out = Console()
 err = Console(stderr=True)
 BUILTIN_MIXES = ("claims", "claims-serial")
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(str(exc))}")
-    return typer.Exit(2)
 
 
 @app.command()
@@ -34,15 +29,30 @@ def report(
     output: Annotated[Path, typer.Option("-o", "--output", help="folder for index.html")] = Path(
         "var/report"
     ),
+    allow_unlike: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unlike",
+            help="compare batches whose work differs (cache on/off, calls computed); the "
+            "report then says so in its first line",
+        ),
+    ] = False,
 ) -> None:
-    """Time, cost and plots of a batch (from Redis); with --vs, the reduction."""
+    """Time, cost and plots of a batch (from Redis); with --vs, the reduction.
+
+    With --vs the report first states whether both batches computed their calls (cache on
+    or off, calls computed vs served from the cache) and refuses to compare unlike
+    batches unless --allow-unlike is given.
+    """
     from dicec.redis_conn import sync_client
     from orchestrator.cost.report import make_report
 
     try:
-        made = make_report(sync_client(), batch_id, output, vs=vs, console=out)
+        made = make_report(
+            sync_client(), batch_id, output, vs=vs, console=out, allow_unlike=allow_unlike
+        )
     except DicecError as exc:
-        raise _fail(exc) from None
+        fail(exc)
     out.print(f"wrote {made.index} and {len(made.images)} plots")
 
 
@@ -90,7 +100,7 @@ def profile(
     settings = get_settings()
     measure = measure_profile_through_workers if through_workers else measure_profile
     if (program is None) != (images is None) or (program and not overheads):
-        raise _fail(DicecError("--program and --images go together, and with --overheads"))
+        fail(DicecError("--program and --images go together, and with --overheads"))
     sizes = parse_batch_sizes(batch_sizes)
     try:
         pools_file = load_pools(pools)
@@ -111,7 +121,7 @@ def profile(
                 costs = measure_overheads(get_settings(), err.print, program, images, calibration)
                 apply_overheads(measured, costs)
     except DicecError as exc:
-        raise _fail(exc) from None
+        fail(exc)
     flags = " --through-workers" * through_workers + " --overheads" * overheads
     save_profile(measured, output, header=f"Measured by `dicec profile --pools {pools}{flags}`.")
     out.print(f"wrote {output}")
@@ -174,7 +184,7 @@ def plan(
             config=SimConfig(max_concurrent_tasks=max_concurrent_tasks),
         )
     except DicecError as exc:
-        raise _fail(exc) from None
+        fail(exc)
     sim = found.simulated
     header = (
         f"Planned by `dicec plan` with profile {profile_name!r}: {tasks} tasks of "
@@ -222,7 +232,7 @@ def paper_table(
             load_profile(profile_name), claims_call_mix(seed=seed), with_plan=not no_plan
         )
     except DicecError as exc:
-        raise _fail(exc) from None
+        fail(exc)
     render(tables, out)
     measured = load_profile(profile_name).measured
     if not measured:

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from dicec.errors import DicecError
+from scripts.cli.errors import EXIT_REFUSED, fail
 from scripts.deploy.common import DEFAULT_DEPLOY_POOLS, GeneratedSet, load_deploy_pools
 
 app = typer.Typer(
@@ -28,7 +29,7 @@ app.add_typer(k8s_app, name="k8s")
 app.add_typer(compose_app, name="compose")
 
 EXIT_DRIFT = 1
-EXIT_BAD_INPUT = 2
+EXIT_BAD_INPUT = EXIT_REFUSED
 
 CheckOption = Annotated[
     bool, typer.Option("--check", help="write nothing; exit 1 if the committed files differ")
@@ -46,8 +47,7 @@ def _run(make: Callable[[], GeneratedSet], check: bool, root: Path) -> None:
     try:
         generated = make()
     except DicecError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        fail(exc, EXIT_BAD_INPUT)
     if check:
         problems = generated.drift(root)
         for line in problems:

@@ -14,8 +14,10 @@ from rich.console import Console
 
 from dicec.errors import DicecError
 from dicec.settings import get_settings
+from scripts.cli.errors import GuardedGroup, fail
 
 app = typer.Typer(
+    cls=GuardedGroup,
     pretty_exceptions_enable=False,
     no_args_is_help=True,
     add_completion=False,
@@ -38,11 +40,6 @@ def small_checkpoint_banner() -> None:
             "[bold yellow]Using SMALL OFFLINE CHECKPOINTS[/] (real architectures, random "
             "weights): the code path is the real one, the answers mean nothing."
         )
-
-
-def fail(exc: Exception) -> None:
-    err.print(f"[bold red]error:[/] {exc}")
-    raise typer.Exit(2)
 
 
 @app.command()
@@ -226,10 +223,12 @@ def demo(
 
 
 def _mount_subapps() -> None:
+    from scripts.cli.batch import app as batch_app
     from scripts.cli.codegen import app as codegen_app
     from scripts.cli.cost import app as cost_app
     from scripts.cli.deploy import compose_app, k8s_app
 
+    app.add_typer(batch_app, name="batch")
     app.add_typer(codegen_app, name="codegen", help="Query -> serial -> distributed programs.")
     app.add_typer(k8s_app, name="k8s", help="Kubernetes manifests from the catalogue and pools.")
     app.add_typer(compose_app, name="compose", help="docker-compose.yml from the pools file.")

@@ -21,6 +21,8 @@ NAMESPACE = "dicec"
 # Inside every container, the pools file is mounted here (DICEC_POOLS_FILE).
 POOLS_MOUNT_PATH = "/etc/dicec/pools.yaml"
 READY_FILE = str(DEFAULT_READY_FILE)
+# Touched on every Celery heartbeat of a worker's main process (worker_models.lifecycle).
+LIVE_FILE = READY_FILE + ".live"
 # A call may run up to the task timeout (settings.task_timeout_s); a worker told to stop
 # (SIGTERM: Celery's warm shutdown) gets this long to finish its current call.
 WORKER_GRACE_S = 330

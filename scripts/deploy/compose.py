@@ -34,6 +34,8 @@ REDIS_IMAGE = "redis:7.2-bookworm"
 FLOWER_PORT = 5555
 DEMO_TASKS = 100
 DEMO_SEED = 7
+# How long the batch waits for the pools' models to load before it stops (resumable).
+POOL_WAIT_S = 900
 REQUIRED_SECRET = "${{{name}:?set {name} (see docker/compose.env.example)}}"
 REDIS_PASSWORD = REQUIRED_SECRET.format(name="REDIS_PASSWORD")
 FLOWER_BASIC_AUTH = REQUIRED_SECRET.format(name="FLOWER_BASIC_AUTH")
@@ -65,8 +67,9 @@ def _image(device: str) -> dict[str, Any]:
     }
 
 
-def _pools_config(device: str) -> list[dict[str, str]]:
-    return [{"source": f"pools-{PROFILES[device]}", "target": POOLS_MOUNT_PATH}]
+def _pools_mount(device: str) -> str:
+    """The pools file as a read-only bind mount (Compose v1.29 ignores `configs`)."""
+    return f"./{POOLS_PATHS[device]}:{POOLS_MOUNT_PATH}:ro"
 
 
 def gpu_ids_variable(gpu_type: str) -> str:
@@ -100,8 +103,7 @@ def _pool_service(pools: PoolsFile, pool: Pool, device: str) -> dict[str, Any]:
         # -E (task events) is part of every `dicec worker`: Flower sees each call.
         "command": ["dicec", "worker", "--pool", pool.name],
         "environment": _env(),
-        "configs": _pools_config(device),
-        "volumes": ["models:/models"],
+        "volumes": [_pools_mount(device), "models:/models"],
         "depends_on": {
             "redis": {"condition": "service_healthy"},
             "checkpoints": {"condition": "service_completed_successfully"},
@@ -156,8 +158,7 @@ def _flower() -> dict[str, Any]:
         ],
         # Basic auth (user:password) for the UI and /api; /metrics stays open for Prometheus.
         "environment": {**_env(), "FLOWER_BASIC_AUTH": FLOWER_BASIC_AUTH},
-        "configs": _pools_config(CPU_DEVICE),
-        "volumes": ["flower-data:/data"],
+        "volumes": [_pools_mount(CPU_DEVICE), "flower-data:/data"],
         "ports": [f"{FLOWER_PORT}:{FLOWER_PORT}"],
         "depends_on": {"redis": {"condition": "service_healthy"}},
         "healthcheck": {
@@ -181,8 +182,7 @@ def _checkpoints() -> dict[str, Any]:
         **_image(CPU_DEVICE),
         "command": ["dicec", "checkpoints", "build"],
         "environment": _env(),
-        "configs": _pools_config(CPU_DEVICE),
-        "volumes": ["models:/models"],
+        "volumes": [_pools_mount(CPU_DEVICE), "models:/models"],
         "restart": "no",
     }
 
@@ -192,20 +192,18 @@ def _orchestrator(pools: PoolsFile) -> dict[str, Any]:
         f"dicec images generate -o /tmp/claims-images && exec python scripts/submit_batch.py "
         f"--program examples/claims_distributed.py --images /tmp/claims-images "
         f"--tasks ${{DICEC_DEMO_TASKS:-{DEMO_TASKS}}} --seed {DEMO_SEED} "
-        f"--pools {POOLS_MOUNT_PATH} --local no --export /results/claims-results.jsonl"
+        f"--pools {POOLS_MOUNT_PATH} --local no --wait-pools {POOL_WAIT_S} "
+        f"--export /results/claims-results.jsonl"
     )
-    # Waits for whichever pool services the chosen profile started (required: false).
-    waits = {"redis": {"condition": "service_healthy"}}
-    for device in (GPU_DEVICE, CPU_DEVICE):
-        for pool in pools.pools:
-            waits[service_name(pool, device)] = {"condition": "service_healthy", "required": False}
     return {
         **_image(CPU_DEVICE),
         "command": ["sh", "-c", batch],
         "environment": _env(),
-        "configs": _pools_config(CPU_DEVICE),
-        "volumes": ["results:/results"],
-        "depends_on": waits,
+        "volumes": [_pools_mount(CPU_DEVICE), "results:/results"],
+        # Only Redis: the pools of whichever profile is up come when their models are
+        # loaded, and the batch waits for them (--wait-pools). Compose v1.29 (Debian's)
+        # has no optional dependencies on services of another profile.
+        "depends_on": {"redis": {"condition": "service_healthy"}},
         "restart": "no",
     }
 
@@ -220,10 +218,10 @@ def compose_document(pools: PoolsFile) -> dict[str, Any]:
         for pool in pools.pools:
             services[service_name(pool, device)] = _pool_service(pools, pool, device)
     services["orchestrator"] = _orchestrator(pools)
+    # No top-level `name:` (Compose v1.29 rejects it): the project is named after the
+    # folder, or `docker-compose -p dicec`.
     return {
-        "name": "dicec",
         "services": services,
-        "configs": {f"pools-{PROFILES[d]}": {"file": f"./{POOLS_PATHS[d]}"} for d in PROFILES},
         "volumes": {"redis-data": {}, "models": {}, "flower-data": {}, "results": {}},
     }
 

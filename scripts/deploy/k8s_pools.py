@@ -16,6 +16,7 @@ from dicec import keys
 from scripts.deploy.common import (
     CPU_DEVICE,
     GPU_DEVICE,
+    LIVE_FILE,
     NAMESPACE,
     POOLS_MOUNT_PATH,
     READY_FILE,
@@ -46,6 +47,13 @@ KEDA_POLL_S = 5
 # then get SIGTERM (Celery warm shutdown) and WORKER_GRACE_S to finish their calls.
 KEDA_COOLDOWN_S = 300
 READY_PERIOD_S = 5
+# Alive: the main process's Celery heartbeat (every 2 s) touched LIVE_FILE this recently.
+LIVE_MAX_AGE_MIN = 1
+LIVE_PERIOD_S = 20
+LIVE_FAILURES = 3
+# Models load before the first heartbeat: up to app.WORKER_PROC_ALIVE_TIMEOUT_S (300 s).
+STARTUP_PERIOD_S = 10
+STARTUP_FAILURES = 31
 KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
 
 
@@ -99,10 +107,23 @@ def _worker_container(pool: Pool) -> dict[str, Any]:
             "periodSeconds": READY_PERIOD_S,
             "failureThreshold": 1,
         },
+        # Restarted when its main process stops heart-beating (hung, not just busy): a
+        # call in progress runs in a child process and does not stop the heartbeat.
+        "startupProbe": _live_probe(STARTUP_PERIOD_S, STARTUP_FAILURES),
+        "livenessProbe": _live_probe(LIVE_PERIOD_S, LIVE_FAILURES),
         # Unready first; then SIGTERM = Celery warm shutdown: no new calls are taken and
         # the current one finishes (unstarted prefetched messages go back to the queue).
         "lifecycle": {"preStop": {"exec": {"command": ["rm", "-f", READY_FILE]}}},
         "resources": {"requests": {"cpu": "1", "memory": "2Gi"}},
+    }
+
+
+def _live_probe(period_s: int, failures: int) -> dict[str, Any]:
+    fresh = f'test -n "$(find {LIVE_FILE} -mmin -{LIVE_MAX_AGE_MIN} 2>/dev/null)"'
+    return {
+        "exec": {"command": ["sh", "-c", fresh]},
+        "periodSeconds": period_s,
+        "failureThreshold": failures,
     }
 
 

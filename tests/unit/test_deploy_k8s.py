@@ -8,7 +8,7 @@ import pytest
 
 from dicec import keys
 from dicec.settings import DEFAULT_READY_FILE, Settings
-from scripts.deploy.common import READY_FILE, WORKER_GRACE_S, load_deploy_pools
+from scripts.deploy.common import LIVE_FILE, READY_FILE, WORKER_GRACE_S, load_deploy_pools
 from scripts.deploy.functions import function_crd
 from scripts.deploy.k8s_pools import deployment_name
 from tests.support.manifests import (
@@ -21,6 +21,7 @@ from tests.support.manifests import (
     validate_all,
 )
 from worker_models.catalogue import CATALOGUE, get_spec
+from worker_models.lifecycle import LIVE_SUFFIX
 from worker_models.pools import load_pools
 
 
@@ -75,6 +76,11 @@ def test_each_pool_is_a_deployment_that_finishes_its_call(built):
         assert worker["args"] == ["dicec", "worker", "--pool", pool.name]
         assert worker["readinessProbe"]["exec"]["command"] == ["test", "-f", READY_FILE]
         assert str(DEFAULT_READY_FILE) == READY_FILE  # the file the worker writes once loaded
+        # Alive: the main process's Celery heartbeat touched the liveness file lately.
+        for probe in ("startupProbe", "livenessProbe"):
+            command = worker[probe]["exec"]["command"]
+            assert command[:2] == ["sh", "-c"] and LIVE_FILE in command[2]
+        assert str(DEFAULT_READY_FILE) + LIVE_SUFFIX == LIVE_FILE
         assert worker["lifecycle"]["preStop"]["exec"]["command"] == ["rm", "-f", READY_FILE]
         # Long enough for the longest call a task may make, then Celery's warm shutdown.
         assert spec["terminationGracePeriodSeconds"] == WORKER_GRACE_S

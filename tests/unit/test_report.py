@@ -112,7 +112,13 @@ def test_report_writes_html_and_plots(
     base_id, dist_id = batches
     made = make_report(redis_client, dist_id, tmp_path, vs=base_id)
     html = made.index.read_text()
-    assert {p.name for p in made.images} == {"gantt.png", "pool_load.png", "latency.png"}
+    assert {p.name for p in made.images} == {
+        "gantt.png",
+        "pool_load.png",
+        "latency.png",
+        "comparison.png",
+    }
+    assert made.headline[0].startswith("Both batches did the same work")
     for image in made.images:
         assert image.read_bytes().startswith(PNG_MAGIC) and image.stat().st_size > 5_000
         assert f"src='{image.name}'" in html
@@ -144,3 +150,29 @@ def test_report_cli(batches: tuple[str, str], tmp_path: Path) -> None:
     assert "Time and cost" in result.output and (tmp_path / "index.html").exists()
     missing = CliRunner().invoke(app, ["report", "no-such-batch-x", "-o", str(tmp_path)])
     assert missing.exit_code == 2 and "no batch 'no-such-batch-x'" in missing.output
+
+
+def _serve_all_from_cache(r: redis.Redis, batch_id: str) -> None:
+    """Make a written batch one whose every call was a cache hit (cache on)."""
+    key = keys.batch_calls_key(batch_id)
+    for call_id, raw in r.hgetall(key).items():
+        trace = CallTrace.model_validate_json(raw)
+        trace.cached, trace.worker, trace.started_at, trace.finished_at = True, None, None, None
+        r.hset(key, call_id, trace.model_dump_json())
+
+
+def test_report_vs_refuses_unlike_batches_unless_allowed(
+    redis_client: redis.Redis, batches: tuple[str, str], tmp_path: Path
+) -> None:
+    from dicec.errors import ComparisonError
+
+    base_id, dist_id = batches
+    _serve_all_from_cache(redis_client, dist_id)
+    with pytest.raises(ComparisonError, match="refusing to compare the cost of unlike batches"):
+        make_report(redis_client, dist_id, tmp_path, vs=base_id)
+    made = make_report(redis_client, dist_id, tmp_path, vs=base_id, allow_unlike=True)
+    assert made.headline[0].startswith("UNLIKE BATCHES (--allow-unlike)")
+    assert f"{dist_id}: cache on, 60 tasks, 120 calls: 0 computed" in made.headline[2]
+    html = made.index.read_text()
+    assert html.index("UNLIKE BATCHES") < html.index("Time and cost")
+    assert (tmp_path / "comparison.png").read_bytes().startswith(PNG_MAGIC)
