@@ -26,6 +26,7 @@ from orchestrator.batch.store import BatchStore
 from orchestrator.batch.task import TaskImages, TaskOutcome, run_task
 from orchestrator.dispatch.dispatcher import Dispatcher
 from orchestrator.program.hermod import CallBackend
+from orchestrator.program.jail.client import Jail
 from orchestrator.program.sandbox.programs import CompiledProgram, Limits, compile_program
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
@@ -120,6 +121,7 @@ class BatchRunner:
         self.on_task = on_task
         self.ran_now = 0
         self.restored = 0
+        self.jail: Jail | None = None  # set while a run is in progress, if the runner is "jail"
 
     def limits(self) -> Limits:
         return Limits(
@@ -140,9 +142,16 @@ class BatchRunner:
             )
         except DicecError as exc:
             program = exc  # every task fails with this clear message; the batch still ends
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="dicec-sync-task") as pool:
-            lanes = [self._lane(meta, program, todo, images, pool) for _ in range(self.concurrency)]
-            await asyncio.gather(*lanes)
+        self.jail = Jail() if self.settings.program_runner == "jail" else None
+        try:
+            with ThreadPoolExecutor(self.concurrency, thread_name_prefix="dicec-sync-task") as pool:
+                lanes = [
+                    self._lane(meta, program, todo, images, pool) for _ in range(self.concurrency)
+                ]
+                await asyncio.gather(*lanes)
+        finally:
+            if self.jail is not None:
+                self.jail.close()
         await self.store.flush_traces()
         # A Redis that restarted without persistence lost what was stored before: put
         # back this run's records (the traces stored before the restart stay lost).
@@ -174,6 +183,8 @@ class BatchRunner:
                     task_index=index,
                     limits=self.limits(),
                     executor=pool,
+                    jail=self.jail,
+                    max_calls=self.settings.program_max_calls,
                 )
             record = outcome.to_record(meta.batch_id, index, meta.images[index])
             if await self.store.save_task(record):
