@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     program_max_output_chars: int = 200_000
     # Calls one task may make (hermod.call and ImagePatch methods); past it the task fails.
     program_max_calls: int = 2000
+    # CPU seconds a jailed program may burn (RLIMIT_CPU); unset: half of task_timeout_s.
+    program_cpu_s: float | None = None
     # "jail": each task's program runs in its own jailed process (docs/security.md);
     # "inprocess": on the orchestrator's event loop, language rules only (benchmarks).
     program_runner: Literal["jail", "inprocess"] = "jail"

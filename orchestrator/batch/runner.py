@@ -113,6 +113,7 @@ class BatchRunner:
         backend: CallBackend,
         concurrency: int | None = None,
         on_task: ProgressFn | None = None,
+        jail: Jail | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -121,6 +122,7 @@ class BatchRunner:
         self.on_task = on_task
         self.ran_now = 0
         self.restored = 0
+        self._given_jail = jail  # a caller's jail is used and left open (tests)
         self.jail: Jail | None = None  # set while a run is in progress, if the runner is "jail"
 
     def limits(self) -> Limits:
@@ -128,6 +130,7 @@ class BatchRunner:
             wall_s=self.settings.task_timeout_s,
             memory_mb=self.settings.program_memory_mb,
             max_output_chars=self.settings.program_max_output_chars,
+            cpu_s=self.settings.program_cpu_s,
         )
 
     async def run(self, meta: BatchMeta) -> None:
@@ -142,7 +145,9 @@ class BatchRunner:
             )
         except DicecError as exc:
             program = exc  # every task fails with this clear message; the batch still ends
-        self.jail = Jail() if self.settings.program_runner == "jail" else None
+        self.jail = self._given_jail
+        if self.jail is None and self.settings.program_runner == "jail":
+            self.jail = Jail()
         try:
             with ThreadPoolExecutor(self.concurrency, thread_name_prefix="dicec-sync-task") as pool:
                 lanes = [
@@ -150,7 +155,7 @@ class BatchRunner:
                 ]
                 await asyncio.gather(*lanes)
         finally:
-            if self.jail is not None:
+            if self.jail is not None and self.jail is not self._given_jail:
                 self.jail.close()
         await self.store.flush_traces()
         # A Redis that restarted without persistence lost what was stored before: put

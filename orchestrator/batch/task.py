@@ -120,7 +120,8 @@ async def run_task(
     try:
         image = await load_image()
         if jail is not None:
-            run = await jail.run(program, hermod, str(image_path), image, limits)
+            label = None if task_index is None else str(task_index)
+            run = await jail.run(program, hermod, str(image_path), image, limits, label)
         else:
             run = await run_on_image(program, hermod, image_path, image, limits, executor)
         if hermod.over_budget is not None:  # the program caught the budget error

@@ -120,8 +120,8 @@ def child_main(
         reader, writer = loop.run_until_complete(
             asyncio.open_unix_connection(sock=sock, limit=MAX_LINE_BYTES)
         )
-        wall_s, memory_mb = spawn["limits"]["wall_s"], spawn["limits"]["memory_mb"]
-        enter_jail(rlimits.ChildLimits(wall_s=wall_s, memory_mb=memory_mb))
+        lim = spawn["limits"]
+        enter_jail(rlimits.ChildLimits(lim["wall_s"], lim["memory_mb"], lim.get("cpu_s")))
         loop.run_until_complete(serve(program, SocketHermod(reader, writer), spawn, image))
     except BaseException:  # noqa: BLE001 - nothing may escape a forked child
         code = EXIT_CHILD_FAILED

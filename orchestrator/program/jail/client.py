@@ -34,6 +34,7 @@ from dicec.errors import (
     ProgramTimeoutError,
 )
 from orchestrator.program.hermod import Hermod
+from orchestrator.program.jail.limits import ChildLimits
 from orchestrator.program.jail.protocol import (
     MAX_LINE_BYTES,
     clean_error_type,
@@ -71,6 +72,7 @@ class Zygote:
         self.control = control  # blocking: messages are short, the zygote reads at once
         self.events = events  # read by asyncio (non-blocking): its own socket
         self.exited: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.pids: dict[str, int] = {}  # task id -> pid of its running child
         self.images: OrderedDict[str, None] = OrderedDict()
         self.programs: OrderedDict[str, None] = OrderedDict()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -99,7 +101,10 @@ class Zygote:
             if not line:
                 break
             message = decode(line)
+            if message.get("op") == "spawned":
+                self.pids[message.get("task", "")] = message.get("pid")
             if message.get("op") == "exited":
+                self.pids.pop(message.get("task", ""), None)
                 future = self.exited.pop(message.get("task", ""), None)
                 if future is not None and not future.done():
                     future.set_result(message)
@@ -159,8 +164,9 @@ def describe_exit(exit_info: dict[str, Any], limits: Limits) -> Exception:
         return JailError(f"program process could not run: {clean_text(exit_info['error'])}")
     signum = exit_info.get("signal")
     if signum == signal.SIGXCPU:
+        cpu_s = ChildLimits(limits.wall_s, limits.memory_mb, limits.cpu_s).cpu_s()
         return ProgramResourceError(
-            f"program used more than its CPU-time limit of {int(limits.wall_s) + 1} s "
+            f"program used more than its CPU-time limit of {cpu_s} s "
             f"(its process was killed by SIGXCPU)"
         )
     if signum == signal.SIGKILL:
@@ -193,11 +199,12 @@ class Jail:
         self.language_rules = language_rules  # False only in the test that proves the jail
         self._zygote: Zygote | None = None
         self._starting: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
 
     async def zygote(self) -> Zygote:
         loop = asyncio.get_running_loop()
-        if self._starting is None or self._starting._get_loop() is not loop:  # noqa: SLF001
-            self._starting = asyncio.Lock()
+        if self._starting is None or self._lock_loop is not loop:
+            self._starting, self._lock_loop = asyncio.Lock(), loop
         async with self._starting:
             zygote = self._zygote
             if zygote is None or not zygote.alive or zygote.proc.poll() is not None:
@@ -215,6 +222,13 @@ class Jail:
         if self._zygote is not None:
             self._zygote.stop()
             self._zygote = None
+
+    def pid_of(self, label: str) -> int | None:
+        """The pid of the running child of the task labelled `label` (tests, diagnostics)."""
+        zygote = self._zygote
+        if zygote is None:
+            return None
+        return next((p for t, p in zygote.pids.items() if t.startswith(f"{label}-")), None)
 
     @property
     def notes(self) -> list[str]:
@@ -250,12 +264,14 @@ class Jail:
         image_path: str,
         image: Image.Image,
         limits: Limits | None = None,
+        label: str | None = None,
     ) -> ProgramRun:
-        """Run the program on one image in a fresh jailed process; raise the task's error."""
+        """Run the program on one image in a fresh jailed process; raise the task's error.
+        `label` (the task index) names the task for `pid_of`."""
         limits = limits or program.limits
         zygote = await self.zygote()
         key, digest = self._define(zygote, program, image)
-        task_id = uuid.uuid4().hex
+        task_id = f"{label}-{uuid.uuid4().hex}" if label is not None else uuid.uuid4().hex
         exited = asyncio.get_running_loop().create_future()
         zygote.exited[task_id] = exited
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)

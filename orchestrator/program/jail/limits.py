@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import math
 import os
 import pwd
 import resource
@@ -20,7 +21,9 @@ PR_GET_NO_NEW_PRIVS = 39
 MIB = 1024 * 1024
 ADDRESS_SPACE_SLACK_MB = 512  # thread stacks and malloc arenas reserve address space
 OPEN_FILES_MAX = 64
-CPU_SLACK_S = 1  # CPU seconds beyond the wall-clock limit (the parent kills at the wall)
+CPU_SLACK_S = 1  # the hard CPU limit (SIGKILL) this long after the soft one (SIGXCPU)
+CPU_SHARE_OF_WALL = 0.5  # a task mostly waits for its calls: CPU past half its wall is a loop
+MIN_CPU_S = 1
 UNPRIVILEGED_USER = "nobody"
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -32,9 +35,12 @@ class ChildLimits:
 
     wall_s: float
     memory_mb: int
+    cpu_limit_s: float | None = None
 
     def cpu_s(self) -> int:
-        return int(self.wall_s) + CPU_SLACK_S
+        if self.cpu_limit_s is not None:
+            return max(MIN_CPU_S, math.ceil(self.cpu_limit_s))
+        return max(MIN_CPU_S, math.ceil(self.wall_s * CPU_SHARE_OF_WALL))
 
 
 def _prctl(option: int, arg: int) -> None:

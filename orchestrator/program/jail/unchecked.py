@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.program.imagepatch import blocking_runner, build_image_patch_class
-from orchestrator.program.sandbox.programs import ProgramRun
+from orchestrator.program.sandbox.programs import CompiledProgram, Limits, ProgramRun
 from orchestrator.program.sandbox.rules import find_entry, parse
 
 
@@ -57,3 +57,10 @@ async def run_unchecked(program: UncheckedProgram, hermod: Any, image_path: str,
         exc.printed = out.getvalue().splitlines()  # type: ignore[attr-defined]
         raise
     return ProgramRun(value=value, printed=out.getvalue().splitlines())
+
+
+def unchecked_record(source: str, filename: str, limits: Limits) -> CompiledProgram:
+    """The orchestrator's record of a program to run with the rules off: what the jail
+    needs (source, name, limits); the zygote compiles it itself, unchecked."""
+    program = compile_unchecked(source, filename)
+    return CompiledProgram(source, filename, program.entry, program.is_async, program.code, limits)

@@ -58,6 +58,7 @@ class Limits:
     memory_mb: int = 512
     max_output_chars: int = 200_000
     max_recursion: int = 200
+    cpu_s: float | None = None  # jailed runs: CPU seconds (RLIMIT_CPU); None: half the wall
 
 
 @dataclass
