@@ -15,6 +15,7 @@ import signal
 import socket
 from typing import Any, NoReturn
 
+from dicec.errors import ProgramResourceError
 from orchestrator.program.execute import run_on_image
 from orchestrator.program.jail import limits as rlimits
 from orchestrator.program.jail import seccomp
@@ -56,6 +57,10 @@ def keep_only(fd: int) -> None:
 
 def failure(exc: BaseException) -> dict[str, Any]:
     """The `done` message of a failed run (what TaskOutcome needs)."""
+    if isinstance(exc, MemoryError):  # RLIMIT_AS refused an allocation
+        printed = getattr(exc, "printed", None)
+        exc = ProgramResourceError("program ran out of memory (its address-space limit)")
+        exc.printed = printed  # type: ignore[attr-defined]
     message = str(exc) or type(exc).__name__
     line = getattr(exc, "program_line", None)
     if isinstance(line, int) and f"line {line}" not in message:
