@@ -20,7 +20,7 @@ from dicec.errors import ProgramResourceError
 REGEX_TIMEOUT_S = 1.0
 FLAG_NAMES = ("A", "ASCII", "I", "IGNORECASE", "L", "LOCALE", "M", "MULTILINE", "S", "DOTALL",
               "X", "VERBOSE", "U", "UNICODE", "NOFLAG")  # fmt: skip
-MAX_CACHED_PATTERNS = 256
+MAX_RESULT_CHARS = 16_000_000  # what one sub() may build
 
 
 def _bounded(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -68,10 +68,28 @@ class Pattern:
         return iter(_bounded(every))
 
     def sub(self, repl: Any, string: Any, count: int = 0) -> Any:
+        self._check_result_size(repl, string, count)
         return _bounded(self._compiled.sub, repl, string, count)
 
     def subn(self, repl: Any, string: Any, count: int = 0) -> Any:
+        self._check_result_size(repl, string, count)
         return _bounded(self._compiled.subn, repl, string, count)
+
+    def _check_result_size(self, repl: Any, string: Any, count: int) -> None:
+        """`re.sub("", long, text)` puts `long` between every character, in one C call."""
+        if not isinstance(repl, str | bytes) or not isinstance(string, str | bytes):
+            return
+        if len(string) + (len(string) + 1) * len(repl) <= MAX_RESULT_CHARS:
+            return
+        matches = len(self.findall(string))
+        if count > 0:
+            matches = min(matches, count)
+        chars = len(string) + matches * len(repl)
+        if chars > MAX_RESULT_CHARS:
+            raise ProgramResourceError(
+                f"regular expression result would be about {chars} characters, over the "
+                f"limit of {MAX_RESULT_CHARS}"
+            )
 
     def split(self, string: Any, maxsplit: int = 0) -> list[Any]:
         return _bounded(self._compiled.split, string, maxsplit)
