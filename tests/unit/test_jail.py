@@ -41,7 +41,7 @@ def open_jail() -> Iterator[Jail]:
     jail.close()
 
 
-def run(jail: Jail, source: str, limits: Limits = LIMITS, max_calls: int | None = None, **kw):  # noqa: ANN003, ANN201, E501
+def run(jail: Jail, source: str, limits: Limits = LIMITS, max_calls: int | None = None, **kw):  # noqa: E501
     source = textwrap.dedent(source)
     if jail.language_rules:
         program = compile_program(source, "prog.py", limits)
