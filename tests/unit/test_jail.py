@@ -51,8 +51,10 @@ def run(jail: Jail, source: str, limits: Limits = LIMITS, max_calls: int | None 
     backend = AnsweringBackend()
 
     async def main():  # noqa: ANN202
-        return await run_task(program, "scene.jpg", _loader(image), backend,
-                              limits=limits, jail=jail, max_calls=max_calls, task_index=7)  # fmt: skip
+        return await run_task(
+            program, "scene.jpg", _loader(image), backend,
+            limits=limits, jail=jail, max_calls=max_calls, task_index=7,
+        )  # fmt: skip
 
     return asyncio.run(main()), backend
 
