@@ -82,8 +82,10 @@ def test_reference_program_same_output_through_workers_and_in_process(
 
 
 async def _jailed_local(source: str, name: str, image: Path, service) -> TaskOutcome:  # noqa: ANN001
-    """What a baseline monolith node does per task: its local models, the program jailed."""
-    images = TaskImages(None)
+    """What a baseline monolith node does per task: its local models, the program jailed
+    (the image stored in Redis first, as the batch does before a node sees the task)."""
+    aredis = async_client(get_settings())
+    images = TaskImages(aredis)
     jail = Jail()
     try:
         return await run_task(
@@ -95,6 +97,7 @@ async def _jailed_local(source: str, name: str, image: Path, service) -> TaskOut
         )
     finally:
         jail.close()
+        await aredis.aclose()
 
 
 @pytest.mark.parametrize("name", PROGRAMS)
