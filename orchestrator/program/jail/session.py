@@ -39,6 +39,7 @@ class TaskSession:
         self.allowed = {image_digest}  # digests this task may refer to
         self.uploads: dict[str, bytes] = {}
         self.calls: set[asyncio.Task[None]] = set()
+        self.requested = 0  # call messages received (counted before any is served)
 
     async def serve(self) -> dict[str, Any]:
         """Until the child's `done` (returned); ChildGone if it dies first."""
@@ -57,7 +58,10 @@ class TaskSession:
                 return message
             if kind != "call":
                 raise WireFormatError(f"program process sent an unknown message {str(kind)[:40]!r}")
-            self.hermod.check_budget()  # over budget: the task ends here, its process killed
+            self.requested += 1
+            if self.hermod.max_calls is not None and self.requested > self.hermod.max_calls:
+                self.hermod.calls = max(self.hermod.calls, self.hermod.max_calls)
+                self.hermod.check_budget()  # raises: the task ends here, its process killed
             task = asyncio.ensure_future(self._serve_call(message))
             self.calls.add(task)
             task.add_done_callback(self.calls.discard)
