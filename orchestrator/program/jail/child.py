@@ -27,6 +27,7 @@ from orchestrator.program.sandbox.programs import CompiledProgram, Limits
 EXIT_OK = 0
 EXIT_CHILD_FAILED = 70  # the child's own machinery failed (not the program)
 FD_SCAN_MAX = 4096
+CHILD_NICENESS = 10
 
 
 def enter_jail(limits: rlimits.ChildLimits) -> list[str]:
@@ -119,6 +120,7 @@ def child_main(
             signal.signal(signum, signal.SIG_DFL)
         keep_only(fd)
         rlimits.die_with_parent()
+        os.nice(CHILD_NICENESS)  # the zygote and the orchestrator first: they serve all tasks
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         sock = socket.socket(fileno=fd)
