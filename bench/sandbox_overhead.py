@@ -1,11 +1,15 @@
 """The sandbox's cost, measured side by side in one run.
 
-    .venv/bin/python bench/sandbox_overhead.py [--tasks 500]
+    .venv/bin/python bench/sandbox_overhead.py [--tasks 500] [--rate 500] [--skip-cpu]
 
 1. CPU-bound program code: the same function run plainly (exec with real builtins) and
    through compile_program + run_program; prints the slowdown ratio per workload.
 2. Per-task overhead: N concurrent runs of the paper's claims_distributed.py against an
    in-process hermod whose calls take no time; prints tasks per second.
+3. Jailed vs in-process runner, side by side: the same claims program through run_task
+   (real Hermod, calls validated, answered at once by a no-op backend, 64 tasks at a
+   time), first as fast as each runner goes, then paced at --rate tasks/s offered;
+   prints tasks/s of each and the jail's cost in percent.
 """
 
 from __future__ import annotations
@@ -21,9 +25,14 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from orchestrator.batch.task import run_task
+from orchestrator.program.jail.client import Jail
 from orchestrator.program.sandbox.programs import Limits, compile_program, run_program
+from worker_models.calls import check_result
+from worker_models.imageref import ImageRef, TrackedImage, digest_of, encode_png
 
 REFERENCE = Path("/work/shared/reference-programs/claims_distributed.py")
+CONCURRENT_TASKS = 64  # Settings.max_concurrent_tasks' default
 WORKLOADS = {
     "loop with += ": "t = 0\nfor i in range(300000):\n    t += i",
     "loop with * and %": "t = 0\nfor i in range(300000):\n    t += (i * i) % 7",
@@ -32,6 +41,58 @@ WORKLOADS = {
     "recursion (depth 50)": "def r(n):\n    return 0 if n == 0 else 1 + r(n - 1)\n"
     "for i in range(2000):\n    r(50)",
 }
+
+
+class InstantBackend:
+    """A CallBackend whose calls take no time (the no-op pool without the queue)."""
+
+    async def call(self, prepared: Any, origin: Any) -> tuple[str, Any]:
+        name = prepared.spec.name
+        raw = {"result": [{"x": 0, "y": 0, "width": 4, "height": 4}] * 2} if name == "glip" else (
+            {"answer": "red"} if name == "blip" else {"result": True, "score": 0.5})  # fmt: skip
+        return "bench", check_result(prepared.spec, raw)
+
+
+async def runner_rate(count: int, jail: Jail | None, rate: float | None) -> float:
+    """Tasks/s of `count` claims tasks through run_task, 64 at a time; paced at `rate`
+    tasks/s offered when given."""
+    program = compile_program(REFERENCE.read_text(), REFERENCE.name)
+    plain = Image.new("RGB", (64, 48))
+    image = TrackedImage.wrap(plain, ImageRef(digest_of(encode_png(plain))))
+    backend = InstantBackend()
+    gate = asyncio.Semaphore(CONCURRENT_TASKS)
+
+    async def load() -> TrackedImage:
+        return image
+
+    async def one(index: int, start: float) -> bool:
+        if rate:
+            await asyncio.sleep(max(0.0, start + index / rate - time.perf_counter()))
+        async with gate:
+            outcome = await run_task(program, "a.jpg", load, backend, jail=jail, task_index=index)
+        return outcome.ok
+
+    if jail is not None:
+        await one(0, time.perf_counter())  # the zygote starts outside the measurement
+    start = time.perf_counter()
+    oks = await asyncio.gather(*[one(i, start) for i in range(count)])
+    elapsed = time.perf_counter() - start
+    if not all(oks):
+        raise SystemExit(f"{oks.count(False)} of {count} tasks failed")
+    return count / elapsed
+
+
+def compare_runners(count: int, rate: float) -> None:
+    jail = Jail()
+    try:
+        for label, offered in (("as fast as it goes", None), (f"offered {rate:g} tasks/s", rate)):
+            inproc = asyncio.run(runner_rate(count, None, offered))
+            jailed = asyncio.run(runner_rate(count, jail, offered))
+            cost = 100 * (1 - jailed / inproc)
+            print(f"claims via run_task, {count} tasks, {label}: in-process {inproc:.0f} "
+                  f"tasks/s, jailed {jailed:.0f} tasks/s, jail costs {cost:.0f} %")  # fmt: skip
+    finally:
+        jail.close()
 
 
 class InstantHermod:
@@ -69,14 +130,17 @@ async def many_tasks(count: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=500)
+    parser.add_argument("--rate", type=float, default=500.0, help="offered tasks/s (part 3)")
+    parser.add_argument("--skip-cpu", action="store_true", help="only parts 2 and 3")
     args = parser.parse_args()
-    for label, body in WORKLOADS.items():
+    for label, body in WORKLOADS.items() if not args.skip_cpu else ():
         plain, sandboxed = cpu_ratio(body)
         print(f"{label:22s} plain {plain:.3f}s  sandboxed {sandboxed:.3f}s  "
               f"ratio {sandboxed / plain:.1f}x")  # fmt: skip
     elapsed = asyncio.run(many_tasks(args.tasks))
     print(f"{args.tasks} concurrent claims_distributed tasks (instant calls): {elapsed:.2f}s, "
           f"{args.tasks / elapsed:.0f} tasks/s")  # fmt: skip
+    compare_runners(args.tasks, args.rate)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,19 @@ class SandboxViolation(ProgramError):
     """A program tried something the sandbox forbids (imports, dunders, files, ...)."""
 
 
+class ProgramFailedError(ProgramError):
+    """A program failed in its jailed process; `error_type` names its exception there."""
+
+    def __init__(self, message: str, error_type: str, printed: list[str]) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.printed = printed
+
+
+class JailError(DicecError):
+    """The program jail could not start, or its zygote process is gone."""
+
+
 class ProgramTimeoutError(DicecError):
     """A program ran past its wall-clock limit."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -85,6 +86,13 @@ class Settings(BaseSettings):
     max_concurrent_tasks: int = 64
     program_memory_mb: int = 512
     program_max_output_chars: int = 200_000
+    # Calls one task may make (hermod.call and ImagePatch methods); past it the task fails.
+    program_max_calls: int = 2000
+    # CPU seconds a jailed program may burn (RLIMIT_CPU); unset: half of task_timeout_s.
+    program_cpu_s: float | None = None
+    # "jail": each task's program runs in its own jailed process (docs/security.md);
+    # "inprocess": on the orchestrator's event loop, language rules only (benchmarks).
+    program_runner: Literal["jail", "inprocess"] = "jail"
 
     cache_enabled: bool = True
     cache_ttl_s: int = 24 * 3600

@@ -19,6 +19,7 @@ from dicec.records import CallTrace, TaskRecord
 from dicec.settings import Settings, get_settings
 from orchestrator.batch.task import run_task
 from orchestrator.dispatch.local_calls import LocalCalls
+from orchestrator.program.jail.client import Jail
 from orchestrator.program.sandbox.programs import CompiledProgram, Limits, compile_program
 from worker_models.app import app
 from worker_models.catalogue import CATALOGUE
@@ -79,6 +80,17 @@ def _program(batch_id: str) -> CompiledProgram:
     )
 
 
+_JAIL: list[Jail] = []  # one zygote per node process, started at its first task
+
+
+def _jail(settings: Settings) -> Jail | None:
+    if settings.program_runner != "jail":
+        return None
+    if not _JAIL:
+        _JAIL.append(Jail())
+    return _JAIL[0]
+
+
 def _node_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
@@ -91,6 +103,7 @@ async def _run(task: MonolithTask, service: FunctionService) -> MonolithReply:
         data = service.store.get_bytes(task.image_digest)
         return TrackedImage.wrap(decode_image(data), ImageRef(task.image_digest))
 
+    settings = get_settings()
     outcome = await run_task(
         _program(task.batch_id),
         task.image_name,
@@ -98,6 +111,8 @@ async def _run(task: MonolithTask, service: FunctionService) -> MonolithReply:
         calls,
         batch_id=task.batch_id,
         task_index=task.index,
+        jail=_jail(settings),
+        max_calls=settings.program_max_calls,
     )
     record = outcome.to_record(task.batch_id, task.index, task.image_name, _node_name())
     return MonolithReply(record=record, traces=traces)

@@ -12,6 +12,7 @@ from dicec.settings import Settings, get_settings
 from orchestrator.batch.localpools import local_pools
 from orchestrator.batch.task import TaskImages, TaskOutcome, run_task
 from orchestrator.dispatch.dispatcher import Dispatcher
+from orchestrator.program.jail.client import Jail
 from orchestrator.program.sandbox.programs import Limits, compile_program
 
 
@@ -42,9 +43,15 @@ async def run_one(
         aredis = async_client(settings)
         dispatcher = Dispatcher(settings, aredis)
         await dispatcher.start()
+        jail = Jail() if settings.program_runner == "jail" else None
         try:
             images = TaskImages(aredis)
-            return await run_task(compiled, image, lambda: images.load(image), dispatcher)
+            return await run_task(
+                compiled, image, lambda: images.load(image), dispatcher,
+                jail=jail, max_calls=settings.program_max_calls,
+            )  # fmt: skip
         finally:
+            if jail is not None:
+                jail.close()
             await dispatcher.stop()
             await aredis.aclose()

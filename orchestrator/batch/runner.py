@@ -26,6 +26,8 @@ from orchestrator.batch.store import BatchStore
 from orchestrator.batch.task import TaskImages, TaskOutcome, run_task
 from orchestrator.dispatch.dispatcher import Dispatcher
 from orchestrator.program.hermod import CallBackend
+from orchestrator.program.jail.client import Jail
+from orchestrator.program.jail.unchecked import unchecked_record
 from orchestrator.program.sandbox.programs import CompiledProgram, Limits, compile_program
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
@@ -112,6 +114,7 @@ class BatchRunner:
         backend: CallBackend,
         concurrency: int | None = None,
         on_task: ProgressFn | None = None,
+        jail: Jail | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -120,6 +123,8 @@ class BatchRunner:
         self.on_task = on_task
         self.ran_now = 0
         self.restored = 0
+        self._given_jail = jail  # a caller's jail is used and left open (tests)
+        self.jail: Jail | None = None  # set while a run is in progress, if the runner is "jail"
 
     def limits(self) -> Limits:
         return Limits.from_settings(self.settings)
@@ -130,20 +135,33 @@ class BatchRunner:
         images = TaskImages(self.store.redis)
         if isinstance(self.backend, Dispatcher):
             self.backend.restore_image = images.restore  # resent calls re-store their images
+        self.jail = self._given_jail
+        if self.jail is None and self.settings.program_runner == "jail":
+            self.jail = Jail()
+        program = self._compile(meta)
         try:
-            program: CompiledProgram | DicecError = compile_program(
-                meta.program_source, meta.program_name, self.limits()
-            )
-        except DicecError as exc:
-            program = exc  # every task fails with this clear message; the batch still ends
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="dicec-sync-task") as pool:
-            lanes = [self._lane(meta, program, todo, images, pool) for _ in range(self.concurrency)]
-            await asyncio.gather(*lanes)
+            with ThreadPoolExecutor(self.concurrency, thread_name_prefix="dicec-sync-task") as pool:
+                lanes = [
+                    self._lane(meta, program, todo, images, pool) for _ in range(self.concurrency)
+                ]
+                await asyncio.gather(*lanes)
+        finally:
+            if self.jail is not None and self.jail is not self._given_jail:
+                self.jail.close()
         await self.store.flush_traces()
         # A Redis that restarted without persistence lost what was stored before: put
         # back this run's records (the traces stored before the restart stay lost).
         self.restored = await self.store.restore_lost_records()
         return self.ran_now
+
+    def _compile(self, meta: BatchMeta) -> CompiledProgram | DicecError:
+        """The batch's program, or the error every task fails with (the batch still ends)."""
+        try:
+            if self.jail is not None and not self.jail.language_rules:  # the jail-only test
+                return unchecked_record(meta.program_source, meta.program_name, self.limits())
+            return compile_program(meta.program_source, meta.program_name, self.limits())
+        except DicecError as exc:
+            return exc
 
     async def _lane(
         self,
@@ -173,6 +191,8 @@ class BatchRunner:
                     task_index=index,
                     limits=self.limits(),
                     executor=pool,
+                    jail=self.jail,
+                    max_calls=self.settings.program_max_calls,
                 )
             record = outcome.to_record(meta.batch_id, index, meta.images[index])
             if await self.store.save_task(record):

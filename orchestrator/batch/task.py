@@ -19,6 +19,7 @@ from dicec.errors import DicecError
 from dicec.records import TaskRecord
 from orchestrator.program.execute import run_on_image
 from orchestrator.program.hermod import CallBackend, Hermod
+from orchestrator.program.jail.client import Jail
 from orchestrator.program.sandbox.programs import CompiledProgram, Limits
 from worker_models.imageref import ImageRef, TrackedImage, digest_of
 from worker_models.images import decode_image
@@ -109,13 +110,22 @@ async def run_task(
     task_index: int | None = None,
     limits: Limits | None = None,
     executor: Executor | None = None,
+    jail: Jail | None = None,
+    max_calls: int | None = None,
 ) -> TaskOutcome:
-    """Run a program on one image; every failure becomes the task's error, never a crash."""
+    """Run a program on one image (in its own jailed process when `jail` is given, else on
+    this event loop); every failure becomes the task's error, never a crash."""
     started = time.time()
-    hermod = Hermod(backend, batch_id, task_index)
+    hermod = Hermod(backend, batch_id, task_index, max_calls)
     try:
         image = await load_image()
-        run = await run_on_image(program, hermod, image_path, image, limits, executor)
+        if jail is not None:
+            label = None if task_index is None else str(task_index)
+            run = await jail.run(program, hermod, str(image_path), image, limits, label)
+        else:
+            run = await run_on_image(program, hermod, image_path, image, limits, executor)
+        if hermod.over_budget is not None:  # the program caught the budget error
+            raise hermod.over_budget
     except asyncio.CancelledError:
         raise
     except DicecError as exc:
@@ -127,10 +137,12 @@ async def run_task(
 
 def _failed(exc: BaseException, hermod: Hermod, started: float) -> TaskOutcome:
     printed = list(getattr(exc, "printed", []) or [])
+    if hermod.over_budget is not None:  # whatever the program did after, this is why
+        exc = hermod.over_budget
     message = str(exc) or type(exc).__name__
     line = getattr(exc, "program_line", None)
     if line is not None and f"line {line}" not in message:
         message += f" (program line {line})"
-    return TaskOutcome(
-        False, None, printed, message, type(exc).__name__, hermod.calls, started, time.time()
-    )
+    error_type = getattr(exc, "error_type", None) or type(exc).__name__  # jailed: its own
+    calls = hermod.calls
+    return TaskOutcome(False, None, printed, message, error_type, calls, started, time.time())

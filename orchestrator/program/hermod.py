@@ -13,6 +13,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from dicec.errors import ProgramResourceError
 from worker_models.calls import PreparedCall, prepare_call
 
 # The call whose result this context saw last: the chain parent of its next call.
@@ -38,16 +39,38 @@ class CallBackend(Protocol):
 
 class Hermod:
     def __init__(
-        self, backend: CallBackend, batch_id: str | None = None, task_index: int | None = None
+        self,
+        backend: CallBackend,
+        batch_id: str | None = None,
+        task_index: int | None = None,
+        max_calls: int | None = None,
     ) -> None:
         self._backend = backend
         self._batch_id = batch_id
         self._task_index = task_index
+        self.max_calls = max_calls
         self.calls = 0
+        self.over_budget: ProgramResourceError | None = None  # sticky: the task fails
+
+    def check_budget(self) -> None:
+        """Refuse a call past the task's budget; the task then fails whatever it catches."""
+        if self.max_calls is not None and self.calls >= self.max_calls:
+            self.over_budget = ProgramResourceError(
+                f"program made more calls than its budget of {self.max_calls} per task "
+                f"(DICEC_PROGRAM_MAX_CALLS)"
+            )
+            raise self.over_budget
 
     async def call(self, name: str, **kwargs: Any) -> Any:
         """Call catalogue function `name`; returns its result (glip: the list of boxes)."""
+        return await self.call_wire(name, kwargs, {})
+
+    async def call_wire(self, name: str, kwargs: dict[str, Any], uploads: dict[str, bytes]) -> Any:
+        """A call whose images are already references; `uploads` are the bytes of images
+        the program made (content digest -> PNG), stored before the call is sent."""
+        self.check_budget()
         prepared = prepare_call(name, kwargs)
+        prepared.uploads.update(uploads)
         origin = CallOrigin(self._batch_id, self._task_index, _LAST_CALL.get())
         self.calls += 1
         call_id, result = await self._backend.call(prepared, origin)

@@ -14,6 +14,7 @@ from orchestrator.batch.monolith import monolith_pool
 from orchestrator.batch.task import TaskImages, TaskOutcome, run_task
 from orchestrator.dispatch.dispatcher import Dispatcher
 from orchestrator.dispatch.local_calls import LocalCalls
+from orchestrator.program.jail.client import Jail
 from orchestrator.program.sandbox.programs import compile_program
 from tests.conftest import REFERENCE_PROGRAMS, TEST_POOLS
 from worker_models.service import build_service_for_pool
@@ -78,3 +79,31 @@ def test_reference_program_same_output_through_workers_and_in_process(
     assert remote.calls == local.calls
     if name.startswith("claims"):
         assert remote.printed, "the claims program prints one line per car (or 'No cars')"
+
+
+async def _jailed_local(source: str, name: str, image: Path, service) -> TaskOutcome:
+    """What a baseline monolith node does per task: its local models, the program jailed
+    (the image stored in Redis first, as the batch does before a node sees the task)."""
+    aredis = async_client(get_settings())
+    images = TaskImages(aredis)
+    jail = Jail()
+    try:
+        return await run_task(
+            compile_program(source, name),
+            image,
+            lambda: images.load(image),
+            LocalCalls(service, "jailed"),
+            jail=jail,
+        )
+    finally:
+        jail.close()
+        await aredis.aclose()
+
+
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_reference_program_same_output_jailed_and_in_process(local_service, image_path, name):
+    source = (REFERENCE_PROGRAMS / name).read_text()
+    jailed = asyncio.run(_jailed_local(source, name, image_path, local_service))
+    local = asyncio.run(_in_process(source, name, image_path, local_service))
+    assert jailed.ok, f"{jailed.error_type}: {jailed.error}"
+    assert (jailed.printed, jailed.value, jailed.calls) == (local.printed, local.value, local.calls)

@@ -21,7 +21,6 @@ import heapq
 import itertools
 import json
 import math
-import re
 import statistics
 import string
 import types
@@ -30,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dicec.errors import ProgramResourceError, SandboxViolation
+from orchestrator.program.sandbox.regex import bounded_re_attrs
 
 PROGRAM_MODULE = "dicec_program"  # the `__name__` (and classes' `__module__`) of a program
 SANDBOX_MODULE_PREFIX = "sandbox."  # not in sys.modules: `from x import y` finds nothing else
@@ -89,7 +89,10 @@ def new_module(name: str, attrs: dict[str, Any]) -> types.ModuleType:
 
 
 def public_attrs(real: types.ModuleType, denied: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """Public attributes that are neither modules nor mutable containers."""
+    """Public attributes that are neither modules nor mutable containers, nor metaclasses
+    (class factories: `typing.ABCMeta(name, bases, ns)` would give a class any dunder),
+    nor what the module merely re-exports from elsewhere (`statistics.Fraction`,
+    `statistics.repeat`, `statistics.mul`: unguarded C-level work)."""
     attrs = {}
     for name in dir(real):
         if name.startswith("_") or name in denied:
@@ -97,8 +100,21 @@ def public_attrs(real: types.ModuleType, denied: frozenset[str] = frozenset()) -
         value = getattr(real, name)
         if isinstance(value, types.ModuleType | dict | list | set | bytearray):
             continue
+        if is_metaclass(value) or (callable(value) and not _defined_in(value, real)):
+            continue
         attrs[name] = value
     return attrs
+
+
+def is_metaclass(value: Any) -> bool:
+    return isinstance(value, type) and issubclass(value, type)
+
+
+def _defined_in(value: Any, real: types.ModuleType) -> bool:
+    """A callable the module defines itself (or in its C accelerator or submodules)."""
+    home = getattr(value, "__module__", None) or ""
+    own = real.__name__
+    return home in (own, f"_{own}", "builtins") or home.startswith(f"{own}.")
 
 
 def is_program_owned(obj: Any) -> bool:
@@ -124,10 +140,30 @@ def _total_ordering(cls: Any) -> Any:
     return functools.total_ordering(cls)
 
 
-def _update_wrapper(wrapper: Any, wrapped: Any, *args: Any, **kwargs: Any) -> Any:
+def _update_wrapper(
+    wrapper: Any,
+    wrapped: Any,
+    assigned: Any = functools.WRAPPER_ASSIGNMENTS,
+    updated: Any = functools.WRAPPER_UPDATES,
+) -> Any:
+    """Only the default attributes: `updated=("__globals__",)` would copy a runtime
+    function's module globals (os, sys, the real builtins) into the program's namespace."""
     if not is_program_owned(wrapper):
         raise SandboxViolation("functools.update_wrapper may only change the program's functions")
-    return functools.update_wrapper(wrapper, wrapped, *args, **kwargs)
+    try:
+        assigned, updated = tuple(assigned), tuple(updated)
+    except TypeError:
+        raise SandboxViolation(
+            "functools.update_wrapper: assigned/updated must be tuples"
+        ) from None
+    if not (set(assigned) <= set(functools.WRAPPER_ASSIGNMENTS)
+            and set(updated) <= set(functools.WRAPPER_UPDATES)):  # fmt: skip
+        raise SandboxViolation(
+            "functools.update_wrapper: only the default attributes may be copied "
+            f"(assigned within {functools.WRAPPER_ASSIGNMENTS}, updated within "
+            f"{functools.WRAPPER_UPDATES})"
+        )
+    return functools.update_wrapper(wrapper, wrapped, assigned, updated)
 
 
 def _wraps(
@@ -196,12 +232,13 @@ def _comb_checked(fn: Callable[[int, int], int]) -> Callable[..., int]:
 
 
 def _build_shared() -> dict[str, types.ModuleType]:
-    plain = {"re": re, "json": json, "statistics": statistics, "collections.abc": collections.abc,
+    plain = {"json": json, "statistics": statistics, "collections.abc": collections.abc,
              "typing": typing, "string": string, "datetime": datetime, "copy": copy,
              "heapq": heapq, "bisect": bisect}  # fmt: skip
     shims = {name: new_module(name, public_attrs(real, _DENIED.get(name, frozenset())))
              for name, real in plain.items()}  # fmt: skip
     shims["json"].dumps = _dumps  # indent/separators capped
+    shims["re"] = new_module("re", bounded_re_attrs())  # the `regex` engine, time-bounded
     shims["math"] = new_module(
         "math",
         {

@@ -65,6 +65,7 @@ class Limits:
     memory_mb: int = _setting_default("program_memory_mb")
     max_output_chars: int = _setting_default("program_max_output_chars")
     max_recursion: int = 200
+    cpu_s: float | None = None  # jailed runs: CPU seconds (RLIMIT_CPU); None: half the wall
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -73,6 +74,7 @@ class Limits:
             wall_s=settings.task_timeout_s,
             memory_mb=settings.program_memory_mb,
             max_output_chars=settings.program_max_output_chars,
+            cpu_s=settings.program_cpu_s,
         )
 
 

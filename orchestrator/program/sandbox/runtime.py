@@ -26,6 +26,7 @@ from orchestrator.program.sandbox.modules import (
     RANDOM_METHODS,
     SHARED_MODULES,
     TIME_NAMES,
+    is_metaclass,
     new_module,
 )
 from worker_models.images import MAX_IMAGE_PIXELS
@@ -114,9 +115,27 @@ def safe_builtins(
         return iter(obj)
 
     table.update(
-        range=safe_range, iter=safe_iter, pow=guard.pow, print=output.print, __import__=importer
+        range=safe_range,
+        iter=safe_iter,
+        pow=guard.pow,
+        print=output.print,
+        __import__=importer,
+        type=safe_type,
     )
     return table
+
+
+def safe_type(*args: Any) -> type:
+    """`type(x)` only: three arguments would build a class with any dunder methods, and
+    the type of a class is its metaclass (a class factory again)."""
+    if len(args) != 1:
+        raise SandboxViolation(
+            "type() with three arguments builds a class: not allowed (use a class statement)"
+        )
+    cls = type(args[0])
+    if is_metaclass(cls):
+        raise SandboxViolation("type() of a class (its metaclass) is not available in a program")
+    return cls
 
 
 def make_importer(

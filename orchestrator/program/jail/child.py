@@ -1,0 +1,135 @@
+"""The forked child: jail itself, run one task's program, report, exit.
+
+Order matters. Everything that needs a file descriptor or a socket (the event loop's
+self-pipe, /dev/null, the task's stream) is made first; then the rlimits, dropping
+root, no-new-privileges and the seccomp filter; only then does program code run. The
+child ends with os._exit: no finaliser, atexit hook or stray thread runs after `done`,
+and the parent kills it at its deadline whatever it does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+from typing import Any, NoReturn
+
+from dicec.errors import ProgramResourceError
+from orchestrator.program.execute import run_on_image
+from orchestrator.program.jail import limits as rlimits
+from orchestrator.program.jail import seccomp
+from orchestrator.program.jail.protocol import MAX_LINE_BYTES
+from orchestrator.program.jail.unchecked import UncheckedProgram, run_unchecked
+from orchestrator.program.jail.wire_hermod import SocketHermod
+from orchestrator.program.sandbox.programs import CompiledProgram, Limits
+
+EXIT_OK = 0
+EXIT_CHILD_FAILED = 70  # the child's own machinery failed (not the program)
+FD_SCAN_MAX = 4096
+CHILD_NICENESS = 10
+
+
+def enter_jail(limits: rlimits.ChildLimits) -> list[str]:
+    """Apply layers 1 and 2 to this process; the lines saying what could not be applied."""
+    notes = rlimits.apply_rlimits(limits)
+    for step in (rlimits.drop_root, rlimits.no_new_privileges):
+        note = step()
+        if note:
+            notes.append(note)
+    try:
+        seccomp.install()
+    except seccomp.SeccompUnavailable as exc:
+        notes.append(f"seccomp: {exc}")
+    return notes
+
+
+def keep_only(fd: int) -> None:
+    """stdin/stdout/stderr onto /dev/null, every other inherited descriptor but `fd` closed."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for std in (0, 1, 2):
+        os.dup2(null, std)
+    for other in (null,):
+        if other > 2 and other != fd:
+            os.close(other)
+    os.closerange(3, fd)
+    os.closerange(fd + 1, FD_SCAN_MAX)
+
+
+def failure(exc: BaseException) -> dict[str, Any]:
+    """The `done` message of a failed run (what TaskOutcome needs)."""
+    if isinstance(exc, MemoryError):  # RLIMIT_AS refused an allocation
+        printed = getattr(exc, "printed", None)
+        exc = ProgramResourceError("program ran out of memory (its address-space limit)")
+        exc.printed = printed  # type: ignore[attr-defined]
+    message = str(exc) or type(exc).__name__
+    line = getattr(exc, "program_line", None)
+    if isinstance(line, int) and f"line {line}" not in message:
+        message += f" (program line {line})"
+    printed = getattr(exc, "printed", None)
+    printed = [str(p) for p in printed] if isinstance(printed, list) else []
+    return {"t": "done", "ok": False, "error": message, "error_type": type(exc).__name__,
+            "printed": printed}  # fmt: skip
+
+
+async def serve(
+    program: CompiledProgram | UncheckedProgram | BaseException,
+    hermod: SocketHermod,
+    spawn: dict[str, Any],
+    image: Any,
+) -> None:
+    """Run the program while listening for call replies; send `done`."""
+    listener = asyncio.ensure_future(hermod.listen())
+    run = asyncio.ensure_future(_run(program, hermod, spawn, image))
+    await asyncio.wait({listener, run}, return_when=asyncio.FIRST_COMPLETED)
+    if not run.done():
+        return  # the orchestrator went away: nobody to tell
+    try:
+        value = run.result()
+        hermod.send({"t": "done", "ok": True, "value": value.value, "printed": value.printed})
+    except (TypeError, ValueError) as exc:  # a value json cannot carry (rules off only)
+        hermod.send(failure(TypeError(f"result is not JSON data: {exc}")))
+    except BaseException as exc:  # noqa: BLE001 - every failure is the task's error
+        hermod.send(failure(exc))
+    await hermod.drain()
+
+
+async def _run(
+    program: CompiledProgram | UncheckedProgram | BaseException,
+    hermod: SocketHermod,
+    spawn: dict[str, Any],
+    image: Any,
+) -> Any:
+    if isinstance(program, BaseException):
+        raise program
+    if isinstance(program, UncheckedProgram):
+        return await run_unchecked(program, hermod, spawn["image_path"], image)
+    limits = Limits(**spawn["limits"])
+    return await run_on_image(program, hermod, spawn["image_path"], image, limits)
+
+
+def child_main(
+    fd: int, spawn: dict[str, Any], program: CompiledProgram | UncheckedProgram | BaseException,
+    image: Any,
+) -> NoReturn:  # fmt: skip
+    """The whole life of a task's process, from fork to os._exit."""
+    code = EXIT_OK
+    try:
+        signal.set_wakeup_fd(-1)  # the zygote's: not this process's business
+        for signum in (signal.SIGCHLD, signal.SIGINT):
+            signal.signal(signum, signal.SIG_DFL)
+        keep_only(fd)
+        rlimits.die_with_parent()
+        os.nice(CHILD_NICENESS)  # the zygote and the orchestrator first: they serve all tasks
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        sock = socket.socket(fileno=fd)
+        reader, writer = loop.run_until_complete(
+            asyncio.open_unix_connection(sock=sock, limit=MAX_LINE_BYTES)
+        )
+        lim = spawn["limits"]
+        enter_jail(rlimits.ChildLimits(lim["wall_s"], lim["memory_mb"], lim.get("cpu_s")))
+        loop.run_until_complete(serve(program, SocketHermod(reader, writer), spawn, image))
+    except BaseException:  # noqa: BLE001 - nothing may escape a forked child
+        code = EXIT_CHILD_FAILED
+    os._exit(code)

@@ -1,0 +1,316 @@
+"""The orchestrator's side of the jail: one zygote per process, one socket per task.
+
+`Jail.run` has the shape of sandbox.run_program: it returns a ProgramRun or raises the
+task's error (with `printed`), so run_task treats both runners alike. Everything is
+asyncio: one reader for the zygote's control socket, one stream per running task, no
+threads. The zygote is started lazily and again after it died; on a new event loop
+(a monolith node runs each task in its own `asyncio.run`) the control reader moves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from dicec.errors import (
+    JailError,
+    ProgramError,
+    ProgramFailedError,
+    ProgramResourceError,
+    ProgramTimeoutError,
+)
+from orchestrator.program.hermod import Hermod
+from orchestrator.program.jail.limits import ChildLimits
+from orchestrator.program.jail.protocol import (
+    MAX_LINE_BYTES,
+    clean_error_type,
+    clean_text,
+    decode,
+    encode,
+)
+from orchestrator.program.jail.session import ChildGone, TaskSession
+from orchestrator.program.sandbox.programs import CompiledProgram, Limits, ProgramRun
+from worker_models.imageref import TrackedImage
+
+log = logging.getLogger(__name__)
+
+ZYGOTE_START_TIMEOUT_S = 60.0
+KILL_GRACE_S = 1.0  # past the wall-clock limit, the parent kills (the guard stops it first)
+EXIT_REPORT_WAIT_S = 2.0
+IMAGES_KEPT = 64
+PROGRAMS_KEPT = 16
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+
+
+def clean_env() -> dict[str, str]:
+    """The zygote's whole environment: no Redis URL, no passwords, no DICEC_*."""
+    return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/nonexistent",
+            "PYTHONPATH": str(PROJECT_ROOT), "PYTHONDONTWRITEBYTECODE": "1"}  # fmt: skip
+
+
+class Zygote:
+    """A started zygote process and the orchestrator's end of its control socket."""
+
+    def __init__(
+        self, proc: subprocess.Popen[bytes], control: socket.socket, events: socket.socket
+    ) -> None:
+        self.proc = proc
+        self.control = control  # blocking: messages are short, the zygote reads at once
+        self.events = events  # read by asyncio (non-blocking): its own socket
+        self.exited: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.pids: dict[str, int] = {}  # task id -> pid of its running child
+        self.images: OrderedDict[str, None] = OrderedDict()
+        self.programs: OrderedDict[str, None] = OrderedDict()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.reader_task: asyncio.Task[None] | None = None
+        self.events_writer: asyncio.StreamWriter | None = None
+        self.notes: list[str] = []
+        self.alive = True
+
+    def send(self, message: dict[str, Any], fd: int | None = None) -> None:
+        data = encode(message)
+        try:
+            if fd is None:
+                self.control.sendall(data)
+            else:
+                sent = socket.send_fds(self.control, [data], [fd])
+                if sent < len(data):
+                    self.control.sendall(data[sent:])
+        except OSError as exc:
+            self.alive = False
+            raise JailError(f"the program jail's zygote is gone ({exc.strerror})") from None
+
+    async def read(self, reader: asyncio.StreamReader) -> None:
+        """Resolve `exited` futures until the zygote closes its end."""
+        while True:
+            line = await reader.readline()
+            if not line:
+                break
+            message = decode(line)
+            if message.get("op") == "spawned":
+                self.pids[message.get("task", "")] = message.get("pid")
+            if message.get("op") == "exited":
+                self.pids.pop(message.get("task", ""), None)
+                future = self.exited.pop(message.get("task", ""), None)
+                if future is not None and not future.done():
+                    future.set_result(message)
+        self.alive = False
+        for future in self.exited.values():
+            if not future.done():
+                future.set_result({"error": "the jail's zygote process exited"})
+
+    async def attach(self, first: bool) -> None:
+        """Read the control socket on the running loop (a dup: an old loop's transport
+        may still hold the previous one)."""
+        loop = asyncio.get_running_loop()
+        # Keep the writer: a collected StreamWriter closes its transport (and the reader).
+        reader, self.events_writer = await asyncio.open_unix_connection(
+            sock=self.events.dup(), limit=MAX_LINE_BYTES
+        )
+        if first:
+            ready = decode(await asyncio.wait_for(reader.readline(), ZYGOTE_START_TIMEOUT_S))
+            self.notes = list(ready.get("notes", []))
+        self.loop = loop
+        self.exited.clear()
+        self.reader_task = asyncio.ensure_future(self.read(reader))
+
+    def stop(self) -> None:
+        self.alive = False
+        with contextlib.suppress(OSError):
+            self.control.close()
+            self.events.close()
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
+
+
+def start_zygote() -> Zygote:
+    control, control_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    events, events_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    fds = [control_theirs.fileno(), events_theirs.fileno()]
+    command = [sys.executable, "-m", "orchestrator.program.jail.zygote", *map(str, fds)]
+    proc = subprocess.Popen(
+        command, pass_fds=fds, env=clean_env(), cwd="/",
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    control_theirs.close()
+    events_theirs.close()
+    return Zygote(proc, control, events)
+
+
+def program_key(program: CompiledProgram, rules: bool) -> str:
+    text = f"{rules}\0{program.filename}\0{program.source}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def describe_exit(exit_info: dict[str, Any], limits: Limits) -> Exception:
+    """The task's error for a child that died without saying `done`."""
+    if "error" in exit_info:
+        return JailError(f"program process could not run: {clean_text(exit_info['error'])}")
+    signum = exit_info.get("signal")
+    if signum == signal.SIGXCPU:
+        cpu_s = ChildLimits(limits.wall_s, limits.memory_mb, limits.cpu_s).cpu_s()
+        return ProgramResourceError(
+            f"program used more than its CPU-time limit of {cpu_s} s "
+            f"(its process was killed by SIGXCPU)"
+        )
+    if signum == signal.SIGKILL:
+        return ProgramResourceError(
+            "program's process was killed (SIGKILL: its CPU-time hard limit, the kernel's "
+            "out-of-memory killer, or from outside)"
+        )
+    if signum is not None:
+        return ProgramResourceError(f"program's process died of {signal.Signals(signum).name}")
+    return ProgramError(
+        f"program's process exited (status {exit_info.get('code')}) without reporting a result"
+    )
+
+
+def outcome(done: dict[str, Any]) -> ProgramRun:
+    """A child's `done` as run_program's result or error."""
+    printed = done.get("printed")
+    printed = [clean_text(p, MAX_LINE_BYTES) for p in printed] if isinstance(printed, list) else []
+    if done.get("ok"):
+        return ProgramRun(value=done.get("value"), printed=printed)
+    raise ProgramFailedError(
+        clean_text(done.get("error")), clean_error_type(done.get("error_type")), printed
+    )
+
+
+class Jail:
+    """Runs each task's program in its own jailed child of one zygote."""
+
+    def __init__(self, *, language_rules: bool = True) -> None:
+        self.language_rules = language_rules  # False only in the test that proves the jail
+        self._zygote: Zygote | None = None
+        self._starting: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
+
+    async def zygote(self) -> Zygote:
+        loop = asyncio.get_running_loop()
+        if self._starting is None or self._lock_loop is not loop:
+            self._starting, self._lock_loop = asyncio.Lock(), loop
+        async with self._starting:
+            zygote = self._zygote
+            if zygote is None or not zygote.alive or zygote.proc.poll() is not None:
+                if zygote is not None:
+                    zygote.stop()
+                zygote = self._zygote = start_zygote()
+                await zygote.attach(first=True)
+                for note in zygote.notes:
+                    log.info("program jail: %s", note)
+            elif zygote.loop is not loop:
+                await zygote.attach(first=False)
+            return zygote
+
+    def close(self) -> None:
+        if self._zygote is not None:
+            self._zygote.stop()
+            self._zygote = None
+
+    def pid_of(self, label: str) -> int | None:
+        """The pid of the running child of the task labelled `label` (tests, diagnostics)."""
+        zygote = self._zygote
+        if zygote is None:
+            return None
+        return next((p for t, p in zygote.pids.items() if t.startswith(f"{label}-")), None)
+
+    @property
+    def notes(self) -> list[str]:
+        return list(self._zygote.notes) if self._zygote else []
+
+    def _define(
+        self, zygote: Zygote, program: CompiledProgram, image: Image.Image
+    ) -> tuple[str, str]:
+        key = program_key(program, self.language_rules)
+        if key not in zygote.programs:
+            zygote.send({"op": "program", "key": key, "source": program.source,
+                         "filename": program.filename, "rules": self.language_rules,
+                         "limits": dataclasses.asdict(program.limits)})  # fmt: skip
+            _remember(zygote, zygote.programs, key, "key")
+        zygote.programs.move_to_end(key)
+        digest = image.dicec_ref.digest if isinstance(image, TrackedImage) else None
+        if digest is None:
+            raise JailError("a jailed task's image must be stored by reference (TrackedImage)")
+        if digest not in zygote.images:
+            import base64
+
+            zygote.send({"op": "image", "digest": digest, "mode": image.mode,
+                         "size": list(image.size),
+                         "pixels": base64.b64encode(image.tobytes()).decode()})  # fmt: skip
+            _remember(zygote, zygote.images, digest, "digest")
+        zygote.images.move_to_end(digest)
+        return key, digest
+
+    async def run(
+        self,
+        program: CompiledProgram,
+        hermod: Hermod,
+        image_path: str,
+        image: Image.Image,
+        limits: Limits | None = None,
+        label: str | None = None,
+    ) -> ProgramRun:
+        """Run the program on one image in a fresh jailed process; raise the task's error.
+        `label` (the task index) names the task for `pid_of`."""
+        limits = limits or program.limits
+        zygote = await self.zygote()
+        key, digest = self._define(zygote, program, image)
+        task_id = f"{label}-{uuid.uuid4().hex}" if label is not None else uuid.uuid4().hex
+        exited = asyncio.get_running_loop().create_future()
+        zygote.exited[task_id] = exited
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            zygote.send({"op": "spawn", "task": task_id, "key": key, "digest": digest,
+                         "image_path": image_path, "limits": dataclasses.asdict(limits)},
+                        theirs.fileno())  # fmt: skip
+        finally:
+            theirs.close()
+        reader, writer = await asyncio.open_unix_connection(sock=mine, limit=MAX_LINE_BYTES)
+        session = TaskSession(hermod, reader, writer, digest)
+        try:
+            done = await asyncio.wait_for(session.serve(), limits.wall_s + KILL_GRACE_S)
+        except TimeoutError:
+            raise ProgramTimeoutError(
+                f"program ran past its wall-clock limit of {limits.wall_s:g} s "
+                f"(its process was killed)"
+            ) from None
+        except ChildGone:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(exited), EXIT_REPORT_WAIT_S)
+            info = exited.result() if exited.done() else {"error": "no exit status reported"}
+            raise describe_exit(info, limits) from None
+        finally:
+            session.close()
+            if zygote.alive and not exited.done():
+                with contextlib.suppress(JailError):
+                    zygote.send({"op": "kill", "task": task_id})  # nothing outlives its task
+        return outcome(done)
+
+
+def _remember(zygote: Zygote, kept: OrderedDict[str, None], value: str, field: str) -> None:
+    kept[value] = None
+    limit = IMAGES_KEPT if field == "digest" else PROGRAMS_KEPT
+    while len(kept) > limit:
+        old, _ = kept.popitem(last=False)
+        zygote.send({"op": "forget", field: old})
+
+
+def jail_available() -> bool:
+    """Linux with fork: the only platform the jail supports."""
+    return sys.platform.startswith("linux") and hasattr(os, "fork")

@@ -1,0 +1,81 @@
+"""The `hermod` a jailed program imports: each call is a request over the task's socket.
+
+The child cannot be trusted to validate or count its calls: the orchestrator does both.
+This side only turns images into references (uploading the PNG of an image the program
+made itself) and waits for the reply with the same id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any
+
+import dicec.errors as errors
+from dicec.errors import CallFailedError, CallValidationError, DicecError, UnknownFunctionError
+from orchestrator.program.jail.protocol import decode, encode
+from worker_models.calls import image_to_ref
+from worker_models.catalogue import get_spec
+
+
+def _image_params(name: str) -> frozenset[str]:
+    try:
+        return frozenset(get_spec(name).image_params())
+    except UnknownFunctionError:
+        return frozenset()  # the orchestrator answers with the clear error
+
+
+def _error_from(reply: dict[str, Any]) -> DicecError:
+    cls = getattr(errors, str(reply.get("error_type")), None)
+    if not (isinstance(cls, type) and issubclass(cls, DicecError)):
+        cls = CallFailedError
+    return cls(str(reply.get("error")))
+
+
+class SocketHermod:
+    """One task's calls, over its socket (an asyncio stream pair)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._next_id = 0
+        self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
+
+    def send(self, message: dict[str, Any]) -> None:
+        self._writer.write(encode(message))
+
+    async def drain(self) -> None:
+        await self._writer.drain()
+
+    async def call(self, name: str, **kwargs: Any) -> Any:
+        """Call catalogue function `name` through the orchestrator; returns its result."""
+        uploads: dict[str, bytes] = {}
+        images = _image_params(name)
+        params = {k: image_to_ref(v, uploads) if k in images else v for k, v in kwargs.items()}
+        self._next_id += 1
+        call_id = self._next_id
+        encoded = {d: base64.b64encode(b).decode() for d, b in uploads.items()}
+        message = {"t": "call", "id": call_id, "name": name, "kwargs": params, "uploads": encoded}
+        try:
+            line = encode(message)
+        except (TypeError, ValueError) as exc:
+            raise CallValidationError(f"{name}: arguments are not JSON data: {exc}") from None
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting[call_id] = future
+        self._writer.write(line)
+        await self._writer.drain()
+        reply = await future
+        if not reply.get("ok"):
+            raise _error_from(reply)
+        return reply.get("result")
+
+    async def listen(self) -> None:
+        """Resolve each reply's future; the orchestrator closing the socket ends the task."""
+        while True:
+            line = await self._reader.readline()
+            if not line:
+                raise SystemExit(3)  # the orchestrator is gone: nothing to report to
+            message = decode(line)
+            future = self._waiting.pop(message.get("id"), None)  # type: ignore[arg-type]
+            if future is not None and not future.done():
+                future.set_result(message)

@@ -1,0 +1,236 @@
+"""The zygote: a clean interpreter that forks one jailed child per task.
+
+Started by the orchestrator (jail.client) with a scrubbed environment and one
+inherited socket, before it could hold any connection or secret. It enters the
+namespaces once, warms up the imports a program needs, and then serves the control
+socket: programs and images are cached here (so a fork shares them for free), `spawn`
+forks a child with the task's socket (received as SCM_RIGHTS), `kill` SIGKILLs a child
+not yet reaped (never a recycled pid), and every child's exit status is reported.
+
+    python -m orchestrator.program.jail.zygote <control-fd> <events-fd>
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import gc
+import os
+import selectors
+import signal
+import socket
+import sys
+from typing import Any
+
+from PIL import Image
+
+from dicec.errors import DicecError
+from orchestrator.program.jail import namespaces, seccomp
+from orchestrator.program.jail.child import child_main, enter_jail
+from orchestrator.program.jail.limits import ChildLimits, die_with_parent, unprivileged_user
+from orchestrator.program.jail.protocol import decode, encode
+from orchestrator.program.jail.unchecked import UncheckedProgram, compile_unchecked
+from orchestrator.program.sandbox.programs import CompiledProgram, Limits, compile_program
+from worker_models.catalogue import CATALOGUE, get_spec
+from worker_models.imageref import ImageRef, TrackedImage, encode_png
+
+RECV_BYTES = 1 << 20
+MAX_FDS_PER_RECV = 64
+PROBE_LIMITS = ChildLimits(wall_s=5, memory_mb=64)
+
+Program = CompiledProgram | UncheckedProgram | BaseException
+
+
+def warm_up() -> None:
+    """Import now what a child would import lazily (after dropping root it may not read
+    the interpreter's files)."""
+    encode_png(Image.new("RGB", (2, 2)))
+    with contextlib.suppress(seccomp.SeccompUnavailable):
+        seccomp.program_bpf()  # compiled once here; each child loads it
+    with contextlib.suppress(KeyError):
+        unprivileged_user()
+    import concurrent.futures.thread  # noqa: F401
+
+    for name in CATALOGUE:  # schemas are built once here, not in every child
+        get_spec(name).image_params()
+    asyncio.run(_warm_run())
+
+
+WARM_UP_PROGRAM = """
+import asyncio
+import hermod
+from PIL import Image
+
+async def execute_query(image_filename):
+    image = Image.open(image_filename)
+    boxes = await hermod.call("glip", image=image, object_name="car")
+    crops = [image.crop((b["x"], b["y"], b["x"] + b["width"], b["y"] + b["height"]))
+             for b in boxes]
+    answers = await asyncio.gather(*[hermod.call("blip", image=c, question="?") for c in crops])
+    print(f"{len(answers)} answer(s)")
+    return {"answers": answers}
+"""
+
+
+class _WarmUpHermod:
+    """Answers the warm-up program's calls in this process (nothing is sent)."""
+
+    async def call(self, name: str, **kwargs: Any) -> Any:
+        from worker_models.calls import image_to_ref
+
+        for value in kwargs.values():
+            image_to_ref(value, {})
+        return [{"x": 0, "y": 0, "width": 2, "height": 2}] if name == "glip" else {"answer": "a"}
+
+
+async def _warm_run() -> None:
+    """Run a typical program once, so that what the first run of a process builds lazily
+    (caches, schemas, stand-ins) is built here and shared by every child."""
+    from orchestrator.program.execute import run_on_image
+
+    program = compile_program(WARM_UP_PROGRAM, "warm-up.py")
+    image = TrackedImage.wrap(Image.new("RGB", (8, 8)), ImageRef("0" * 64))
+    await run_on_image(program, _WarmUpHermod(), "warm.jpg", image)
+
+
+def probe_layers() -> list[str]:
+    """Fork one child that enters the jail and says what it could not apply."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        notes = enter_jail(PROBE_LIMITS)
+        os.write(write_fd, encode({"notes": notes}))
+        os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    return decode(data)["notes"] if data else ["probe child died before reporting"]
+
+
+class Zygote:
+    def __init__(self, control: socket.socket, events: socket.socket) -> None:
+        self.control = control
+        self.events = events
+        self.programs: dict[str, Program] = {}
+        self.images: dict[str, TrackedImage] = {}
+        self.children: dict[int, str] = {}  # pid -> task id, until reaped
+        self.pids: dict[str, int] = {}
+        self.fds: list[int] = []
+        self.buffer = b""
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.events.sendall(encode(message))
+
+    # -- control messages ----------------------------------------------------------------
+    def on_message(self, message: dict[str, Any]) -> None:
+        op = message.get("op")
+        if op == "program":
+            self.programs[message["key"]] = self._compile(message)
+        elif op == "image":
+            self.images[message["digest"]] = self._image(message)
+        elif op == "forget":
+            self.programs.pop(message.get("key", ""), None)
+            self.images.pop(message.get("digest", ""), None)
+        elif op == "spawn":
+            self.spawn(message, self.fds.pop(0))
+        elif op == "kill":
+            pid = self.pids.get(message["task"])
+            if pid is not None and pid in self.children:
+                os.kill(pid, signal.SIGKILL)
+
+    @staticmethod
+    def _compile(message: dict[str, Any]) -> Program:
+        try:
+            if not message["rules"]:
+                return compile_unchecked(message["source"], message["filename"])
+            limits = Limits(**message["limits"])
+            return compile_program(message["source"], message["filename"], limits)
+        except (DicecError, SyntaxError, ValueError) as exc:
+            return exc
+
+    @staticmethod
+    def _image(message: dict[str, Any]) -> TrackedImage:
+        pixels = base64.b64decode(message["pixels"])
+        image = Image.frombytes(message["mode"], tuple(message["size"]), pixels)
+        return TrackedImage.wrap(image, ImageRef(message["digest"]))
+
+    def spawn(self, message: dict[str, Any], fd: int) -> None:
+        task = message["task"]
+        program = self.programs.get(message["key"], RuntimeError("program not sent to the jail"))
+        image = self.images.get(message["digest"])
+        gc.freeze()  # what exists now is shared with the child, never copied by its gc
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            os.close(fd)
+            self.send({"op": "exited", "task": task, "error": f"fork failed: {exc.strerror}"})
+            return
+        if pid == 0:
+            child_main(fd, message, program, image)
+        os.close(fd)
+        self.children[pid] = task
+        self.pids[task] = pid
+        self.send({"op": "spawned", "task": task, "pid": pid})
+
+    def reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            task = self.children.pop(pid, None)
+            if task is None:
+                continue
+            self.pids.pop(task, None)
+            signum = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+            code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+            self.send({"op": "exited", "task": task, "signal": signum, "code": code})
+
+    # -- the loop ------------------------------------------------------------------------
+    def read_control(self) -> bool:
+        data, fds, _, _ = socket.recv_fds(self.control, RECV_BYTES, MAX_FDS_PER_RECV)
+        if not data:
+            return False
+        self.fds.extend(fds)
+        self.buffer += data
+        *lines, self.buffer = self.buffer.split(b"\n")
+        for line in lines:
+            self.on_message(decode(line))
+        return True
+
+    def serve(self) -> None:
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_w, False)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        selector = selectors.DefaultSelector()
+        selector.register(self.control, selectors.EVENT_READ, "control")
+        selector.register(wake_r, selectors.EVENT_READ, "child")
+        while True:
+            for key, _ in selector.select():
+                if key.data == "child":
+                    os.read(wake_r, 4096)
+                elif not self.read_control():
+                    return  # the orchestrator is gone: the children die with us
+            self.reap()
+
+
+def main(argv: list[str]) -> None:
+    control = socket.socket(fileno=int(argv[1]))
+    events = socket.socket(fileno=int(argv[2]))
+    die_with_parent()
+    notes = namespaces.isolate()
+    warm_up()
+    notes += probe_layers()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the orchestrator
+    events.sendall(encode({"op": "ready", "pid": os.getpid(), "notes": notes}))
+    Zygote(control, events).serve()
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,205 @@
+"""The jailed runner: a task's program in its own process, its calls over a socket."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import textwrap
+from collections.abc import Iterator
+
+import pytest
+from PIL import Image
+
+from dicec.errors import ProgramResourceError, ProgramTimeoutError
+from orchestrator.batch.task import run_task
+from orchestrator.program.jail.client import Jail
+from orchestrator.program.jail.unchecked import unchecked_record
+from orchestrator.program.sandbox.programs import Limits, compile_program
+from tests.support.answers import AnsweringBackend
+from worker_models.imageref import ImageRef, TrackedImage, digest_of, encode_png
+
+LIMITS = Limits(wall_s=5, memory_mb=256)
+
+
+def tracked(color: str = "white") -> TrackedImage:
+    image = Image.new("RGB", (32, 24), color)
+    return TrackedImage.wrap(image, ImageRef(digest_of(encode_png(image))))
+
+
+@pytest.fixture(scope="module")
+def jail() -> Iterator[Jail]:
+    jail = Jail()
+    yield jail
+    jail.close()
+
+
+@pytest.fixture(scope="module")
+def open_jail() -> Iterator[Jail]:
+    """Language rules off: only the OS jail holds."""
+    jail = Jail(language_rules=False)
+    yield jail
+    jail.close()
+
+
+def run(jail: Jail, source: str, limits: Limits = LIMITS, max_calls: int | None = None, **kw):
+    source = textwrap.dedent(source)
+    if jail.language_rules:
+        program = compile_program(source, "prog.py", limits)
+    else:
+        program = unchecked_record(source, "prog.py", limits)
+    image = kw.pop("image", None) or tracked()
+    backend = AnsweringBackend()
+
+    async def main():
+        return await run_task(
+            program, "scene.jpg", _loader(image), backend,
+            limits=limits, jail=jail, max_calls=max_calls, task_index=7,
+        )  # fmt: skip
+
+    return asyncio.run(main()), backend
+
+
+def _loader(image: TrackedImage):
+    async def load() -> TrackedImage:
+        return image
+
+    return load
+
+
+CLAIMS_LIKE = """
+import asyncio
+import hermod
+from PIL import Image
+
+async def execute_query(image_filename):
+    image = Image.open(image_filename)
+    boxes = await hermod.call("glip", image=image, object_name="car")
+    crops = [image.crop((b["x"], b["y"], b["x"] + b["width"], b["y"] + b["height"]))
+             for b in boxes]
+    answers = await asyncio.gather(*[hermod.call("blip", image=c, question="color?")
+                                     for c in crops])
+    made = Image.new("RGB", (4, 4), "red")
+    echo = await hermod.call("noop", image=made, value=[1, 2])
+    print(f"{len(boxes)} car(s)")
+    return {"colors": [a["answer"] for a in answers], "echo": echo["value"], "size": image.size}
+"""
+
+
+def test_program_runs_in_the_jail_with_its_calls_served_here(jail: Jail) -> None:
+    outcome, backend = run(jail, CLAIMS_LIKE)
+    assert outcome.ok, outcome.error
+    assert outcome.value == {"colors": ["red"], "echo": [1, 2], "size": [32, 24]}
+    assert outcome.printed == ["1 car(s)"]
+    assert outcome.calls == 3
+    glip, blip, noop = backend.seen
+    assert glip.params["image"].startswith("img:") and "@" not in glip.params["image"]
+    assert blip.params["image"].endswith("@1,1,5,5")  # the crop travels as a reference
+    assert len(noop.uploads) == 1  # the image the program made is uploaded, verified
+
+
+def test_a_failed_call_raises_in_the_program(jail: Jail) -> None:
+    outcome, _ = run(jail, """
+        import hermod
+        async def execute_query(image_filename):
+            try:
+                await hermod.call("glip", object_name=3)
+            except Exception as exc:
+                return str(exc)
+        """)  # fmt: skip
+    assert outcome.ok and "glip" in outcome.value and "object_name" in outcome.value
+
+
+def test_an_image_reference_of_another_task_is_refused(jail: Jail) -> None:
+    other = "img:" + "ab" * 32
+    outcome, backend = run(jail, f"""
+        import hermod
+        async def execute_query(image_filename):
+            await hermod.call("blip", image="{other}", question="what?")
+        """)  # fmt: skip
+    assert not outcome.ok
+    assert "not this task's" in outcome.error
+    assert backend.seen == []
+
+
+def test_the_call_budget_fails_the_task_even_if_the_program_catches_it(jail: Jail) -> None:
+    outcome, backend = run(jail, """
+        import hermod
+        async def execute_query(image_filename):
+            for i in range(50):
+                try:
+                    await hermod.call("noop", value=i)
+                except Exception:
+                    pass
+            return "swallowed"
+        """, max_calls=10)  # fmt: skip
+    assert not outcome.ok
+    assert outcome.error_type == "ProgramResourceError"
+    assert "budget of 10" in outcome.error
+    assert len(backend.seen) == 10
+
+
+def test_the_call_budget_holds_in_process_too() -> None:
+    program = compile_program("import hermod\nasync def execute_query(f):\n"
+                              "    for i in range(20):\n        try:\n"
+                              "            await hermod.call('noop', value=i)\n"
+                              "        except Exception:\n            pass\n", "p.py")  # fmt: skip
+    backend = AnsweringBackend()
+    outcome = asyncio.run(run_task(program, "x.jpg", _loader(tracked()), backend, max_calls=5))
+    assert not outcome.ok and "budget of 5" in (outcome.error or "")
+    assert len(backend.seen) == 5
+
+
+def test_the_parent_kills_a_program_at_its_deadline(open_jail: Jail) -> None:
+    limits = Limits(wall_s=1, memory_mb=256)
+    outcome, _ = run(open_jail, """
+        import time
+        def execute_command(image):
+            while True:
+                try:
+                    time.sleep(10)
+                finally:
+                    time.sleep(10)
+        """, limits=limits)  # fmt: skip
+    assert outcome.error_type == ProgramTimeoutError.__name__
+    assert "killed" in outcome.error
+    assert outcome.finished_at - outcome.started_at < 10
+
+
+def test_the_environment_and_descriptors_are_scrubbed(open_jail: Jail) -> None:
+    os.environ["DICEC_TEST_SECRET"] = "s3cret"
+    outcome, _ = run(open_jail, """
+        import os
+        def execute_command(image):
+            return {"env": dict(os.environ), "fds": sorted(os.listdir("/proc/self/fd")),
+                    "uid": os.getuid()}
+        """)  # fmt: skip
+    assert outcome.ok, outcome.error
+    env = outcome.value["env"]
+    assert "DICEC_TEST_SECRET" not in env and "REDIS_URL" not in env
+    assert set(env) <= {"PATH", "LANG", "HOME", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE"}
+    assert len(outcome.value["fds"]) <= 8  # stdio, the task socket, the event loop's own
+    if os.geteuid() == 0:
+        assert outcome.value["uid"] != 0
+
+
+def test_a_dead_zygote_is_replaced(jail: Jail) -> None:
+    assert run(jail, CLAIMS_LIKE)[0].ok
+    zygote = jail._zygote
+    assert zygote is not None
+    zygote.proc.kill()
+    zygote.proc.wait()
+    outcome, _ = run(jail, CLAIMS_LIKE)
+    assert outcome.ok, outcome.error
+    assert jail._zygote is not zygote
+
+
+def test_resource_errors_name_the_limit(open_jail: Jail) -> None:
+    outcome, _ = run(open_jail, """
+        def execute_command(image):
+            hoard = []
+            while True:
+                hoard.append(bytearray(50 * 1024 * 1024))
+        """, limits=Limits(wall_s=20, memory_mb=128))  # fmt: skip
+    assert not outcome.ok
+    assert outcome.error_type == ProgramResourceError.__name__
+    assert "out of memory" in outcome.error
