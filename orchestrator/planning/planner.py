@@ -331,7 +331,7 @@ def pool_name(gpu: str, functions: tuple[str, ...]) -> str:
 
 def write_pools_file(pools: PoolsFile, path: Path, header: str = "") -> None:
     """Write a pools file that worker_models.pools.load_pools reads back unchanged."""
-    data = pools.model_dump(mode="json", exclude_none=True)
+    data = pools.to_data()
     data.pop("mode", None)
     comment = "".join(f"# {line}\n" for line in header.splitlines())
     path.parent.mkdir(parents=True, exist_ok=True)
