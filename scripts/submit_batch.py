@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dicec.errors import DicecError
-from dicec.records import TaskRecord
+from dicec.records import LinkRecord, TaskRecord
 from dicec.redis_conn import sync_client
 from dicec.services import ensure_redis
 from dicec.settings import get_settings
@@ -161,6 +161,10 @@ def _price_meta(meta, pools_file) -> None:  # noqa: ANN001
         return
     meta.pool_prices = {p.name: pools_file.price_per_hour(p) for p in pools_file.pools}
     meta.pool_replicas = {p.name: max(1, p.replicas) for p in pools_file.pools}
+    if pools_file.is_multi_site():
+        meta.pool_sites = {p.name: p.site for p in pools_file.pools}
+        meta.images_at = pools_file.images_at
+        meta.links = [LinkRecord.model_validate(link.model_dump()) for link in pools_file.links]
 
 
 def _run_with_progress(meta, settings, concurrency, json_out):  # noqa: ANN001, ANN202

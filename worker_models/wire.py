@@ -39,6 +39,8 @@ class CallReply(BaseModel):
     finished_at: float | None = None
     batch_size: int = 1
     cached: bool = False
+    site: str | None = None
+    image_bytes: int = 0
 
 
 def parse_requests(payload: Any) -> tuple[list[CallRequest], list[tuple[str, Any]]]:

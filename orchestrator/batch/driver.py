@@ -31,6 +31,7 @@ async def run_batch(
     aredis = async_client(settings)
     store = BatchStore(aredis, meta.batch_id)
     dispatcher = Dispatcher(settings, aredis, on_trace=trace_sink(store))
+    dispatcher.images_at = meta.images_at
     await dispatcher.start()
     try:
         meta.status = "running"

@@ -14,6 +14,7 @@ GANTT_TASKS = 50
 DPI = 110
 WAIT_COLOUR = "#dddddd"
 CACHED_COLOUR = "#999999"
+TRANSFER_COLOUR = "#d62728"
 
 
 def _colours(functions: list[str]) -> dict[str, str]:
@@ -27,8 +28,15 @@ def gantt(
     t0: float,
     path: Path,
     first: int = GANTT_TASKS,
+    transfer_s: dict[str, float] | None = None,
+    link: str | None = None,
 ) -> Path:
-    """The execution pattern of the first tasks: one row per task, calls by function."""
+    """The execution pattern of the first tasks: one row per task, calls by function.
+
+    With a link modelled, `transfer_s` (call id -> seconds) draws each shipped call's
+    transfer (rtt + bytes / bandwidth) hatched over the start of the call: a worker fetches
+    the pixels it needs when it starts a call."""
+    transfer_s = transfer_s or {}
     shown = [t for t in tasks if t.index < first]
     colours = _colours(sorted({t.function for t in traces}))
     fig = Figure(figsize=(11, max(3.0, 0.18 * len(shown) + 1.5)))
@@ -46,6 +54,9 @@ def gantt(
             ax.barh(
                 y, max(end - start, 1e-4), left=start, height=0.7, color=colours[trace.function]
             )
+            shipped = transfer_s.get(trace.call_id, 0.0)
+            if shipped > 0:
+                ax.barh(y, shipped, left=start, height=0.7, **_transfer_style())
         elif trace.replied_at is not None:
             ax.plot([trace.replied_at - t0], [y], marker="|", color=CACHED_COLOUR)
     handles = [Patch(color=c, label=fn) for fn, c in colours.items()]
@@ -53,14 +64,21 @@ def gantt(
         Patch(color=WAIT_COLOUR, label="queued"),
         Patch(color=CACHED_COLOUR, label="cached"),
     ]
+    if link is not None:
+        handles.append(Patch(label=f"transfer over {link}", **_transfer_style()))
     ax.legend(handles=handles, loc="upper right", fontsize=8, ncols=min(4, len(handles)))
     ax.set_xlabel("seconds since the batch started")
     ax.set_ylabel("task index")
     ax.invert_yaxis()
-    ax.set_title(f"Execution pattern of the first {min(first, len(tasks))} tasks")
+    title = f"Execution pattern of the first {min(first, len(tasks))} tasks"
+    ax.set_title(title + (f" (link {link} modelled)" if link else ""))
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     return path
+
+
+def _transfer_style() -> dict[str, object]:
+    return {"facecolor": "none", "edgecolor": TRANSFER_COLOUR, "hatch": "////"}
 
 
 def pool_load(

@@ -21,6 +21,7 @@ from orchestrator.batch.loadsampler import load_samples
 from orchestrator.cost import plots as report_plots
 from orchestrator.cost.accounting import BatchCost, Comparison, batch_cost, compare, load_batch
 from orchestrator.cost.timeline import busy_by_worker, busy_workers_binned, dedupe
+from orchestrator.cost.transfer import call_transfer_s
 
 LOAD_BINS = 200
 
@@ -55,7 +56,14 @@ def make_report(
     t0 = cost.started_at
     replicas = {p.pool: p.replicas for p in cost.pools}
     images = [
-        report_plots.gantt(tasks, traces, t0, out_dir / "gantt.png"),
+        report_plots.gantt(
+            tasks,
+            traces,
+            t0,
+            out_dir / "gantt.png",
+            transfer_s={t.call_id: call_transfer_s(meta, t) for t in traces if t.transfer_bytes},
+            link=", ".join(x.link for x in cost.transfers) or None,
+        ),
         report_plots.pool_load(
             busy_workers_binned(busy_by_worker(traces), t0, cost.finished_at, LOAD_BINS),
             replicas,
@@ -66,6 +74,8 @@ def make_report(
         report_plots.latency(traces, out_dir / "latency.png"),
     ]
     tables = [paper_table(cost, comparison), pools_table(cost), functions_table(cost)]
+    if cost.transfers:
+        tables.append(transfers_table(cost))
     if console is not None:
         for table in tables:
             console.print(table.rich())
@@ -182,6 +192,26 @@ def functions_table(cost: BatchCost) -> TableData:
     if cost.unattributed_usd > 0:
         table.rows.append(
             ["(pools that ran no call)", "", "", "", "", "", usd(cost.unattributed_usd)]
+        )
+    return table
+
+
+def transfers_table(cost: BatchCost) -> TableData:
+    table = TableData(
+        "Transfers between sites (images and crops shipped to calls at another site)",
+        ["link", "calls", "bytes", "MB", "$/GB", "transfer s", "cost $"],
+    )
+    for x in cost.transfers:
+        table.rows.append(
+            [
+                x.link,
+                str(x.calls),
+                str(x.bytes),
+                f"{x.bytes / 1e6:.3f}",
+                f"{x.price_per_gb:.3f}",
+                f"{x.transfer_s:.2f}",
+                usd(x.cost_usd),
+            ]
         )
     return table
 

@@ -33,6 +33,7 @@ from dicec.settings import Settings
 from orchestrator.program.hermod import CallOrigin
 from worker_models.calls import PreparedCall, check_result
 from worker_models.imageref import ImageRef
+from worker_models.pools import DEFAULT_SITE
 from worker_models.wire import CallReply, CallRequest, decode_reply
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ class Dispatcher:
         self.reply_to = keys.reply_key(self.client_id)
         self.on_trace = on_trace
         self.restore_image: ImageRestorer | None = None  # set by the batch runner
+        self.images_at = DEFAULT_SITE  # where the batch's images are (set by the runner)
         self.dedupe = settings.cache_enabled if dedupe is None else dedupe
         self._pending: dict[str, InFlight] = {}
         self._by_content: dict[str, str] = {}  # content key -> call id in flight
@@ -372,6 +374,12 @@ class Dispatcher:
         now = asyncio.get_running_loop().time()
         self._progress[function] = (now, max(newest, inflight.sent_at))
 
+    def _shipped(self, reply: CallReply) -> int:
+        """Bytes that crossed a link to this call: its images, if served at another site."""
+        if reply.site is None or reply.site == self.images_at:
+            return 0
+        return reply.image_bytes
+
     def _trace(self, inflight: InFlight, reply: CallReply | None, error: str | None = None) -> None:
         if self.on_trace is None:
             return
@@ -392,6 +400,9 @@ class Dispatcher:
                 cached=reply.cached,
                 ok=reply.ok,
                 error=reply.error,
+                site=reply.site,
+                image_bytes=reply.image_bytes,
+                transfer_bytes=self._shipped(reply),
             )
         else:
             base.update(ok=False, error=error)
@@ -421,6 +432,7 @@ class Dispatcher:
                         "worker": None,
                         "started_at": None,
                         "finished_at": None,
+                        "transfer_bytes": 0,
                     },
                 )
             )
