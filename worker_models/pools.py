@@ -38,6 +38,12 @@ class GpuType(BaseModel):
     product_label: str | None = Field(
         default=None, description="value of nvidia.com/gpu.product on nodes of this type"
     )
+    site: str | None = Field(
+        default=None, pattern=SITE_PATTERN, description="where this hardware is; None: anywhere"
+    )
+    max_nodes: int | None = Field(
+        default=None, ge=1, description="how many of them there are (an edge site's devices)"
+    )
 
 
 class Batching(BaseModel):
@@ -113,6 +119,12 @@ class PoolsFile(BaseModel):
                 problems.append(
                     f"pool {pool.name!r}: GPU type {pool.gpu_type!r} has no price "
                     f"(known: {', '.join(sorted(self.gpu_types))})"
+                )
+            gpu = self.gpu_types.get(pool.gpu_type)
+            if gpu is not None and gpu.site is not None and gpu.site != pool.site:
+                problems.append(
+                    f"pool {pool.name!r} at site {pool.site!r}: its GPU type "
+                    f"{pool.gpu_type!r} is at site {gpu.site!r}"
                 )
             for fn in pool.functions:
                 if fn not in CATALOGUE:

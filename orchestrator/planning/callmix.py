@@ -29,12 +29,22 @@ PAPER_IMAGES = 30
 # detector's top-k). Weights of 1..5 cars.
 CLAIMS_CAR_WEIGHTS: dict[int, float] = {1: 0.10, 2: 0.30, 3: 0.30, 4: 0.20, 5: 0.10}
 CLAIMS_PER_CAR = ("blip", "blip", "xvlm", "xvlm")
+# The litter batch (assumed, the paper gives no figures): a camera's 1920x1080 JPEG of
+# about 600 kB; 0 to 4 pieces found, each crop ~4 % of the photo's area (and bytes); the
+# nearest piece within 5 m in 70 % of the photos with litter.
+LITTER_IMAGE_BYTES = 600_000
+LITTER_CROP_SHARE = 0.04
+LITTER_PIECE_WEIGHTS: dict[int, float] = {0: 0.10, 1: 0.30, 2: 0.30, 3: 0.20, 4: 0.10}
+LITTER_NEAR_SHARE = 0.7
 
 
 class GraphCall(BaseModel):
     model_config = ConfigDict(extra="forbid")
     function: str
     after: list[int] = Field(default_factory=list, description="earlier calls it waits for")
+    image_bytes: int = Field(
+        default=0, ge=0, description="what its image weighs on a link (a crop: its share)"
+    )
 
 
 class TaskGraph(BaseModel):
@@ -96,6 +106,39 @@ class CallMix(BaseModel):
         else:
             picked = random.Random(seed).sample(self.tasks, tasks)
         return CallMix(name=self.name, tasks=picked)
+
+
+def litter_task(
+    pieces: int, near: bool, image_bytes: int = LITTER_IMAGE_BYTES, crop_bytes: int = 0
+) -> TaskGraph:
+    """The litter program on one image: yolov8 on it, depth on each piece found, one after
+    another, then (when the nearest piece is within 5 m) two blip2 questions on its crop."""
+    crop = crop_bytes or round(image_bytes * LITTER_CROP_SHARE)
+    calls = [GraphCall(function="yolov8", image_bytes=image_bytes)]
+    for _ in range(pieces):
+        calls.append(GraphCall(function="depth", after=[len(calls) - 1], image_bytes=crop))
+    if pieces and near:
+        last = len(calls) - 1
+        calls += [GraphCall(function="blip2", after=[last], image_bytes=crop)] * 2
+    return TaskGraph(calls=calls)
+
+
+def litter_call_mix(
+    tasks: int = PAPER_TASKS,
+    *,
+    image_bytes: int = LITTER_IMAGE_BYTES,
+    seed: int = 0,
+    piece_weights: dict[int, float] | None = None,
+) -> CallMix:
+    """The marine-litter batch (DiCE-M): `tasks` photos, pieces found per photo drawn
+    (seeded) from `piece_weights`, the nearest within 5 m with LITTER_NEAR_SHARE."""
+    rng = random.Random(seed)
+    weights = piece_weights or LITTER_PIECE_WEIGHTS
+    graphs = []
+    for _ in range(tasks):
+        (pieces,) = rng.choices(list(weights), weights=list(weights.values()))
+        graphs.append(litter_task(pieces, rng.random() < LITTER_NEAR_SHARE, image_bytes))
+    return CallMix(name="litter", tasks=graphs)
 
 
 def from_rounds(rounds_per_task: Iterable[Sequence[Sequence[str]]], name: str = "mix") -> CallMix:
