@@ -104,6 +104,9 @@ class BatchMeta(BaseModel):
     )
     images_at: str = Field(default="cloud", description="the site the batch's images come from")
     links: list[LinkRecord] = Field(default_factory=list)
+    remote_functions: list[str] = Field(
+        default_factory=list, description="served only away from the images: crops ship alone"
+    )
 
 
 class LoadSample(BaseModel):

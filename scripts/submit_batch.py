@@ -165,6 +165,7 @@ def _price_meta(meta, pools_file) -> None:  # noqa: ANN001
         meta.pool_sites = {p.name: p.site for p in pools_file.pools}
         meta.images_at = pools_file.images_at
         meta.links = [LinkRecord.model_validate(link.model_dump()) for link in pools_file.links]
+        meta.remote_functions = pools_file.remote_functions()
 
 
 def _run_with_progress(meta, settings, concurrency, json_out):  # noqa: ANN001, ANN202

@@ -186,6 +186,14 @@ class PoolsFile(BaseModel):
     def is_multi_site(self) -> bool:
         return bool(self.links) or self.sites() != {self.images_at}
 
+    def remote_functions(self) -> list[str]:
+        """Functions served only at sites other than the images' (their images travel)."""
+        return sorted(
+            f
+            for f in self.served_functions()
+            if all(p.site != self.images_at for p in self.pools_serving(f))
+        )
+
     def site_of(self, pool_name: str) -> str:
         return self.pool(pool_name).site
 

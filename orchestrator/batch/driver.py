@@ -9,6 +9,7 @@ from dicec.redis_conn import async_client
 from dicec.settings import Settings
 from orchestrator.batch.runner import BatchRunner, BatchSummary, ProgressFn, summarize, trace_sink
 from orchestrator.batch.store import BatchStore
+from orchestrator.dispatch.crops import CropShipper
 from orchestrator.dispatch.dispatcher import Dispatcher
 
 
@@ -32,6 +33,8 @@ async def run_batch(
     store = BatchStore(aredis, meta.batch_id)
     dispatcher = Dispatcher(settings, aredis, on_trace=trace_sink(store))
     dispatcher.images_at = meta.images_at
+    if meta.remote_functions:
+        dispatcher.crops = CropShipper(aredis, set(meta.remote_functions))
     await dispatcher.start()
     try:
         meta.status = "running"

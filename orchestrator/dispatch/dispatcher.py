@@ -30,6 +30,7 @@ from dicec import keys
 from dicec.errors import CallFailedError, CallTimeoutError, ImageNotFoundError, WireFormatError
 from dicec.records import CallTrace
 from dicec.settings import Settings
+from orchestrator.dispatch.crops import CropShipper
 from orchestrator.program.hermod import CallOrigin
 from worker_models.calls import PreparedCall, check_result
 from worker_models.imageref import ImageRef
@@ -91,6 +92,7 @@ class Dispatcher:
         self.on_trace = on_trace
         self.restore_image: ImageRestorer | None = None  # set by the batch runner
         self.images_at = DEFAULT_SITE  # where the batch's images are (set by the runner)
+        self.crops: CropShipper | None = None  # set when some functions are served remotely
         self.dedupe = settings.cache_enabled if dedupe is None else dedupe
         self._pending: dict[str, InFlight] = {}
         self._by_content: dict[str, str] = {}  # content key -> call id in flight
@@ -180,6 +182,9 @@ class Dispatcher:
         if not batch:
             return
         try:
+            if self.crops is not None:
+                for inflight in batch:
+                    await self.crops.prepare(inflight.prepared, inflight.request.params)
             await self._store_images(batch)
         except RedisError as exc:
             self._retry_later(batch, f"could not store the calls' images: {exc}")
