@@ -1,0 +1,206 @@
+"""The litter batch on two sites of one machine, measured and simulated.
+
+The cloud site is the root network namespace: Redis, the orchestrator and the `cloud`
+pool (blip2). The edge site is a namespace of its own (tests.support.netns) whose `edge`
+pool (yolov8, depth) reaches Redis only through the shaping proxy (the link). The
+images are stored in Redis, so they are at the cloud site: every edge call fetches its
+image (yolov8: the photo; depth: only its crop, cut by the dispatcher) over the link.
+
+Fidelity, as bench/simulator_fidelity.py does for one site: the same batch first runs on
+one site (no link); its traces give each function's service time on this CPU and one
+per-call overhead, fitted so that the simulated one-site makespan matches the measured
+one. With that profile the simulator then predicts the two-site run from its call mix
+and bytes, and the link's bandwidth and latency: nothing of the two-site run's timings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+import redis
+import yaml
+from PIL import Image
+
+from dicec.records import CallTrace
+from orchestrator.batch.localpools import Launch, LocalPools
+from orchestrator.cost.accounting import batch_cost, load_batch
+from orchestrator.planning.callmix import CallMix, call_mix_from_traces
+from orchestrator.planning.profiles import FunctionProfile, HardwareProfile, Profile, ServicePoint
+from orchestrator.planning.simulator import SimConfig, simulate
+from tests.support.netns import Site
+from worker_models.pools import PoolsFile
+
+ROOT = Path(__file__).resolve().parents[2]
+PROGRAM = ROOT / "examples" / "litter_hermod_distributed.py"
+IMAGE_SIZE = (640, 480)
+LINK_MBPS = 40.0
+LINK_RTT_MS = 4.0
+PROXY_PORT = 16379
+EDGE_GPU, CLOUD_GPU = "JetsonOrin", "A6000"
+FIT_STEPS = 40
+MAX_OVERHEAD_S = 1.0
+
+
+def pools_doc(two_sites: bool) -> dict:
+    edge = {"name": "edge", "gpu_type": EDGE_GPU, "functions": ["yolov8", "depth"]}
+    cloud = {"name": "cloud", "gpu_type": CLOUD_GPU, "functions": ["blip2"]}
+    doc = {
+        "name": "two-sites" if two_sites else "one-site",
+        "gpu_types": {EDGE_GPU: {"price_per_hour": 0.3}, CLOUD_GPU: {"price_per_hour": 0.8}},
+        "pools": [edge, cloud],
+    }
+    if two_sites:
+        edge["site"] = "edge"
+        doc["images_at"] = "cloud"
+        doc["links"] = [
+            {"between": ["edge", "cloud"], "bandwidth_mbps": LINK_MBPS, "rtt_ms": LINK_RTT_MS,
+             "price_per_gb": 0.05}
+        ]  # fmt: skip
+    return doc
+
+
+def write_images(folder: Path, count: int, seed: int = 18) -> Path:
+    """Photo-sized noisy PNGs (hundreds of kB each: the link has work to do)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    width, height = IMAGE_SIZE
+    for i in range(count):
+        base = rng.integers(0, 255, size=(height // 8, width // 8, 3), dtype=np.uint8)
+        big = np.kron(base, np.ones((8, 8, 1), dtype=np.uint8))
+        noise = rng.integers(0, 40, size=big.shape, dtype=np.uint8)
+        Image.fromarray(big + noise).save(folder / f"litter_{i:02d}.png")
+    return folder
+
+
+def proxy_url(redis_url: str, site: Site) -> str:
+    """The Redis URL as the edge sees it: the proxy on the root side of the veth pair."""
+    parts = urlsplit(redis_url)
+    netloc = f"{site.root_address}:{PROXY_PORT}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def start_proxy(stack: ExitStack, site: Site, redis_url: str) -> None:
+    target = urlsplit(redis_url)
+    command = [
+        sys.executable, "-m", "tests.support.shaping_proxy",
+        "--listen", f"{site.root_address}:{PROXY_PORT}",
+        "--to", f"{target.hostname}:{target.port or 6379}",
+        "--mbps", str(LINK_MBPS), "--rtt-ms", str(LINK_RTT_MS),
+    ]  # fmt: skip
+    proxy = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    stack.callback(_stop, proxy)
+    if proxy.stdout is None or proxy.stdout.readline().strip() != "ready":
+        raise RuntimeError("the shaping proxy did not start")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def run_batch(
+    pools_path: Path,
+    images: Path,
+    tasks: int,
+    r: redis.Redis,
+    log_dir: Path,
+    edge: Site | None = None,
+) -> str:
+    """Start the pools (the edge one inside `edge`, through the link), run the batch with
+    scripts/submit_batch.py, stop the pools; the batch id."""
+    pools = PoolsFile.model_validate(yaml.safe_load(pools_path.read_text()))
+    launch = {}
+    with ExitStack() as stack:
+        if edge is not None:
+            redis_url = os.environ["REDIS_URL"]
+            start_proxy(stack, edge, redis_url)
+            env = (("REDIS_URL", proxy_url(redis_url, edge)),)
+            launch["edge"] = Launch(prefix=tuple(edge.exec_prefix()), env=env)
+        workers = LocalPools(pools, pools_path, r, log_dir=log_dir, launch=launch)
+        stack.callback(workers.stop)
+        workers.start()
+        workers.wait_ready()
+        command = [
+            sys.executable, str(ROOT / "scripts" / "submit_batch.py"),
+            "--program", str(PROGRAM), "--images", str(images), "--tasks", str(tasks),
+            "--pools", str(pools_path), "--local", "no", "--no-cache", "--json",
+        ]  # fmt: skip
+        out = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+        if out.returncode != 0:
+            raise RuntimeError(f"the batch failed:\n{out.stderr[-3000:]}")
+        return json.loads(out.stdout)["batch_id"]
+
+
+@dataclass
+class Measured:
+    batch_id: str
+    makespan_s: float
+    mix: CallMix
+    traces: list[CallTrace]
+    errors: int
+
+
+def measured(r: redis.Redis, batch_id: str) -> Measured:
+    meta, tasks, traces = load_batch(r, batch_id)
+    cost = batch_cost(meta, tasks, traces)
+    mix = call_mix_from_traces(traces, tasks=meta.tasks)
+    return Measured(batch_id, cost.makespan_s, mix, traces, cost.errors)
+
+
+def profile_from(run: Measured, call_overhead_s: float) -> Profile:
+    """This CPU's service time per function (mean over the run's calls), under both GPU
+    labels, each call also paying `call_overhead_s`."""
+    times: dict[str, list[float]] = defaultdict(list)
+    for t in run.traces:
+        if t.started_at is not None and not t.cached:
+            times[t.function].append(t.service_s)
+    functions = {
+        f: FunctionProfile(points=[ServicePoint(batch_size=1, service_s=max(1e-4, np.mean(v)))])
+        for f, v in times.items()
+    }
+    hw = HardwareProfile(
+        price_per_hour=0.0, device="cpu", call_overhead_s=call_overhead_s, functions=functions
+    )
+    return Profile(name="two-sites", measured=True, hardware={EDGE_GPU: hw, CLOUD_GPU: hw})
+
+
+def fit_overhead(run: Measured, pools: PoolsFile, config: SimConfig) -> float:
+    """The per-call overhead that makes the simulated one-site run take its measured time."""
+    lo, hi = 0.0, MAX_OVERHEAD_S
+    for _ in range(FIT_STEPS):
+        mid = (lo + hi) / 2
+        sim = simulate(run.mix, profile_from(run, mid), pools, config)
+        lo, hi = (mid, hi) if sim.makespan_s < run.makespan_s else (lo, mid)
+    return (lo + hi) / 2
+
+
+def with_shipped_bytes(run: Measured) -> CallMix:
+    """The run's call mix, each call carrying the bytes that crossed the link to it."""
+    shipped: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    ordered = sorted(
+        (t for t in run.traces if t.task_index is not None and not t.cached),
+        key=lambda t: t.queued_at,
+    )
+    for t in ordered:
+        shipped[t.task_index or 0].append((t.function, t.transfer_bytes))
+    mix = run.mix.model_copy(deep=True)
+    for index, task in enumerate(mix.tasks):
+        sizes = shipped.get(index, [])
+        for call, (function, size) in zip(task.calls, sizes, strict=False):
+            if call.function != function:
+                raise ValueError(f"task {index}: traces and call mix disagree on call order")
+            call.image_bytes = size
+    return mix
