@@ -48,6 +48,11 @@ from worker_models.pools import PoolsFile
 BatchingScope = Literal["dynamic", "message", "flush"]
 DEFAULT_MAX_CONCURRENT_TASKS = 64
 SECONDS_PER_MS = 1e-3
+# A worker at another site than Redis talks to it over the link for each call: the
+# message arrives (the fetch is a round trip), kombu records it as unacked, the worker
+# GETs the image, pushes the reply, acks. The ack overlaps nothing the next call needs
+# only in part; four round trips is what a call waits for (the image bytes come on top).
+REMOTE_CALL_ROUND_TRIPS = 4.0
 
 
 class SimConfig(BaseModel):
@@ -69,6 +74,11 @@ class SimConfig(BaseModel):
         default=None,
         ge=1.0,
         description="all replicas share one machine of this many cores (a local run)",
+    )
+    remote_round_trips: float = Field(
+        default=REMOTE_CALL_ROUND_TRIPS,
+        ge=0.0,
+        description="link round trips a call served at another site waits for",
     )
 
 
@@ -330,16 +340,20 @@ class _DistributedSim:
         self._fetch(server.replica.site, chunk, now, compute)
 
     def _fetch(self, site: str, chunk: list[SimCall], now: float, then: Action) -> None:
-        """Ship the chunk's images from the images' site over the link, then go on."""
+        """A chunk served away from the images: the call's round trips over the link, then
+        its images' bytes on the link (shared with the transfers in flight), then go on."""
         link = self.pools.link(self.pools.images_at, site)
-        nbytes = sum(c.image_bytes for c in chunk)
-        if link is None or nbytes == 0:
+        if link is None:
             then(now)
+            return
+        nbytes = sum(c.image_bytes for c in chunk)
+        start = now + link.transfer_s(0) * self.config.remote_round_trips
+        if nbytes == 0:
+            self.clock.at(start, then)
             return
         self.transfers.add(link, nbytes, len(chunk))
         device = self.links[frozenset(link.between)]
         wire_s = link.transfer_s(nbytes) - link.transfer_s(0)
-        start = now + link.transfer_s(0)
         self.clock.at(start, lambda t: device.add(t, wire_s, then))
 
     def _chunk_done(self, server: Server, chunk: list[SimCall], now: float) -> None:

@@ -61,9 +61,12 @@ def test_litter_batch_over_a_shaped_link_matches_the_simulator(
     )
     with edge_site() as site:
         far_id = two_sites.run_batch(two_path, images, TASKS, redis_client, logs, edge=site)
-    assert subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.find(
-        site.namespace
-    ) == -1, "the edge namespace outlived the test"
+    assert (
+        subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.find(
+            site.namespace
+        )
+        == -1
+    ), "the edge namespace outlived the test"
     far = two_sites.measured(redis_client, far_id)
     assert local.errors == far.errors == 0
 

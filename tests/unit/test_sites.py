@@ -13,7 +13,7 @@ from orchestrator.cost.report import transfers_table
 from orchestrator.planning.callmix import CallMix, litter_call_mix, litter_task
 from orchestrator.planning.planner import plan_detailed
 from orchestrator.planning.profiles import load_profile
-from orchestrator.planning.simulator import simulate
+from orchestrator.planning.simulator import SimConfig, simulate
 from scripts.deploy.k8s_pools import SITE_LABEL, pool_deployment
 from worker_models.pools import PoolsFile, load_pools
 
@@ -39,7 +39,7 @@ def test_edge_cloud_file_places_detection_at_the_edge() -> None:
     assert pools.images_at == "edge" and pools.is_multi_site()
     assert pools.pool("edge").site == "edge" and "yolov8" in pools.pool("edge").functions
     link = pools.link("cloud", "edge")
-    assert link is not None and link.transfer_s(MB) == pytest.approx(0.04 + 0.8)
+    assert link is not None and link.transfer_s(MB) == pytest.approx(0.02 + 0.8)
 
 
 def test_a_remote_site_without_a_link_is_refused(tmp_path) -> None:  # noqa: ANN001
@@ -104,14 +104,17 @@ def test_simulated_remote_call_pays_latency_and_bandwidth() -> None:
     pools = edge_cloud(8.0)  # 1 MB = 1 s on the wire
     pools.pool("cloud").functions = ["blip2", "yolov8"]
     pools.pool("edge").functions = ["depth"]
-    remote = simulate(mix, profile, pools)
-    local = simulate(mix, profile, load_pools("edge-cloud"))
+    config = SimConfig(remote_round_trips=1.0)  # the model: latency + bytes / bw
+    remote = simulate(mix, profile, pools, config)
+    local = simulate(mix, profile, load_pools("edge-cloud"), config)
     assert remote.makespan_s - local.makespan_s == pytest.approx(
         1.0
-        + 0.04
+        + 0.02
         + profile.service_s("A6000", "yolov8")
         - profile.service_s("JetsonOrin", "yolov8")
     )
+    four = simulate(mix, profile, pools, SimConfig(remote_round_trips=4.0))
+    assert four.makespan_s - remote.makespan_s == pytest.approx(3 * 0.02)
     assert remote.links[0].bytes == MB and local.links == []
     assert remote.transfer_usd == pytest.approx(0.05 / 1000)
 
