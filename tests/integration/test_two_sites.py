@@ -14,15 +14,12 @@ from pathlib import Path
 
 import pytest
 import redis
-import yaml
 
 from orchestrator.cost.accounting import batch_cost, load_batch
 from orchestrator.cost.report import make_report
-from orchestrator.planning.simulator import SimConfig, simulate
 from tests.conftest import ROOT
 from tests.support import two_sites
-from tests.support.netns import edge_site, namespaces_unavailable
-from worker_models.pools import PoolsFile
+from tests.support.netns import namespaces_unavailable
 
 TASKS = 6
 IMAGES = 3
@@ -40,34 +37,15 @@ def namespaces() -> None:
     pytest.skip(f"network namespaces unavailable: {why}")
 
 
-def _pools(tmp_path: Path, two: bool) -> tuple[Path, PoolsFile]:
-    doc = two_sites.pools_doc(two)
-    path = tmp_path / f"{doc['name']}.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path, PoolsFile.model_validate(doc)
-
-
 def test_litter_batch_over_a_shaped_link_matches_the_simulator(
     namespaces, redis_client: redis.Redis, checkpoint_dir: Path, tmp_path: Path
 ) -> None:  # noqa: ARG001
-    images = two_sites.write_images(tmp_path / "images", IMAGES)
     logs = ROOT / "var" / "test-logs" / "two-sites"
-    one_path, one_pools = _pools(tmp_path, two=False)
-    two_path, two_pools = _pools(tmp_path, two=True)
-    config = SimConfig(host_slots=float(os.cpu_count() or 1))
-
-    local = two_sites.measured(
-        redis_client, two_sites.run_batch(one_path, images, TASKS, redis_client, logs)
-    )
-    with edge_site() as site:
-        far_id = two_sites.run_batch(two_path, images, TASKS, redis_client, logs, edge=site)
-    assert (
-        subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.find(
-            site.namespace
-        )
-        == -1
-    ), "the edge namespace outlived the test"
-    far = two_sites.measured(redis_client, far_id)
+    cores = float(os.cpu_count() or 1)
+    found = two_sites.measure_fidelity(redis_client, tmp_path, TASKS, IMAGES, logs, cores)
+    leftover = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert "d18edge" not in leftover, "the edge namespace outlived its use"
+    local, far = found.local, found.far
     assert local.errors == far.errors == 0
 
     # What crossed the link is in the traces: edge calls, photo for yolov8, crop for depth.
@@ -78,21 +56,13 @@ def test_litter_batch_over_a_shaped_link_matches_the_simulator(
     assert not crops or max(crops) < photo
     assert all(t.transfer_bytes == 0 for t in far.traces if t.site == "cloud")
 
-    overhead_s = two_sites.fit_overhead(local, one_pools, config)
-    profile = two_sites.profile_from(local, overhead_s)
-    predicted = simulate(two_sites.with_shipped_bytes(far), profile, two_pools, config)
-    error = (predicted.makespan_s - far.makespan_s) / far.makespan_s
-    print(
-        f"one site {local.makespan_s:.2f} s; two sites measured {far.makespan_s:.2f} s, "
-        f"simulated {predicted.makespan_s:.2f} s, error {100 * error:+.1f} % "
-        f"(per-call overhead fitted on one site: {1000 * overhead_s:.1f} ms)"
-    )
+    print(found.line())
     assert far.makespan_s > local.makespan_s  # the link costs time
-    assert abs(error) <= TOLERANCE
+    assert abs(found.error) <= TOLERANCE
 
     # The cost report has the transfer row, and the Gantt chart the link.
-    meta, tasks, traces = load_batch(redis_client, far_id)
+    meta, tasks, traces = load_batch(redis_client, far.batch_id)
     (row,) = batch_cost(meta, tasks, traces).transfers
     assert row.bytes == sum(t.transfer_bytes for t in edge_calls) and row.cost_usd > 0
-    report = make_report(redis_client, far_id, tmp_path / "report")
+    report = make_report(redis_client, far.batch_id, tmp_path / "report")
     assert "Transfers between sites" in report.index.read_text()

@@ -204,3 +204,47 @@ def with_shipped_bytes(run: Measured) -> CallMix:
                 raise ValueError(f"task {index}: traces and call mix disagree on call order")
             call.image_bytes = size
     return mix
+
+
+@dataclass
+class Fidelity:
+    local: Measured
+    far: Measured
+    overhead_s: float
+    predicted_s: float
+
+    @property
+    def error(self) -> float:
+        return (self.predicted_s - self.far.makespan_s) / self.far.makespan_s
+
+    def line(self) -> str:
+        return (
+            f"one site {self.local.makespan_s:.2f} s; two sites measured "
+            f"{self.far.makespan_s:.2f} s, simulated {self.predicted_s:.2f} s, error "
+            f"{100 * self.error:+.1f} % (per-call overhead fitted on one site: "
+            f"{1000 * self.overhead_s:.1f} ms)"
+        )
+
+
+def measure_fidelity(
+    r: redis.Redis, folder: Path, tasks: int, images: int, log_dir: Path, cores: float
+) -> Fidelity:
+    """Run the batch on one site, then on two (edge in a namespace, over the link), and
+    predict the second from the first."""
+    from tests.support.netns import edge_site
+
+    pictures = write_images(folder / "images", images)
+    paths = {}
+    for two in (False, True):
+        doc = pools_doc(two)
+        paths[two] = folder / f"{doc['name']}.yaml"
+        paths[two].write_text(yaml.safe_dump(doc, sort_keys=False))
+    config = SimConfig(host_slots=cores)
+    local = measured(r, run_batch(paths[False], pictures, tasks, r, log_dir))
+    with edge_site() as site:
+        far = measured(r, run_batch(paths[True], pictures, tasks, r, log_dir, edge=site))
+    one_site = PoolsFile.model_validate(pools_doc(False))
+    overhead_s = fit_overhead(local, one_site, config)
+    two = PoolsFile.model_validate(pools_doc(True))
+    sim = simulate(with_shipped_bytes(far), profile_from(local, overhead_s), two, config)
+    return Fidelity(local, far, overhead_s, sim.makespan_s)
