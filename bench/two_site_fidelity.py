@@ -6,7 +6,8 @@ DiCE-M's edge and cloud on one machine (tests.support.two_sites): the litter bat
 on one site, then with the `edge` pool (yolov8, depth) in its own network namespace,
 reaching Redis through a user-space link of 40 Mbit/s and 4 ms RTT. The simulator,
 with service times and one per-call overhead taken from the one-site run, predicts the
-two-site makespan from the call mix, the bytes that crossed and the link. Prints each
+two-site makespan from the call mix, the bytes that crossed and the link (the overhead is
+the mean of one-site runs before and after: the machine's load drifts). Prints each
 run's figures and the error (target <= 15 %). Needs root (network namespaces).
 """
 
@@ -49,7 +50,7 @@ def main() -> None:
             folder = Path(tempfile.mkdtemp(prefix="dicec-two-sites-"))
             found = two_sites.measure_fidelity(
                 r, folder, args.tasks, args.images, ROOT / "var" / "bench-logs",
-                float(os.cpu_count() or 1),
+                float(os.cpu_count() or 1), bracket=True,
             )  # fmt: skip
             errors.append(found.error)
             print(f"run {run + 1}: {found.line()}", flush=True)

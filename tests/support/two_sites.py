@@ -227,10 +227,17 @@ class Fidelity:
 
 
 def measure_fidelity(
-    r: redis.Redis, folder: Path, tasks: int, images: int, log_dir: Path, cores: float
+    r: redis.Redis,
+    folder: Path,
+    tasks: int,
+    images: int,
+    log_dir: Path,
+    cores: float,
+    bracket: bool = False,
 ) -> Fidelity:
     """Run the batch on one site, then on two (edge in a namespace, over the link), and
-    predict the second from the first."""
+    predict the second from the first. `bracket`: one-site runs before and after, the
+    fitted overhead their mean (the machine's load drifts between runs)."""
     from tests.support.netns import edge_site
 
     pictures = write_images(folder / "images", images)
@@ -240,11 +247,15 @@ def measure_fidelity(
         paths[two] = folder / f"{doc['name']}.yaml"
         paths[two].write_text(yaml.safe_dump(doc, sort_keys=False))
     config = SimConfig(host_slots=cores)
+    one_site = PoolsFile.model_validate(pools_doc(False))
     local = measured(r, run_batch(paths[False], pictures, tasks, r, log_dir))
+    fits = [fit_overhead(local, one_site, config)]
     with edge_site() as site:
         far = measured(r, run_batch(paths[True], pictures, tasks, r, log_dir, edge=site))
-    one_site = PoolsFile.model_validate(pools_doc(False))
-    overhead_s = fit_overhead(local, one_site, config)
+    if bracket:
+        after = measured(r, run_batch(paths[False], pictures, tasks, r, log_dir))
+        fits.append(fit_overhead(after, one_site, config))
+    overhead_s = sum(fits) / len(fits)
     two = PoolsFile.model_validate(pools_doc(True))
     sim = simulate(with_shipped_bytes(far), profile_from(local, overhead_s), two, config)
     return Fidelity(local, far, overhead_s, sim.makespan_s)
