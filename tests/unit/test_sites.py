@@ -146,3 +146,18 @@ def test_dicec_plan_prints_why() -> None:
     assert "Placements tried" in result.output and "chosen" in result.output
     bad = CliRunner().invoke(app, ["plan", "--program", "litter", "--link-mbps", "10"])
     assert bad.exit_code == 2 and "need --pools" in bad.output
+
+
+def test_edge_cloud_manifests_validate_strictly_with_site_selectors(tmp_path) -> None:  # noqa: ANN001
+    from scripts.cli.main import app
+    from tests.support.manifests import load_docs, validate_k8s
+
+    out = tmp_path / "out"
+    made = CliRunner().invoke(app, ["k8s", "pools", "--pools", "edge-cloud", "--root", str(out)])
+    assert made.exit_code == 0, made.output
+    for name, site in (("edge", "edge"), ("cloud", "cloud")):
+        (doc,) = load_docs(out / "k8s/base/pools" / f"pool-{name}.yaml")
+        validate_k8s(doc)
+        assert doc["spec"]["template"]["spec"]["nodeSelector"] == {SITE_LABEL: site}
+    configmap_pools = load_pools(out / "k8s/base/pools/pools.yaml")
+    assert configmap_pools.images_at == "edge" and configmap_pools.links
