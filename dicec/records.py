@@ -41,7 +41,9 @@ class CallTrace(BaseModel):
         default=0, description="what its image inputs weigh: stored bytes, a crop's share"
     )
     transfer_bytes: int = Field(
-        default=0, description="bytes shipped to it from another site (its images' site)"
+        default=0,
+        description="image bytes its worker read across a link from the images' site "
+        "(0 when served beside them, or when its worker already had the pixels)",
     )
 
     @property

@@ -100,6 +100,7 @@ class ImageStore:
         self._ttl_s = ttl_s
         self._decoded: OrderedDict[str, Image.Image] = OrderedDict()
         self._sizes: dict[str, int] = {}  # digest -> stored bytes, of the parents decoded
+        self._fetched: dict[str, int] = {}  # digest -> bytes read from Redis, not yet claimed
 
     def put(self, data: bytes) -> ImageRef:
         digest = digest_of(data)
@@ -127,6 +128,7 @@ class ImageStore:
             parent = decode_image(data)
             self._decoded[ref.digest] = parent
             self._sizes[ref.digest] = len(data)
+            self._fetched[ref.digest] = self._fetched.get(ref.digest, 0) + len(data)
             if len(self._decoded) > DECODED_CACHE_ENTRIES:
                 self._decoded.popitem(last=False)
         else:
@@ -134,6 +136,13 @@ class ImageStore:
         if ref.box is None:
             return parent
         return crop_to_box(parent, ref.box)
+
+    def claim_fetched(self, ref: ImageRef | str) -> int:
+        """Bytes read from Redis for this reference's image since the last claim (0 when
+        its pixels were already decoded here): what really came over the wire for it."""
+        if isinstance(ref, str):
+            ref = ImageRef.parse(ref)
+        return self._fetched.pop(ref.digest, 0)
 
     def payload_bytes(self, ref: ImageRef | str) -> int:
         """What a reference's pixels weigh on a link: the stored bytes of a whole image, a

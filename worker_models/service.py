@@ -163,14 +163,17 @@ class FunctionService:
         return [self._placed(req, replies[req.call_id]) for req in chunk]
 
     def _placed(self, req: CallRequest, reply: CallReply) -> CallReply:
-        """The reply with this pool's site and what the call's images weigh on a link."""
-        shipped = 0
+        """The reply with this pool's site, what the call's images weigh on a link, and
+        the image bytes this call really read from Redis (0 if already decoded here)."""
+        weighed = fetched = 0
         with contextlib.suppress(DicecError):
             for name in get_spec(req.function).image_params():
                 ref = req.params.get(name)
                 if isinstance(ref, str):
-                    shipped += self.store.payload_bytes(ref)
-        return reply.model_copy(update={"site": self.pool.site, "image_bytes": shipped})
+                    weighed += self.store.payload_bytes(ref)
+                    fetched += self.store.claim_fetched(ref)
+        update = {"site": self.pool.site, "image_bytes": weighed, "fetched_bytes": fetched}
+        return reply.model_copy(update=update)
 
     def _reply(
         self, req: CallRequest, result: Result | Exception, worker: str, started: float, size: int

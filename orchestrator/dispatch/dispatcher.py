@@ -380,10 +380,11 @@ class Dispatcher:
         self._progress[function] = (now, max(newest, inflight.sent_at))
 
     def _shipped(self, reply: CallReply) -> int:
-        """Bytes that crossed a link to this call: its images, if served at another site."""
+        """Bytes that crossed a link to this call: the image bytes its worker read, if it
+        is at another site than the images."""
         if reply.site is None or reply.site == self.images_at:
             return 0
-        return reply.image_bytes
+        return reply.fetched_bytes
 
     def _trace(self, inflight: InFlight, reply: CallReply | None, error: str | None = None) -> None:
         if self.on_trace is None:

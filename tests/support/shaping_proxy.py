@@ -6,7 +6,9 @@
 Each direction is one shared link of `mbps` (all connections queue on it, as on a real
 uplink: a byte leaves when the bytes before it have), and every chunk arrives half the
 round-trip time after it left. Order within a connection is kept. It prints `ready` once
-listening and runs until SIGTERM.
+listening and runs until SIGTERM. With --stats FILE it keeps there, rewritten every
+STATS_EVERY_S, the chunks and bytes it carried each way (a client's requests: how many
+round trips its protocol makes).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
+import os
 import signal
 import time
 
@@ -21,6 +25,7 @@ BITS_PER_BYTE = 8
 BITS_PER_MBIT = 1e6
 SECONDS_PER_MS = 1e-3
 READ_BYTES = 64 * 1024
+STATS_EVERY_S = 0.2
 
 
 class Direction:
@@ -30,9 +35,13 @@ class Direction:
         self.bytes_per_s = mbps * BITS_PER_MBIT / BITS_PER_BYTE
         self.one_way_s = one_way_s
         self.free_at = 0.0
+        self.chunks = 0
+        self.bytes = 0
 
     def arrival(self, nbytes: int) -> float:
         """Monotonic time at which a chunk sent now has fully arrived at the far end."""
+        self.chunks += 1
+        self.bytes += nbytes
         start = max(time.monotonic(), self.free_at)
         self.free_at = start + nbytes / self.bytes_per_s
         return self.free_at + self.one_way_s
@@ -61,10 +70,9 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, way:
             await sender
 
 
-async def serve(listen: tuple[str, int], target: tuple[str, int], mbps: float, rtt_ms: float):  # noqa: ANN201
-    one_way_s = rtt_ms * SECONDS_PER_MS / 2
-    up, down = Direction(mbps, one_way_s), Direction(mbps, one_way_s)
-
+async def serve(  # noqa: ANN201
+    listen: tuple[str, int], target: tuple[str, int], up: Direction, down: Direction
+):
     async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         try:
             server_r, server_w = await asyncio.open_connection(*target)
@@ -81,8 +89,22 @@ def _address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+async def _write_stats(path: str, up: Direction, down: Direction) -> None:
+    while True:
+        stats = {"up_chunks": up.chunks, "up_bytes": up.bytes}
+        stats |= {"down_chunks": down.chunks, "down_bytes": down.bytes}
+        with open(path + ".tmp", "w") as out:  # noqa: ASYNC230 - tiny, local
+            json.dump(stats, out)
+        os.replace(path + ".tmp", path)
+        await asyncio.sleep(STATS_EVERY_S)
+
+
 async def _main(args: argparse.Namespace) -> None:
-    server = await serve(_address(args.listen), _address(args.to), args.mbps, args.rtt_ms)
+    one_way_s = args.rtt_ms * SECONDS_PER_MS / 2
+    up, down = Direction(args.mbps, one_way_s), Direction(args.mbps, one_way_s)
+    server = await serve(_address(args.listen), _address(args.to), up, down)
+    if args.stats:
+        asyncio.ensure_future(_write_stats(args.stats, up, down))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -98,6 +120,7 @@ def main() -> None:
     parser.add_argument("--to", required=True, help="host:port to forward to")
     parser.add_argument("--mbps", type=float, required=True)
     parser.add_argument("--rtt-ms", type=float, default=0.0)
+    parser.add_argument("--stats", help="file to keep the carried chunks and bytes in")
     asyncio.run(_main(parser.parse_args()))
 
 

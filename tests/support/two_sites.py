@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from orchestrator.planning.callmix import CallMix, call_mix_from_traces
 from orchestrator.planning.profiles import FunctionProfile, HardwareProfile, Profile, ServicePoint
 from orchestrator.planning.simulator import SimConfig, simulate
 from tests.support.netns import Site
+from tests.support.shaping_proxy import STATS_EVERY_S
 from worker_models.pools import PoolsFile
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,6 +50,7 @@ PROXY_PORT = 16379
 EDGE_GPU, CLOUD_GPU = "JetsonOrin", "A6000"
 FIT_STEPS = 40
 MAX_OVERHEAD_S = 1.0
+SECONDS_PER_MS = 1e-3
 
 
 def pools_doc(two_sites: bool) -> dict:
@@ -88,13 +91,13 @@ def proxy_url(redis_url: str, site: Site) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def start_proxy(stack: ExitStack, site: Site, redis_url: str) -> None:
+def start_proxy(stack: ExitStack, site: Site, redis_url: str, stats: Path) -> None:
     target = urlsplit(redis_url)
     command = [
         sys.executable, "-m", "tests.support.shaping_proxy",
         "--listen", f"{site.root_address}:{PROXY_PORT}",
         "--to", f"{target.hostname}:{target.port or 6379}",
-        "--mbps", str(LINK_MBPS), "--rtt-ms", str(LINK_RTT_MS),
+        "--mbps", str(LINK_MBPS), "--rtt-ms", str(LINK_RTT_MS), "--stats", str(stats),
     ]  # fmt: skip
     proxy = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     stack.callback(_stop, proxy)
@@ -111,6 +114,38 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+@dataclass
+class LinkSeen:
+    """The link as the edge saw it during a batch: its round-trip time through the proxy
+    (a probe, on this loaded machine), and the requests the edge sent over it."""
+
+    rtt_s: float = 0.0
+    requests: int = 0
+
+
+PROBE_PINGS = 20
+PROBE = (
+    "import redis, statistics, sys, time\n"
+    "r = redis.Redis.from_url(sys.argv[1]); r.ping(); times = []\n"
+    "for _ in range({n}):\n"
+    "    t = time.perf_counter(); r.ping(); times.append(time.perf_counter() - t)\n"
+    "print(statistics.median(times))\n"
+)
+
+
+def probe_rtt_s(site: Site, url: str) -> float:
+    code = PROBE.format(n=PROBE_PINGS)
+    out = subprocess.run(
+        [*site.exec_prefix(), sys.executable, "-c", code, url],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+    )  # fmt: skip
+    return float(out.stdout.strip())
+
+
+def _requests(stats: Path) -> int:
+    return int(json.loads(stats.read_text())["up_chunks"]) if stats.exists() else 0
+
+
 def run_batch(
     pools_path: Path,
     images: Path,
@@ -118,21 +153,27 @@ def run_batch(
     r: redis.Redis,
     log_dir: Path,
     edge: Site | None = None,
-) -> str:
+) -> tuple[str, LinkSeen]:
     """Start the pools (the edge one inside `edge`, through the link), run the batch with
-    scripts/submit_batch.py, stop the pools; the batch id."""
+    scripts/submit_batch.py, stop the pools; the batch id and what the link saw."""
     pools = PoolsFile.model_validate(yaml.safe_load(pools_path.read_text()))
     launch = {}
+    seen = LinkSeen()
+    stats = pools_path.with_suffix(".link.json")
     with ExitStack() as stack:
         if edge is not None:
             redis_url = os.environ["REDIS_URL"]
-            start_proxy(stack, edge, redis_url)
+            start_proxy(stack, edge, redis_url, stats)
             env = (("REDIS_URL", proxy_url(redis_url, edge)),)
             launch["edge"] = Launch(prefix=tuple(edge.exec_prefix()), env=env)
         workers = LocalPools(pools, pools_path, r, log_dir=log_dir, launch=launch)
         stack.callback(workers.stop)
         workers.start()
         workers.wait_ready()
+        if edge is not None:
+            seen.rtt_s = probe_rtt_s(edge, proxy_url(os.environ["REDIS_URL"], edge))
+            time.sleep(2 * STATS_EVERY_S)  # the proxy's count, after the probe
+            before = _requests(stats)
         command = [
             sys.executable, str(ROOT / "scripts" / "submit_batch.py"),
             "--program", str(PROGRAM), "--images", str(images), "--tasks", str(tasks),
@@ -141,7 +182,10 @@ def run_batch(
         out = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
         if out.returncode != 0:
             raise RuntimeError(f"the batch failed:\n{out.stderr[-3000:]}")
-        return json.loads(out.stdout)["batch_id"]
+        if edge is not None:
+            time.sleep(2 * STATS_EVERY_S)
+            seen.requests = _requests(stats) - before
+        return json.loads(out.stdout)["batch_id"], seen
 
 
 @dataclass
@@ -212,6 +256,8 @@ class Fidelity:
     far: Measured
     overhead_s: float
     predicted_s: float
+    rtt_s: float = 0.0
+    round_trips: float = 0.0
 
     @property
     def error(self) -> float:
@@ -222,7 +268,8 @@ class Fidelity:
             f"one site {self.local.makespan_s:.2f} s; two sites measured "
             f"{self.far.makespan_s:.2f} s, simulated {self.predicted_s:.2f} s, error "
             f"{100 * self.error:+.1f} % (per-call overhead fitted on one site: "
-            f"{1000 * self.overhead_s:.1f} ms)"
+            f"{1000 * self.overhead_s:.1f} ms; link RTT probed {1000 * self.rtt_s:.1f} ms, "
+            f"{self.round_trips:.1f} requests per edge call)"
         )
 
 
@@ -248,14 +295,20 @@ def measure_fidelity(
         paths[two].write_text(yaml.safe_dump(doc, sort_keys=False))
     config = SimConfig(host_slots=cores)
     one_site = PoolsFile.model_validate(pools_doc(False))
-    local = measured(r, run_batch(paths[False], pictures, tasks, r, log_dir))
+    local = measured(r, run_batch(paths[False], pictures, tasks, r, log_dir)[0])
     fits = [fit_overhead(local, one_site, config)]
     with edge_site() as site:
-        far = measured(r, run_batch(paths[True], pictures, tasks, r, log_dir, edge=site))
+        far_id, link = run_batch(paths[True], pictures, tasks, r, log_dir, edge=site)
+    far = measured(r, far_id)
     if bracket:
-        after = measured(r, run_batch(paths[False], pictures, tasks, r, log_dir))
+        after = measured(r, run_batch(paths[False], pictures, tasks, r, log_dir)[0])
         fits.append(fit_overhead(after, one_site, config))
     overhead_s = sum(fits) / len(fits)
     two = PoolsFile.model_validate(pools_doc(True))
+    # The link as measured: its RTT through the proxy, its requests per edge call.
+    two.links[0].rtt_ms = link.rtt_s / SECONDS_PER_MS
+    edge_calls = sum(1 for t in far.traces if t.site == "edge" and not t.cached)
+    trips = link.requests / max(1, edge_calls)
+    config = config.model_copy(update={"remote_round_trips": trips})
     sim = simulate(with_shipped_bytes(far), profile_from(local, overhead_s), two, config)
-    return Fidelity(local, far, overhead_s, sim.makespan_s)
+    return Fidelity(local, far, overhead_s, sim.makespan_s, link.rtt_s, trips)

@@ -55,3 +55,7 @@ def test_worker_weighs_a_crop_by_its_share_of_the_photo(redis_client: redis.Redi
     assert store.payload_bytes(parent) == len(data)
     quarter = parent.crop((0, 0, 32, 24))
     assert store.payload_bytes(quarter) == round(len(data) / 4)
+    # What really came over the wire: the photo once, then nothing (decoded here already).
+    assert store.claim_fetched(quarter) == len(data)
+    store.resolve(quarter)
+    assert store.claim_fetched(quarter) == 0
