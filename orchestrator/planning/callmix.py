@@ -180,34 +180,50 @@ def claims_call_mix(
     return from_rounds((claims_rounds(cars_per_image[i], serial) for i in picks), name=name)
 
 
-def rounds_from_traces(
-    traces: Iterable[CallTrace], include_cached: bool = False
-) -> dict[int, list[list[str]]]:
-    """Per task index, its rounds: calls sharing a group id (one gather), in issue order."""
+def _task_rounds(
+    traces: Iterable[CallTrace], include_cached: bool
+) -> dict[int, list[list[CallTrace]]]:
+    """Per task index, its rounds of traces: calls sharing a group id (one gather)."""
     groups: dict[int, dict[str, list[CallTrace]]] = {}
     for trace in dedupe(traces):
         if trace.task_index is None or (trace.cached and not include_cached):
             continue
         key = trace.group_id or trace.call_id
         groups.setdefault(trace.task_index, {}).setdefault(key, []).append(trace)
-    rounds: dict[int, list[list[str]]] = {}
+    rounds: dict[int, list[list[CallTrace]]] = {}
     for index, by_group in groups.items():
         ordered = sorted(by_group.values(), key=lambda g: min(t.queued_at for t in g))
-        rounds[index] = [
-            [t.function for t in sorted(g, key=lambda t: t.queued_at)] for g in ordered
-        ]
+        rounds[index] = [sorted(g, key=lambda t: t.queued_at) for g in ordered]
     return rounds
+
+
+def rounds_from_traces(
+    traces: Iterable[CallTrace], include_cached: bool = False
+) -> dict[int, list[list[str]]]:
+    """Per task index, its rounds: calls sharing a group id (one gather), in issue order."""
+    return {
+        index: [[t.function for t in round_] for round_ in rounds]
+        for index, rounds in _task_rounds(traces, include_cached).items()
+    }
 
 
 def call_mix_from_traces(
     traces: Iterable[CallTrace], tasks: int | None = None, include_cached: bool = False
 ) -> CallMix:
-    """The mix a batch really made; tasks without calls count as empty tasks."""
-    rounds = rounds_from_traces(traces, include_cached)
-    if not rounds and not tasks:
+    """The mix a batch really made (each call with its images' weight, as its worker
+    reported it); tasks without calls count as empty tasks."""
+    by_task = _task_rounds(traces, include_cached)
+    if not by_task and not tasks:
         raise ConfigError("no call traces with a task index: cannot derive a call mix")
-    count = tasks if tasks is not None else max(rounds) + 1
-    return from_rounds((rounds.get(i, []) for i in range(count)), name="traces")
+    count = tasks if tasks is not None else max(by_task) + 1
+    graphs = []
+    for i in range(count):
+        rounds = by_task.get(i, [])
+        graph = TaskGraph.from_rounds([[t.function for t in r] for r in rounds])
+        for call, trace in zip(graph.calls, (t for r in rounds for t in r), strict=True):
+            call.image_bytes = trace.image_bytes
+        graphs.append(graph)
+    return CallMix(name="traces", tasks=graphs)
 
 
 def call_mix_from_program(source: str, samples: int = 8, name: str = "program") -> CallMix:

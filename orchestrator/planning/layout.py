@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from pydantic import BaseModel, Field
+
 from dicec.errors import PlanError
+from orchestrator.planning.sim_stats import SimResult
 from worker_models.pools import DEFAULT_SITE, GpuType, Link, Pool, PoolsFile
 
 
@@ -41,3 +46,57 @@ class Layout:
             links=self.pools.links,
             images_at=self.pools.images_at,
         )
+
+
+class PlacementTried(BaseModel):
+    """The best plan the search found for one placement of the functions on sites."""
+
+    placement: dict[str, str] = Field(description="function -> site")
+    makespan_s: float | None = None
+    cost_usd: float | None = None
+    transfer_usd: float = 0.0
+    transfer_s: float = 0.0
+    note: str = ""
+
+
+Blocks = Sequence[tuple[str, ...]]
+
+
+class PlacementLog:
+    """The best plan found per placement (function -> site), for the table that explains
+    the choice; placements ruled out before simulating carry a note why."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[tuple[tuple[str, str], ...], PlacementTried] = {}
+
+    @staticmethod
+    def _key(layout: Layout | None, blocks: Blocks, gpus: tuple[str, ...]):  # noqa: ANN205
+        if layout is None:
+            return None
+        pairs = [(f, layout.site_of_gpu(g)) for b, g in zip(blocks, gpus, strict=True) for f in b]
+        return tuple(sorted(pairs))
+
+    def note(self, layout: Layout | None, blocks: Blocks, gpus: tuple[str, ...], why: str) -> None:
+        key = self._key(layout, blocks, gpus)
+        if key is not None and key not in self._by_key:
+            self._by_key[key] = PlacementTried(placement=dict(key), note=why)
+
+    def record(
+        self, layout: Layout | None, blocks: Blocks, gpus: tuple[str, ...], result: SimResult
+    ) -> None:
+        key = self._key(layout, blocks, gpus)
+        if key is None:
+            return
+        known = self._by_key.get(key)
+        if known is None or known.cost_usd is None or result.cost_usd < known.cost_usd:
+            self._by_key[key] = PlacementTried(
+                placement=dict(key),
+                makespan_s=result.makespan_s,
+                cost_usd=result.cost_usd,
+                transfer_usd=result.transfer_usd,
+                transfer_s=sum(x.transfer_s for x in result.links),
+            )
+
+    def ordered(self) -> list[PlacementTried]:
+        """Cheapest first; those never simulated last."""
+        return sorted(self._by_key.values(), key=lambda p: (p.cost_usd is None, p.cost_usd or 0))

@@ -32,7 +32,7 @@ from pydantic import BaseModel, Field
 
 from dicec.errors import PlanError
 from orchestrator.planning.callmix import CallMix
-from orchestrator.planning.layout import Layout
+from orchestrator.planning.layout import Layout, PlacementLog, PlacementTried
 from orchestrator.planning.profiles import Profile
 from orchestrator.planning.sim_stats import SimResult
 from orchestrator.planning.simulator import SimConfig, simulate
@@ -49,17 +49,6 @@ SEARCH_TIME_S = 4.0
 # Stop growing a candidate when this many steps in a row did not shorten the makespan.
 NO_GAIN_STEPS = 3
 SECONDS_PER_HOUR = 3600.0
-
-
-class PlacementTried(BaseModel):
-    """The best plan the search found for one placement of the functions on sites."""
-
-    placement: dict[str, str] = Field(description="function -> site")
-    makespan_s: float | None = None
-    cost_usd: float | None = None
-    transfer_usd: float = 0.0
-    transfer_s: float = 0.0
-    note: str = ""
 
 
 class Plan(BaseModel):
@@ -179,9 +168,7 @@ def plan_detailed(
         simulations=search.simulations,
         search_s=search.elapsed_s,
         complete=search.complete,
-        placements=sorted(
-            search.placements.values(), key=lambda p: (p.cost_usd is None, p.cost_usd or 0.0)
-        ),
+        placements=search.placements.ordered(),
     )
 
 
@@ -204,7 +191,7 @@ class _Search:
         self.complete = True
         self.fastest: SimResult | None = None
         self.layout: Layout | None = None
-        self.placements: dict[tuple[tuple[str, str], ...], PlacementTried] = {}
+        self.placements = PlacementLog()
         self.bytes: dict[str, int] = {}
         for task in mix.tasks:
             for call in task.calls:
@@ -251,7 +238,8 @@ class _Search:
             if link_s <= self.deadline_s:
                 yield _Candidate(tuple(blocks), gpus, work, cap, bound + shipping, link_s)
             else:
-                self._note(blocks, gpus, f"link busy {link_s / 60:.1f} min > deadline")
+                note = f"link busy {link_s / 60:.1f} min > deadline"
+                self.placements.note(self.layout, blocks, gpus, note)
 
     def _shipping(
         self, blocks: list[tuple[str, ...]], gpus: tuple[str, ...]
@@ -293,7 +281,7 @@ class _Search:
                 break
             found = self._fit(cand)
             if found:
-                self._record(cand, found[1])
+                self.placements.record(self.layout, cand.blocks, cand.gpus, found[1])
             if found and (best is None or found[1].cost_usd < best[1].cost_usd):
                 best = found
         self.elapsed_s = time.monotonic() - started
@@ -327,35 +315,6 @@ class _Search:
             # Grow in proportion to the miss (tasks come in whole numbers: +1 can plateau).
             grown = math.ceil(replicas[i] * result.makespan_s / self.deadline_s)
             replicas[i] = min(replicas[i] + room[i], max(replicas[i] + 1, grown))
-
-    def _placement(
-        self, blocks: tuple[tuple[str, ...], ...] | list[tuple[str, ...]], gpus: tuple[str, ...]
-    ) -> tuple[tuple[str, str], ...] | None:
-        if self.layout is None:
-            return None
-        pairs = [
-            (f, self.layout.site_of_gpu(g)) for b, g in zip(blocks, gpus, strict=True) for f in b
-        ]
-        return tuple(sorted(pairs))
-
-    def _note(self, blocks: list[tuple[str, ...]], gpus: tuple[str, ...], note: str) -> None:
-        key = self._placement(blocks, gpus)
-        if key is not None and key not in self.placements:
-            self.placements[key] = PlacementTried(placement=dict(key), note=note)
-
-    def _record(self, cand: _Candidate, result: SimResult) -> None:
-        key = self._placement(cand.blocks, cand.gpus)
-        if key is None:
-            return
-        known = self.placements.get(key)
-        if known is None or known.cost_usd is None or result.cost_usd < known.cost_usd:
-            self.placements[key] = PlacementTried(
-                placement=dict(key),
-                makespan_s=result.makespan_s,
-                cost_usd=result.cost_usd,
-                transfer_usd=result.transfer_usd,
-                transfer_s=sum(x.transfer_s for x in result.links),
-            )
 
     def _caps(self, cand: _Candidate, replicas: list[int]) -> list[int]:
         """Replicas each pool may still add: max_replicas, and its GPU type's max_nodes

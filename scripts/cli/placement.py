@@ -9,7 +9,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.planning.planner import PlacementTried, Plan
+from orchestrator.planning.layout import PlacementTried
+from orchestrator.planning.planner import Plan
 from worker_models.pools import PoolsFile
 
 SECONDS_PER_MINUTE = 60.0
