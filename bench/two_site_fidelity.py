@@ -21,8 +21,6 @@ from statistics import mean
 
 from _harness import ROOT
 
-from dicec.redis_conn import sync_client
-from dicec.services import ensure_redis
 from dicec.settings import get_settings
 from tests.support import two_sites
 from tests.support.netns import namespaces_unavailable
@@ -44,8 +42,7 @@ def main() -> None:
     settings = get_settings()
     build_small_checkpoints(settings.checkpoint_dir)
     errors = []
-    with ensure_redis(settings):
-        r = sync_client(settings)
+    with two_sites.private_site_redis() as r:
         for run in range(args.runs):
             folder = Path(tempfile.mkdtemp(prefix="dicec-two-sites-"))
             found = two_sites.measure_fidelity(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,12 +39,18 @@ def namespaces() -> None:
     pytest.skip(f"network namespaces unavailable: {why}")
 
 
+@pytest.fixture
+def site_redis() -> Iterator[redis.Redis]:
+    with two_sites.private_site_redis() as client:
+        yield client
+
+
 def test_litter_batch_over_a_shaped_link_matches_the_simulator(
-    namespaces, redis_client: redis.Redis, checkpoint_dir: Path, tmp_path: Path
+    namespaces, site_redis: redis.Redis, checkpoint_dir: Path, tmp_path: Path
 ) -> None:  # noqa: ARG001
     logs = ROOT / "var" / "test-logs" / "two-sites"
     cores = float(os.cpu_count() or 1)
-    found = two_sites.measure_fidelity(redis_client, tmp_path, TASKS, IMAGES, logs, cores)
+    found = two_sites.measure_fidelity(site_redis, tmp_path, TASKS, IMAGES, logs, cores)
     leftover = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert "d18edge" not in leftover, "the edge namespace outlived its use"
     local, far = found.local, found.far
@@ -51,7 +58,7 @@ def test_litter_batch_over_a_shaped_link_matches_the_simulator(
 
     # What crossed the link is in the traces: each photo once (the edge worker keeps what
     # it decoded), for depth only the crops; nothing to the cloud pool, beside the images.
-    meta, tasks, traces = load_batch(redis_client, far.batch_id)
+    meta, tasks, traces = load_batch(site_redis, far.batch_id)
     edge_calls = [t for t in far.traces if t.site == "edge" and not t.cached]
     photos = [t.transfer_bytes for t in edge_calls if t.function == "yolov8" and t.transfer_bytes]
     assert len(photos) == len(set(meta.images))
@@ -66,5 +73,5 @@ def test_litter_batch_over_a_shaped_link_matches_the_simulator(
     # The cost report has the transfer row, and the Gantt chart the link.
     (row,) = batch_cost(meta, tasks, traces).transfers
     assert row.bytes == sum(t.transfer_bytes for t in edge_calls) and row.cost_usd > 0
-    report = make_report(redis_client, far.batch_id, tmp_path / "report")
+    report = make_report(site_redis, far.batch_id, tmp_path / "report")
     assert "Transfers between sites" in report.index.read_text()

@@ -21,7 +21,8 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -32,6 +33,7 @@ import yaml
 from PIL import Image
 
 from dicec.records import CallTrace
+from dicec.settings import get_settings
 from orchestrator.batch.localpools import Launch, LocalPools
 from orchestrator.cost.accounting import batch_cost, load_batch
 from orchestrator.planning.callmix import CallMix, call_mix_from_traces
@@ -248,6 +250,27 @@ def with_shipped_bytes(run: Measured) -> CallMix:
                 raise ValueError(f"task {index}: traces and call mix disagree on call order")
             call.image_bytes = size
     return mix
+
+
+@contextmanager
+def private_site_redis() -> Iterator[redis.Redis]:
+    """A Redis of the test's own (loopback, free port) for both sites, so that no other
+    worker consuming the same function queues (a test session's pools) takes the calls;
+    REDIS_URL points at it meanwhile (workers and submit_batch inherit it)."""
+    from tests.support.redis_server import private_redis
+
+    before = os.environ.get("REDIS_URL")
+    with private_redis(appendonly=False) as server:
+        os.environ["REDIS_URL"] = server.url
+        get_settings.cache_clear()
+        try:
+            yield redis.Redis.from_url(server.url)
+        finally:
+            if before is None:
+                os.environ.pop("REDIS_URL", None)
+            else:
+                os.environ["REDIS_URL"] = before
+            get_settings.cache_clear()
 
 
 @dataclass
