@@ -59,13 +59,7 @@ def gantt(
                 ax.barh(y, shipped, left=start, height=0.7, **_transfer_style())
         elif trace.replied_at is not None:
             ax.plot([trace.replied_at - t0], [y], marker="|", color=CACHED_COLOUR)
-    handles = [Patch(color=c, label=fn) for fn, c in colours.items()]
-    handles += [
-        Patch(color=WAIT_COLOUR, label="queued"),
-        Patch(color=CACHED_COLOUR, label="cached"),
-    ]
-    if link is not None:
-        handles.append(Patch(label=f"transfer over {link}", **_transfer_style()))
+    handles = _legend(colours, link)
     ax.legend(handles=handles, loc="upper right", fontsize=8, ncols=min(4, len(handles)))
     ax.set_xlabel("seconds since the batch started")
     ax.set_ylabel("task index")
@@ -75,6 +69,17 @@ def gantt(
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     return path
+
+
+def _legend(colours: dict[str, str], link: str | None) -> list[Patch]:
+    handles = [Patch(color=c, label=fn) for fn, c in colours.items()]
+    handles += [
+        Patch(color=WAIT_COLOUR, label="queued"),
+        Patch(color=CACHED_COLOUR, label="cached"),
+    ]
+    if link is not None:
+        handles.append(Patch(label=f"transfer over {link}", **_transfer_style()))
+    return handles
 
 
 def _transfer_style() -> dict[str, object]:

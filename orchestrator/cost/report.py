@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-from dicec.records import BatchMeta
+from dicec.records import BatchMeta, CallTrace, TaskRecord
 from orchestrator.batch.loadsampler import load_samples
 from orchestrator.cost import plots as report_plots
 from orchestrator.cost.accounting import BatchCost, Comparison, batch_cost, compare, load_batch
@@ -56,14 +56,7 @@ def make_report(
     t0 = cost.started_at
     replicas = {p.pool: p.replicas for p in cost.pools}
     images = [
-        report_plots.gantt(
-            tasks,
-            traces,
-            t0,
-            out_dir / "gantt.png",
-            transfer_s={t.call_id: call_transfer_s(meta, t) for t in traces if t.transfer_bytes},
-            link=", ".join(x.link for x in cost.transfers) or None,
-        ),
+        _gantt(meta, cost, tasks, traces, out_dir / "gantt.png"),
         report_plots.pool_load(
             busy_workers_binned(busy_by_worker(traces), t0, cost.finished_at, LOAD_BINS),
             replicas,
@@ -90,6 +83,24 @@ def make_report(
         index=index,
         images=images,
         load_sampled=bool(samples),
+    )
+
+
+def _gantt(
+    meta: BatchMeta,
+    cost: BatchCost,
+    tasks: list[TaskRecord],
+    traces: list[CallTrace],
+    path: Path,
+) -> Path:
+    """The Gantt chart, with each shipped call's transfer when the batch had a link."""
+    return report_plots.gantt(
+        tasks,
+        traces,
+        cost.started_at,
+        path,
+        transfer_s={t.call_id: call_transfer_s(meta, t) for t in traces if t.transfer_bytes},
+        link=", ".join(x.link for x in cost.transfers) or None,
     )
 
 

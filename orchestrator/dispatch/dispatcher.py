@@ -379,6 +379,21 @@ class Dispatcher:
         now = asyncio.get_running_loop().time()
         self._progress[function] = (now, max(newest, inflight.sent_at))
 
+    def _reply_fields(self, reply: CallReply) -> dict[str, Any]:
+        return dict(
+            pool=reply.pool,
+            worker=reply.worker,
+            started_at=reply.started_at,
+            finished_at=reply.finished_at,
+            batch_size=reply.batch_size,
+            cached=reply.cached,
+            ok=reply.ok,
+            error=reply.error,
+            site=reply.site,
+            image_bytes=reply.image_bytes,
+            transfer_bytes=self._shipped(reply),
+        )
+
     def _shipped(self, reply: CallReply) -> int:
         """Bytes that crossed a link to this call: the image bytes its worker read, if it
         is at another site than the images."""
@@ -397,19 +412,7 @@ class Dispatcher:
             attempts=inflight.attempts,
         )
         if reply is not None:
-            base.update(
-                pool=reply.pool,
-                worker=reply.worker,
-                started_at=reply.started_at,
-                finished_at=reply.finished_at,
-                batch_size=reply.batch_size,
-                cached=reply.cached,
-                ok=reply.ok,
-                error=reply.error,
-                site=reply.site,
-                image_bytes=reply.image_bytes,
-                transfer_bytes=self._shipped(reply),
-            )
+            base.update(self._reply_fields(reply))
         else:
             base.update(ok=False, error=error)
         origin = inflight.origin

@@ -130,14 +130,12 @@ def plan_detailed(
     layout: PoolsFile | None = None,
 ) -> Plan:
     mix = call_mix.resized(tasks) if tasks else call_mix
-    if concurrency is None:  # a layout's own, else the default
-        concurrency = max(p.concurrency for p in layout.pools) if layout else DEFAULT_CONCURRENCY
     search = _Search(
         mix,
         profile,
         deadline_s,
         config or SimConfig(),
-        concurrency,
+        concurrency or _layout_concurrency(layout),
         DEFAULT_BATCHING if batching is None else batching,
         max_replicas,
     )
@@ -170,6 +168,11 @@ def plan_detailed(
         complete=search.complete,
         placements=search.placements.ordered(),
     )
+
+
+def _layout_concurrency(layout: PoolsFile | None) -> int:
+    """Processes per replica: a layout's own, else the default."""
+    return max(p.concurrency for p in layout.pools) if layout else DEFAULT_CONCURRENCY
 
 
 class _Search:
