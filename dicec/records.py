@@ -36,6 +36,15 @@ class CallTrace(BaseModel):
     attempts: int = 1
     ok: bool = True
     error: str | None = None
+    site: str | None = Field(default=None, description="the site of the pool that served it")
+    image_bytes: int = Field(
+        default=0, description="what its image inputs weigh: stored bytes, a crop's share"
+    )
+    transfer_bytes: int = Field(
+        default=0,
+        description="image bytes its worker read across a link from the images' site "
+        "(0 when served beside them, or when its worker already had the pixels)",
+    )
 
     @property
     def service_s(self) -> float:
@@ -62,6 +71,15 @@ class TaskRecord(BaseModel):
     node: str | None = Field(default=None, description="baseline mode: the node that ran it")
 
 
+class LinkRecord(BaseModel):
+    """A link between two sites as the batch was priced (worker_models.pools.Link)."""
+
+    between: tuple[str, str]
+    bandwidth_mbps: float
+    rtt_ms: float = 0.0
+    price_per_gb: float = 0.0
+
+
 class BatchMeta(BaseModel):
     batch_id: str
     mode: Mode = "distributed"
@@ -84,6 +102,14 @@ class BatchMeta(BaseModel):
         default_factory=dict, description="USD per node-hour of each pool (or 'baseline')"
     )
     pool_replicas: dict[str, int] = Field(default_factory=dict)
+    pool_sites: dict[str, str] = Field(
+        default_factory=dict, description="site of each pool; empty: one site"
+    )
+    images_at: str = Field(default="cloud", description="the site the batch's images come from")
+    links: list[LinkRecord] = Field(default_factory=list)
+    remote_functions: list[str] = Field(
+        default_factory=list, description="served only away from the images: crops ship alone"
+    )
 
 
 class LoadSample(BaseModel):

@@ -33,7 +33,7 @@ from rich.markup import escape
 
 from dicec import keys
 from dicec.errors import DicecError, PreflightError
-from dicec.records import BatchMeta, Mode
+from dicec.records import BatchMeta, LinkRecord, Mode
 from dicec.redis_conn import sync_client
 from dicec.services import ensure_redis
 from dicec.settings import Settings, get_settings
@@ -205,6 +205,11 @@ def _price_meta(meta: BatchMeta, pools_file: PoolsFile) -> None:
         return
     meta.pool_prices = {p.name: pools_file.price_per_hour(p) for p in pools_file.pools}
     meta.pool_replicas = {p.name: max(1, p.replicas) for p in pools_file.pools}
+    if pools_file.is_multi_site():
+        meta.pool_sites = {p.name: p.site for p in pools_file.pools}
+        meta.images_at = pools_file.images_at
+        meta.links = [LinkRecord.model_validate(link.model_dump()) for link in pools_file.links]
+        meta.remote_functions = pools_file.remote_functions()
 
 
 def exit_code(summary: BatchSummary) -> int:

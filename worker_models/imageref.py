@@ -99,6 +99,8 @@ class ImageStore:
         self._redis = client
         self._ttl_s = ttl_s
         self._decoded: OrderedDict[str, Image.Image] = OrderedDict()
+        self._sizes: dict[str, int] = {}  # digest -> stored bytes, of the parents decoded
+        self._fetched: dict[str, int] = {}  # digest -> bytes read from Redis, not yet claimed
 
     def put(self, data: bytes) -> ImageRef:
         digest = digest_of(data)
@@ -117,8 +119,11 @@ class ImageStore:
             ref = ImageRef.parse(ref)
         parent = self._decoded.get(ref.digest)
         if parent is None:
-            parent = decode_image(self.get_bytes(ref.digest))
+            data = self.get_bytes(ref.digest)
+            parent = decode_image(data)
             self._decoded[ref.digest] = parent
+            self._sizes[ref.digest] = len(data)
+            self._fetched[ref.digest] = self._fetched.get(ref.digest, 0) + len(data)
             if len(self._decoded) > DECODED_CACHE_ENTRIES:
                 self._decoded.popitem(last=False)
         else:
@@ -126,3 +131,24 @@ class ImageStore:
         if ref.box is None:
             return parent
         return crop_to_box(parent, ref.box)
+
+    def claim_fetched(self, ref: ImageRef | str) -> int:
+        """Bytes read from Redis for this reference's image since the last claim (0 when
+        its pixels were already decoded here): what really came over the wire for it."""
+        if isinstance(ref, str):
+            ref = ImageRef.parse(ref)
+        return self._fetched.pop(ref.digest, 0)
+
+    def payload_bytes(self, ref: ImageRef | str) -> int:
+        """What a reference's pixels weigh on a link: the stored bytes of a whole image, a
+        crop's share of them by area (a crop ships alone). 0 if it was never resolved here."""
+        if isinstance(ref, str):
+            ref = ImageRef.parse(ref)
+        size = self._sizes.get(ref.digest, 0)
+        parent = self._decoded.get(ref.digest)
+        if ref.box is None or parent is None or size == 0:
+            return size
+        x0, y0, x1, y1 = ref.box
+        width, height = parent.size
+        area = max(0, min(x1, width) - max(x0, 0)) * max(0, min(y1, height) - max(y0, 0))
+        return round(size * area / (width * height))

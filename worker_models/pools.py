@@ -3,12 +3,17 @@
 A pool is a set of identical worker replicas bound to one GPU type that consumes the
 queues of the functions it hosts. Prices live per GPU type so that a pool can never
 run on hardware nobody priced.
+
+Sites (DiCE-M's edge and cloud): each pool runs at a `site` (default `cloud`); `links`
+describe the network between two sites (bandwidth, round-trip time, price per GB) and
+`images_at` says where a batch's images originate. A call on a pool at another site than
+its images ships their bytes over the link. Files without sites are one-site files.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -18,6 +23,12 @@ from worker_models.catalogue import CATALOGUE
 
 POOLS_DIR = Path(__file__).parent / "pools_files"
 DEFAULT_POOLS = "local"
+DEFAULT_SITE = "cloud"
+SITE_PATTERN = r"^[a-z][a-z0-9-]{0,30}$"
+BITS_PER_BYTE = 8
+BITS_PER_MBIT = 1e6
+SECONDS_PER_MS = 1e-3
+BYTES_PER_GB = 1e9
 
 
 class GpuType(BaseModel):
@@ -26,6 +37,12 @@ class GpuType(BaseModel):
     memory_gb: float | None = None
     product_label: str | None = Field(
         default=None, description="value of nvidia.com/gpu.product on nodes of this type"
+    )
+    site: str | None = Field(
+        default=None, pattern=SITE_PATTERN, description="where this hardware is; None: anywhere"
+    )
+    max_nodes: int | None = Field(
+        default=None, ge=1, description="how many of them there are (an edge site's devices)"
     )
 
 
@@ -44,9 +61,31 @@ class Pool(BaseModel):
     concurrency: int = Field(default=1, ge=1, le=64)
     device: str = "cpu"
     batching: dict[str, Batching] = Field(default_factory=dict)
+    site: str = Field(default=DEFAULT_SITE, pattern=SITE_PATTERN)
 
     def batching_for(self, function: str) -> Batching:
         return self.batching.get(function, Batching())
+
+
+class Link(BaseModel):
+    """The network between two sites, the same both ways."""
+
+    model_config = ConfigDict(extra="forbid")
+    between: tuple[str, str]
+    bandwidth_mbps: float = Field(gt=0.0, description="Mbit/s")
+    rtt_ms: float = Field(default=0.0, ge=0.0, description="round-trip time, ms")
+    price_per_gb: float = Field(default=0.0, ge=0.0, description="USD per GB shipped")
+
+    def transfer_s(self, nbytes: int | float) -> float:
+        """Seconds a payload of `nbytes` takes: one round trip plus bytes / bandwidth."""
+        wire_s = nbytes * BITS_PER_BYTE / (self.bandwidth_mbps * BITS_PER_MBIT)
+        return self.rtt_ms * SECONDS_PER_MS + wire_s
+
+    def price_usd(self, nbytes: int | float) -> float:
+        return nbytes / BYTES_PER_GB * self.price_per_gb
+
+    def label(self) -> str:
+        return f"{self.between[0]}<->{self.between[1]}"
 
 
 class Baseline(BaseModel):
@@ -65,6 +104,8 @@ class PoolsFile(BaseModel):
     pools: list[Pool] = Field(min_length=1)
     baseline: Baseline | None = None
     mode: Literal["distributed"] = "distributed"
+    links: list[Link] = Field(default_factory=list)
+    images_at: str = Field(default=DEFAULT_SITE, description="the site a batch's images come from")
 
     @model_validator(mode="after")
     def _check_consistency(self) -> PoolsFile:
@@ -79,6 +120,12 @@ class PoolsFile(BaseModel):
                     f"pool {pool.name!r}: GPU type {pool.gpu_type!r} has no price "
                     f"(known: {', '.join(sorted(self.gpu_types))})"
                 )
+            gpu = self.gpu_types.get(pool.gpu_type)
+            if gpu is not None and gpu.site is not None and gpu.site != pool.site:
+                problems.append(
+                    f"pool {pool.name!r} at site {pool.site!r}: its GPU type "
+                    f"{pool.gpu_type!r} is at site {gpu.site!r}"
+                )
             for fn in pool.functions:
                 if fn not in CATALOGUE:
                     problems.append(f"pool {pool.name!r}: unknown function {fn!r}")
@@ -89,9 +136,66 @@ class PoolsFile(BaseModel):
                     )
         if self.baseline and self.baseline.gpu_type not in self.gpu_types:
             problems.append(f"baseline: GPU type {self.baseline.gpu_type!r} has no price")
+        problems.extend(self._site_problems())
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _site_problems(self) -> list[str]:
+        problems = []
+        sites = self.sites()
+        pairs: set[frozenset[str]] = set()
+        for link in self.links:
+            a, b = link.between
+            if a == b:
+                problems.append(f"link {link.label()}: a link joins two different sites")
+            if frozenset(link.between) in pairs:
+                problems.append(f"link {link.label()}: described twice")
+            pairs.add(frozenset(link.between))
+        for site in sorted(sites - {self.images_at}):
+            if self.link(site, self.images_at) is None:
+                problems.append(
+                    f"pools at site {site!r} but no link between {site!r} and "
+                    f"{self.images_at!r}, where the images are (add it under links:)"
+                )
+        return problems
+
+    def sites(self) -> set[str]:
+        return {p.site for p in self.pools}
+
+    def link(self, a: str, b: str) -> Link | None:
+        """The link between two sites (None: the same site, or none described)."""
+        if a == b:
+            return None
+        for link in self.links:
+            if set(link.between) == {a, b}:
+                return link
+        return None
+
+    def to_data(self) -> dict[str, Any]:
+        """JSON-ready contents; a one-site file leaves its site fields out (as it was)."""
+        data = self.model_dump(mode="json", exclude_none=True)
+        if self.is_multi_site():
+            return data
+        for key in ("links", "images_at"):
+            data.pop(key, None)
+        for pool in data["pools"]:
+            pool.pop("site", None)
+        return data
+
+    def is_multi_site(self) -> bool:
+        return bool(self.links) or self.sites() != {self.images_at}
+
+    def remote_functions(self) -> list[str]:
+        """Functions served only at sites other than the images' (their images travel)."""
+        return sorted(
+            f
+            for f in self.served_functions()
+            if all(p.site != self.images_at for p in self.pools_serving(f))
+        )
+
+    def site_of(self, pool_name: str) -> str:
+        return self.pool(pool_name).site
 
     def pool(self, name: str) -> Pool:
         for pool in self.pools:

@@ -8,6 +8,7 @@ neighbours) and the reply.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -157,7 +158,20 @@ class FunctionService:
                 fresh[digests[req.call_id]] = reply.result or {}
         if self.cache is not None:
             self.cache.put_many(fresh)
-        return [replies[req.call_id] for req in chunk]
+        return [self._placed(req, replies[req.call_id]) for req in chunk]
+
+    def _placed(self, req: CallRequest, reply: CallReply) -> CallReply:
+        """The reply with this pool's site, what the call's images weigh on a link, and
+        the image bytes this call really read from Redis (0 if already decoded here)."""
+        weighed = fetched = 0
+        with contextlib.suppress(DicecError):
+            for name in get_spec(req.function).image_params():
+                ref = req.params.get(name)
+                if isinstance(ref, str):
+                    weighed += self.store.payload_bytes(ref)
+                    fetched += self.store.claim_fetched(ref)
+        update = {"site": self.pool.site, "image_bytes": weighed, "fetched_bytes": fetched}
+        return reply.model_copy(update=update)
 
     def _reply(
         self, req: CallRequest, result: Result | Exception, worker: str, started: float, size: int

@@ -39,6 +39,9 @@ class CallReply(BaseModel):
     finished_at: float | None = None
     batch_size: int = 1
     cached: bool = False
+    site: str | None = None
+    image_bytes: int = 0  # what the call's images weigh (a crop: its share of the photo)
+    fetched_bytes: int = 0  # image bytes the worker read from Redis for this call
 
 
 def parse_requests(payload: Any) -> tuple[list[CallRequest], list[tuple[str, Any]]]:

@@ -8,6 +8,7 @@ from dicec.settings import Settings
 from orchestrator.batch.lifecycle import run_lifecycle
 from orchestrator.batch.runner import BatchRunner, BatchSummary, ProgressFn, trace_sink
 from orchestrator.batch.store import BatchStore
+from orchestrator.dispatch.crops import CropShipper
 from orchestrator.dispatch.dispatcher import Dispatcher
 
 
@@ -30,6 +31,9 @@ async def run_batch(
     aredis = async_client(settings)
     store = BatchStore(aredis, meta.batch_id)
     dispatcher = Dispatcher(settings, aredis, on_trace=trace_sink(store))
+    dispatcher.images_at = meta.images_at
+    if meta.remote_functions:
+        dispatcher.crops = CropShipper(aredis, set(meta.remote_functions))
     await dispatcher.start()
     try:
         runner = BatchRunner(settings, store, dispatcher, concurrency, on_task)

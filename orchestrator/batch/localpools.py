@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -25,6 +26,15 @@ STOP_TIMEOUT_S = 20.0
 
 
 MONOLITH = "baseline"
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How one pool's processes start elsewhere: a command prefix (e.g. `ip netns exec
+    NS`, another site on this machine) and environment overrides (its REDIS_URL)."""
+
+    prefix: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
 
 
 def node_name(pool: str, replica: int) -> str:
@@ -57,6 +67,7 @@ class LocalPools:
         r: redis.Redis,
         env: dict[str, str] | None = None,
         log_dir: Path | None = None,
+        launch: dict[str, Launch] | None = None,
     ) -> None:
         self.pools = pools
         self.pools_path = pools_path
@@ -64,6 +75,7 @@ class LocalPools:
         self.env = {**os.environ, **(env or {})}
         self.log_dir = log_dir
         self.procs: dict[str, list[subprocess.Popen[bytes]]] = {}
+        self.launch = launch or {}
 
     def start_monolith(self, nodes: int) -> None:
         for node in range(nodes):
@@ -81,9 +93,10 @@ class LocalPools:
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             out = open(self.log_dir / f"{pool}-{replica}.log", "ab")  # noqa: SIM115
-        env = {**self.env, env_name("node_name"): node_name(pool, replica)}
+        how = self.launch.get(pool, Launch())
+        env = {**self.env, **dict(how.env), env_name("node_name"): node_name(pool, replica)}
         proc = subprocess.Popen(
-            worker_command(pool, self.pools_path),
+            [*how.prefix, *worker_command(pool, self.pools_path)],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -1,7 +1,8 @@
 """What a batch cost: provisioned node time x price per pool, busy time, utilisation.
 
 Nodes are billed for the whole run, as in the paper: a pool of r replicas costs
-price x r x makespan whether busy or not. Busy time comes from the call traces (the
+price x r x makespan whether busy or not. Bytes shipped between sites are billed at
+their link's price per GB (orchestrator.cost.transfer). Busy time comes from the call traces (the
 union of each worker's forward passes); the rest is idle cost. A pool's cost is
 attributed to its functions by their share of its busy time. In baseline mode the pool
 is "baseline": the baseline GPU type x nodes.
@@ -19,6 +20,7 @@ from dicec.errors import BatchError
 from dicec.records import BatchMeta, CallTrace, TaskRecord
 from dicec.units import SECONDS_PER_HOUR
 from orchestrator.cost.timeline import busy_by_worker, computed, dedupe, total
+from orchestrator.cost.transfer import TransferCost, transfer_costs
 
 
 class PoolCost(BaseModel):
@@ -59,6 +61,10 @@ class BatchCost(BaseModel):
     unattributed_usd: float = Field(description="cost of pools that ran no call")
     pools: list[PoolCost]
     functions: list[FunctionCost]
+    transfers: list[TransferCost] = Field(
+        default_factory=list, description="per link between sites: bytes shipped, price"
+    )
+    transfer_usd: float = Field(default=0.0, description="the links' bill, in cost_usd")
 
     @property
     def makespan_min(self) -> float:
@@ -111,8 +117,10 @@ def batch_cost(
     makespan = max(0.0, end - start)
     pools = _pool_costs(meta, traces, makespan, {**meta.pool_prices, **(prices or {})})
     functions = _function_costs(traces, pools)
-    cost = sum(p.cost_usd for p in pools)
-    attributed = sum(f.cost_usd for f in functions)
+    transfers = transfer_costs(meta, traces)
+    transfer_usd = sum(x.cost_usd for x in transfers)
+    cost = sum(p.cost_usd for p in pools) + transfer_usd
+    attributed = sum(f.cost_usd for f in functions) + transfer_usd
     return BatchCost(
         batch_id=meta.batch_id,
         mode=meta.mode,
@@ -127,6 +135,8 @@ def batch_cost(
         unattributed_usd=max(0.0, cost - attributed),
         pools=pools,
         functions=functions,
+        transfers=transfers,
+        transfer_usd=transfer_usd,
     )
 
 

@@ -15,6 +15,7 @@ GANTT_TASKS = 50
 DPI = 110
 WAIT_COLOUR = "#dddddd"
 CACHED_COLOUR = "#999999"
+TRANSFER_COLOUR = "#d62728"
 
 
 def _colours(functions: list[str]) -> dict[str, str]:
@@ -28,15 +29,22 @@ def gantt(
     t0: float,
     path: Path,
     first: int = GANTT_TASKS,
+    transfer_s: dict[str, float] | None = None,
+    link: str | None = None,
 ) -> Path:
-    """The execution pattern of the first tasks: one row per task, calls by function."""
+    """The execution pattern of the first tasks: one row per task, calls by function.
+
+    With a link modelled, `transfer_s` (call id -> seconds) draws each shipped call's
+    transfer (rtt + bytes / bandwidth) hatched over the start of the call: a worker fetches
+    the pixels it needs when it starts a call."""
+    transfer_s = transfer_s or {}
     shown = [t for t in tasks if t.index < first]
     fig = Figure(figsize=(11, max(3.0, 0.18 * len(shown) + 1.5)))
     ax = fig.add_subplot()
     for task in shown:
         ax.hlines(task.index, task.started_at - t0, task.finished_at - t0, color="black", lw=0.6)
     drawn = _draw_calls(
-        ax, [t for t in traces if t.task_index is not None and t.task_index < first], t0
+        ax, [t for t in traces if t.task_index is not None and t.task_index < first], t0, transfer_s
     )
     if not drawn["computed"]:
         _say(ax, "no call of these tasks was computed: every one was served from the cache")
@@ -45,21 +53,27 @@ def gantt(
         handles.append(Patch(color=WAIT_COLOUR, label="queued"))
     if drawn["cached"]:
         handles.append(Patch(color=CACHED_COLOUR, label="served from the cache"))
+    if link is not None and drawn["transfer"]:
+        handles.append(Patch(label=f"transfer over {link}", **_transfer_style()))
     if handles:
         ax.legend(handles=handles, loc="upper right", fontsize=8, ncols=min(4, len(handles)))
     ax.set_xlabel("seconds since the batch started")
     ax.set_ylabel("task index")
     ax.invert_yaxis()
-    ax.set_title(f"Execution pattern of the first {min(first, len(tasks))} tasks")
+    title = f"Execution pattern of the first {min(first, len(tasks))} tasks"
+    ax.set_title(title + (f" (link {link} modelled)" if link else ""))
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     return path
 
 
-def _draw_calls(ax: Axes, traces: list[CallTrace], t0: float) -> dict[str, dict[str, str]]:
-    """Computed calls as bars (queued part grey), cached ones as ticks; what was drawn."""
+def _draw_calls(
+    ax: Axes, traces: list[CallTrace], t0: float, transfer_s: dict[str, float]
+) -> dict[str, dict[str, str]]:
+    """Computed calls as bars (queued part grey, transfer hatched), cached ones as ticks;
+    what was drawn."""
     colours = _colours(sorted({t.function for t in traces}))
-    drawn: dict[str, dict[str, str]] = {"computed": {}, "cached": {}}
+    drawn: dict[str, dict[str, str]] = {"computed": {}, "cached": {}, "transfer": {}}
     for trace in traces:
         y = trace.task_index
         if computed(trace):
@@ -69,6 +83,10 @@ def _draw_calls(ax: Axes, traces: list[CallTrace], t0: float) -> dict[str, dict[
             colour = colours[trace.function]
             ax.barh(y, max(end - start, 1e-4), left=start, height=0.7, color=colour)
             drawn["computed"][trace.function] = colour
+            shipped = transfer_s.get(trace.call_id, 0.0)
+            if shipped > 0:
+                ax.barh(y, shipped, left=start, height=0.7, **_transfer_style())
+                drawn["transfer"]["link"] = TRANSFER_COLOUR
         elif trace.replied_at is not None:
             ax.plot([trace.replied_at - t0], [y], marker="|", color=CACHED_COLOUR)
             drawn["cached"][trace.function] = CACHED_COLOUR
@@ -104,6 +122,10 @@ def side_by_side(
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     return path
+
+
+def _transfer_style() -> dict[str, object]:
+    return {"facecolor": "none", "edgecolor": TRANSFER_COLOUR, "hatch": "////"}
 
 
 def pool_load(

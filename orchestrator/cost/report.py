@@ -18,12 +18,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from dicec.errors import ComparisonError
-from dicec.records import BatchMeta
+from dicec.records import BatchMeta, CallTrace, TaskRecord
 from orchestrator.batch.loadsampler import load_samples
 from orchestrator.cost import plots as report_plots
 from orchestrator.cost.accounting import BatchCost, Comparison, batch_cost, compare, load_batch
 from orchestrator.cost.likeness import Work, batch_work, differences
 from orchestrator.cost.timeline import busy_by_worker, busy_workers_binned, dedupe
+from orchestrator.cost.transfer import call_transfer_s
 
 LOAD_BINS = 200
 
@@ -60,10 +61,12 @@ def make_report(
     headline = _headline(work, allow_unlike)
     samples = load_samples(r, batch_id)
     out_dir.mkdir(parents=True, exist_ok=True)
-    images = _plots(cost, tasks, traces, samples, out_dir)
+    images = _plots(meta, cost, tasks, traces, samples, out_dir)
     if base is not None:
         images.append(_comparison_plot(base, batch_cost(*base), meta, traces, cost, out_dir))
     tables = [paper_table(cost, comparison), pools_table(cost), functions_table(cost)]
+    if cost.transfers:
+        tables.append(transfers_table(cost))
     if console is not None:
         for line in headline:
             console.print(escape(line), soft_wrap=True)
@@ -101,11 +104,13 @@ def _headline(work: list[Work], allow_unlike: bool) -> list[str]:
     return [f"UNLIKE BATCHES (--allow-unlike): {why}; the comparison below misleads", *lines]
 
 
-def _plots(cost: BatchCost, tasks: list, traces: list, samples: list, out_dir: Path) -> list[Path]:
+def _plots(
+    meta: BatchMeta, cost: BatchCost, tasks: list, traces: list, samples: list, out_dir: Path
+) -> list[Path]:
     t0 = cost.started_at
     replicas = {p.pool: p.replicas for p in cost.pools}
     return [
-        report_plots.gantt(tasks, traces, t0, out_dir / "gantt.png"),
+        _gantt(meta, cost, tasks, traces, out_dir / "gantt.png"),
         report_plots.pool_load(
             busy_workers_binned(busy_by_worker(traces), t0, cost.finished_at, LOAD_BINS),
             replicas,
@@ -129,6 +134,24 @@ def _comparison_plot(
         title = f"{label} {m.batch_id} ({m.mode}): {c.makespan_s:.1f} s, ${usd(c.cost_usd)}"
         panels.append((title, series, c.makespan_s))
     return report_plots.side_by_side(panels, out / "comparison.png")
+
+
+def _gantt(
+    meta: BatchMeta,
+    cost: BatchCost,
+    tasks: list[TaskRecord],
+    traces: list[CallTrace],
+    path: Path,
+) -> Path:
+    """The Gantt chart, with each shipped call's transfer when the batch had a link."""
+    return report_plots.gantt(
+        tasks,
+        traces,
+        cost.started_at,
+        path,
+        transfer_s={t.call_id: call_transfer_s(meta, t) for t in traces if t.transfer_bytes},
+        link=", ".join(x.link for x in cost.transfers) or None,
+    )
 
 
 def usd(value: float) -> str:
@@ -233,6 +256,26 @@ def functions_table(cost: BatchCost) -> TableData:
     if cost.unattributed_usd > 0:
         table.rows.append(
             ["(pools that ran no call)", "", "", "", "", "", usd(cost.unattributed_usd)]
+        )
+    return table
+
+
+def transfers_table(cost: BatchCost) -> TableData:
+    table = TableData(
+        "Transfers between sites (images and crops shipped to calls at another site)",
+        ["link", "calls", "bytes", "MB", "$/GB", "transfer s", "cost $"],
+    )
+    for x in cost.transfers:
+        table.rows.append(
+            [
+                x.link,
+                str(x.calls),
+                str(x.bytes),
+                f"{x.bytes / 1e6:.3f}",
+                f"{x.price_per_gb:.3f}",
+                f"{x.transfer_s:.2f}",
+                usd(x.cost_usd),
+            ]
         )
     return table
 

@@ -30,9 +30,11 @@ from dicec import keys
 from dicec.errors import CallFailedError, CallTimeoutError, ImageNotFoundError, WireFormatError
 from dicec.records import CallTrace
 from dicec.settings import Settings
+from orchestrator.dispatch.crops import CropShipper
 from orchestrator.program.hermod import CallOrigin
 from worker_models.calls import PreparedCall, check_result
 from worker_models.imageref import ImageRef
+from worker_models.pools import DEFAULT_SITE
 from worker_models.wire import CallReply, CallRequest, decode_reply
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,8 @@ class Dispatcher:
         self.reply_to = keys.reply_key(self.client_id)
         self.on_trace = on_trace
         self.restore_image: ImageRestorer | None = None  # set by the batch runner
+        self.images_at = DEFAULT_SITE  # where the batch's images are (set by the runner)
+        self.crops: CropShipper | None = None  # set when some functions are served remotely
         self.dedupe = settings.cache_enabled if dedupe is None else dedupe
         self._pending: dict[str, InFlight] = {}
         self._by_content: dict[str, str] = {}  # content key -> call id in flight
@@ -174,6 +178,9 @@ class Dispatcher:
         if not batch:
             return
         try:
+            if self.crops is not None:
+                for inflight in batch:
+                    await self.crops.prepare(inflight.prepared, inflight.request.params)
             await self._store_images(batch)
         except RedisError as exc:
             self._retry_later(batch, f"could not store the calls' images: {exc}")
@@ -368,10 +375,42 @@ class Dispatcher:
         now = asyncio.get_running_loop().time()
         self._progress[function] = (now, max(newest, inflight.sent_at))
 
+    def _reply_fields(self, reply: CallReply) -> dict[str, Any]:
+        return dict(
+            pool=reply.pool,
+            worker=reply.worker,
+            started_at=reply.started_at,
+            finished_at=reply.finished_at,
+            batch_size=reply.batch_size,
+            cached=reply.cached,
+            ok=reply.ok,
+            error=reply.error,
+            site=reply.site,
+            image_bytes=reply.image_bytes,
+            transfer_bytes=self._shipped(reply),
+        )
+
+    def _shipped(self, reply: CallReply) -> int:
+        """Bytes that crossed a link to this call: the image bytes its worker read, if it
+        is at another site than the images."""
+        if reply.site is None or reply.site == self.images_at:
+            return 0
+        return reply.fetched_bytes
+
     def _trace(self, inflight: InFlight, reply: CallReply | None, error: str | None = None) -> None:
         if self.on_trace is None:
             return
-        base = _trace_fields(inflight, reply, error)
+        now = time.time()
+        base = dict(
+            function=inflight.prepared.spec.name,
+            group_id=inflight.group_id,
+            replied_at=now,
+            attempts=inflight.attempts,
+        )
+        if reply is not None:
+            base.update(self._reply_fields(reply))
+        else:
+            base.update(ok=False, error=error)
         origin = inflight.origin
         self.on_trace(
             CallTrace(
@@ -398,30 +437,7 @@ class Dispatcher:
                         "worker": None,
                         "started_at": None,
                         "finished_at": None,
+                        "transfer_bytes": 0,
                     },
                 )
             )
-
-
-def _trace_fields(inflight: InFlight, reply: CallReply | None, error: str | None) -> dict[str, Any]:
-    """What every trace of one sent call shares: the function, the group, the reply."""
-    base: dict[str, Any] = dict(
-        function=inflight.prepared.spec.name,
-        group_id=inflight.group_id,
-        replied_at=time.time(),
-        attempts=inflight.attempts,
-    )
-    if reply is None:
-        base.update(ok=False, error=error)
-        return base
-    base.update(
-        pool=reply.pool,
-        worker=reply.worker,
-        started_at=reply.started_at,
-        finished_at=reply.finished_at,
-        batch_size=reply.batch_size,
-        cached=reply.cached,
-        ok=reply.ok,
-        error=reply.error,
-    )
-    return base

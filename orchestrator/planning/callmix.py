@@ -29,12 +29,22 @@ PAPER_IMAGES = 30
 # detector's top-k). Weights of 1..5 cars.
 CLAIMS_CAR_WEIGHTS: dict[int, float] = {1: 0.10, 2: 0.30, 3: 0.30, 4: 0.20, 5: 0.10}
 CLAIMS_PER_CAR = ("blip", "blip", "xvlm", "xvlm")
+# The litter batch (assumed, the paper gives no figures): a camera's 1920x1080 JPEG of
+# about 600 kB; 0 to 4 pieces found, each crop ~4 % of the photo's area (and bytes); the
+# nearest piece within 5 m in 70 % of the photos with litter.
+LITTER_IMAGE_BYTES = 600_000
+LITTER_CROP_SHARE = 0.04
+LITTER_PIECE_WEIGHTS: dict[int, float] = {0: 0.10, 1: 0.30, 2: 0.30, 3: 0.20, 4: 0.10}
+LITTER_NEAR_SHARE = 0.7
 
 
 class GraphCall(BaseModel):
     model_config = ConfigDict(extra="forbid")
     function: str
     after: list[int] = Field(default_factory=list, description="earlier calls it waits for")
+    image_bytes: int = Field(
+        default=0, ge=0, description="what its image weighs on a link (a crop: its share)"
+    )
 
 
 class TaskGraph(BaseModel):
@@ -98,6 +108,39 @@ class CallMix(BaseModel):
         return CallMix(name=self.name, tasks=picked)
 
 
+def litter_task(
+    pieces: int, near: bool, image_bytes: int = LITTER_IMAGE_BYTES, crop_bytes: int = 0
+) -> TaskGraph:
+    """The litter program on one image: yolov8 on it, depth on each piece found, one after
+    another, then (when the nearest piece is within 5 m) two blip2 questions on its crop."""
+    crop = crop_bytes or round(image_bytes * LITTER_CROP_SHARE)
+    calls = [GraphCall(function="yolov8", image_bytes=image_bytes)]
+    for _ in range(pieces):
+        calls.append(GraphCall(function="depth", after=[len(calls) - 1], image_bytes=crop))
+    if pieces and near:
+        last = len(calls) - 1
+        calls += [GraphCall(function="blip2", after=[last], image_bytes=crop)] * 2
+    return TaskGraph(calls=calls)
+
+
+def litter_call_mix(
+    tasks: int = PAPER_TASKS,
+    *,
+    image_bytes: int = LITTER_IMAGE_BYTES,
+    seed: int = 0,
+    piece_weights: dict[int, float] | None = None,
+) -> CallMix:
+    """The marine-litter batch (DiCE-M): `tasks` photos, pieces found per photo drawn
+    (seeded) from `piece_weights`, the nearest within 5 m with LITTER_NEAR_SHARE."""
+    rng = random.Random(seed)
+    weights = piece_weights or LITTER_PIECE_WEIGHTS
+    graphs = []
+    for _ in range(tasks):
+        (pieces,) = rng.choices(list(weights), weights=list(weights.values()))
+        graphs.append(litter_task(pieces, rng.random() < LITTER_NEAR_SHARE, image_bytes))
+    return CallMix(name="litter", tasks=graphs)
+
+
 def from_rounds(rounds_per_task: Iterable[Sequence[Sequence[str]]], name: str = "mix") -> CallMix:
     return CallMix(name=name, tasks=[TaskGraph.from_rounds(r) for r in rounds_per_task])
 
@@ -137,34 +180,50 @@ def claims_call_mix(
     return from_rounds((claims_rounds(cars_per_image[i], serial) for i in picks), name=name)
 
 
-def rounds_from_traces(
-    traces: Iterable[CallTrace], include_cached: bool = False
-) -> dict[int, list[list[str]]]:
-    """Per task index, its rounds: calls sharing a group id (one gather), in issue order."""
+def _task_rounds(
+    traces: Iterable[CallTrace], include_cached: bool
+) -> dict[int, list[list[CallTrace]]]:
+    """Per task index, its rounds of traces: calls sharing a group id (one gather)."""
     groups: dict[int, dict[str, list[CallTrace]]] = {}
     for trace in dedupe(traces):
         if trace.task_index is None or (trace.cached and not include_cached):
             continue
         key = trace.group_id or trace.call_id
         groups.setdefault(trace.task_index, {}).setdefault(key, []).append(trace)
-    rounds: dict[int, list[list[str]]] = {}
+    rounds: dict[int, list[list[CallTrace]]] = {}
     for index, by_group in groups.items():
         ordered = sorted(by_group.values(), key=lambda g: min(t.queued_at for t in g))
-        rounds[index] = [
-            [t.function for t in sorted(g, key=lambda t: t.queued_at)] for g in ordered
-        ]
+        rounds[index] = [sorted(g, key=lambda t: t.queued_at) for g in ordered]
     return rounds
+
+
+def rounds_from_traces(
+    traces: Iterable[CallTrace], include_cached: bool = False
+) -> dict[int, list[list[str]]]:
+    """Per task index, its rounds: calls sharing a group id (one gather), in issue order."""
+    return {
+        index: [[t.function for t in round_] for round_ in rounds]
+        for index, rounds in _task_rounds(traces, include_cached).items()
+    }
 
 
 def call_mix_from_traces(
     traces: Iterable[CallTrace], tasks: int | None = None, include_cached: bool = False
 ) -> CallMix:
-    """The mix a batch really made; tasks without calls count as empty tasks."""
-    rounds = rounds_from_traces(traces, include_cached)
-    if not rounds and not tasks:
+    """The mix a batch really made (each call with its images' weight, as its worker
+    reported it); tasks without calls count as empty tasks."""
+    by_task = _task_rounds(traces, include_cached)
+    if not by_task and not tasks:
         raise ConfigError("no call traces with a task index: cannot derive a call mix")
-    count = tasks if tasks is not None else max(rounds) + 1
-    return from_rounds((rounds.get(i, []) for i in range(count)), name="traces")
+    count = tasks if tasks is not None else max(by_task) + 1
+    graphs = []
+    for i in range(count):
+        rounds = by_task.get(i, [])
+        graph = TaskGraph.from_rounds([[t.function for t in r] for r in rounds])
+        for call, trace in zip(graph.calls, (t for r in rounds for t in r), strict=True):
+            call.image_bytes = trace.image_bytes
+        graphs.append(graph)
+    return CallMix(name="traces", tasks=graphs)
 
 
 def call_mix_from_program(source: str, samples: int = 8, name: str = "program") -> CallMix:

@@ -8,6 +8,13 @@ tried cheapest bound first and skipped once the bound exceeds the best plan foun
 (branch and bound). For a candidate, replicas start at what the work needs to fit the
 deadline and grow on the bottleneck pool until the simulator says the batch meets the
 deadline; then each pool is trimmed while it still does.
+
+Sites (a multi-site `layout` pools file: DiCE-M's edge and cloud): each GPU type is at
+one site, so choosing a function's GPU type chooses where it runs. A function placed away
+from the images' site ships its images over the link: the bytes' price joins the bound,
+a candidate whose bytes cannot cross the link within the deadline is never tried, and the
+simulator charges each call the link's latency and bandwidth. A GPU type's `max_nodes`
+caps its replicas (an edge site has the devices it has).
 """
 
 from __future__ import annotations
@@ -21,15 +28,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from dicec.errors import PlanError
 from dicec.units import SECONDS_PER_HOUR
 from orchestrator.planning.callmix import CallMix
+from orchestrator.planning.layout import Layout, PlacementLog, PlacementTried
 from orchestrator.planning.profiles import Profile
 from orchestrator.planning.sim_stats import SimResult
 from orchestrator.planning.simulator import SimConfig, simulate
-from worker_models.pools import Batching, GpuType, Pool, PoolsFile
+from worker_models.pools import DEFAULT_SITE, Batching, GpuType, Pool, PoolsFile
 
 # What the shipped pools files use: BLIP and X-VLM batch, detection does not.
 DEFAULT_BATCHING: dict[str, Batching] = {
@@ -46,6 +54,7 @@ NO_GAIN_STEPS = 3
 class Plan(BaseModel):
     pools: PoolsFile
     simulated: SimResult
+    placements: list[PlacementTried] = Field(default_factory=list)
     lower_bound_usd: float
     candidates: int
     simulations: int
@@ -60,6 +69,7 @@ class _Candidate:
     work_s: tuple[float, ...]  # device-seconds each pool must do, at best batching
     capacity: tuple[float, ...]  # device-seconds one replica does per second
     bound_usd: float
+    link_s: float = 0.0  # the busiest link's wire time, all its bytes at full bandwidth
 
 
 def set_partitions(items: list[str]) -> Iterator[list[list[str]]]:
@@ -113,10 +123,11 @@ def plan_detailed(
     gpu_types: list[str] | None = None,
     *,
     config: SimConfig | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int | None = None,
     batching: dict[str, Batching] | None = None,
     max_replicas: int = MAX_REPLICAS,
     search_s: float = SEARCH_TIME_S,
+    layout: PoolsFile | None = None,
 ) -> Plan:
     mix = call_mix.resized(tasks) if tasks else call_mix
     search = _Search(
@@ -124,11 +135,13 @@ def plan_detailed(
         profile,
         deadline_s,
         config or SimConfig(),
-        concurrency,
+        concurrency or _layout_concurrency(layout),
         DEFAULT_BATCHING if batching is None else batching,
         max_replicas,
     )
-    types = gpu_types or sorted(profile.hardware)
+    search.layout = Layout(layout) if layout is not None else None
+    default_types = sorted(layout.gpu_types) if layout is not None else sorted(profile.hardware)
+    types = gpu_types or default_types
     floor_s = critical_path_s(mix, profile, types)
     if floor_s > deadline_s:
         raise PlanError(
@@ -153,7 +166,13 @@ def plan_detailed(
         simulations=search.simulations,
         search_s=search.elapsed_s,
         complete=search.complete,
+        placements=search.placements.ordered(),
     )
+
+
+def _layout_concurrency(layout: PoolsFile | None) -> int:
+    """Processes per replica: a layout's own, else the default."""
+    return max(p.concurrency for p in layout.pools) if layout else DEFAULT_CONCURRENCY
 
 
 class _Search:
@@ -174,6 +193,12 @@ class _Search:
         self.elapsed_s = 0.0
         self.complete = True
         self.fastest: SimResult | None = None
+        self.layout: Layout | None = None
+        self.placements = PlacementLog()
+        self.bytes: dict[str, int] = {}
+        for task in mix.tasks:
+            for call in task.calls:
+                self.bytes[call.function] = self.bytes.get(call.function, 0) + call.image_bytes
 
     def candidates(self, gpu_types: list[str]) -> list[_Candidate]:
         functions = sorted(self.counts)
@@ -212,7 +237,29 @@ class _Search:
                 self.profile.hw(g).price_per_hour * w / c / SECONDS_PER_HOUR
                 for g, w, c in zip(gpus, work, cap, strict=True)
             )
-            yield _Candidate(tuple(blocks), gpus, work, cap, bound)
+            shipping, link_s = self._shipping(blocks, gpus)
+            if link_s <= self.deadline_s:
+                yield _Candidate(tuple(blocks), gpus, work, cap, bound + shipping, link_s)
+            else:
+                note = f"link busy {link_s / 60:.1f} min > deadline"
+                self.placements.note(self.layout, blocks, gpus, note)
+
+    def _shipping(
+        self, blocks: list[tuple[str, ...]], gpus: tuple[str, ...]
+    ) -> tuple[float, float]:
+        """The links' bill for this placement, and the busiest link's wire time."""
+        if self.layout is None:
+            return 0.0, 0.0
+        usd, wire_s = 0.0, {}
+        for block, gpu in zip(blocks, gpus, strict=True):
+            link = self.layout.link_to(gpu)
+            if link is None:
+                continue
+            nbytes = sum(self.bytes.get(f, 0) for f in block)
+            usd += link.price_usd(nbytes)
+            key = link.label()
+            wire_s[key] = wire_s.get(key, 0.0) + link.transfer_s(nbytes) - link.transfer_s(0)
+        return usd, max(wire_s.values(), default=0.0)
 
     def _work(self, block: tuple[str, ...], gpu: str) -> float:
         return sum(
@@ -236,6 +283,8 @@ class _Search:
                 self.complete = False
                 break
             found = self._fit(cand)
+            if found:
+                self.placements.record(self.layout, cand.blocks, cand.gpus, found[1])
             if found and (best is None or found[1].cost_usd < best[1].cost_usd):
                 best = found
         self.elapsed_s = time.monotonic() - started
@@ -247,6 +296,10 @@ class _Search:
             max(1, math.ceil(w / (c * self.deadline_s)))
             for w, c in zip(cand.work_s, cand.capacity, strict=True)
         ]
+        room = self._caps(cand, replicas)
+        replicas = [max(1, r + min(0, c)) for r, c in zip(replicas, room, strict=True)]
+        if min(self._caps(cand, replicas)) < 0:
+            return None  # more pools on a GPU type than its site has nodes
         best_makespan, no_gain = math.inf, 0
         while True:
             pools, result = self._simulate(cand, replicas)
@@ -254,15 +307,30 @@ class _Search:
                 return self._trim(cand, replicas, (pools, result))
             no_gain = no_gain + 1 if result.makespan_s >= best_makespan * 0.999 else 0
             best_makespan = min(best_makespan, result.makespan_s)
-            if no_gain >= NO_GAIN_STEPS or max(replicas) >= self.max_replicas:
-                return None
-            load = [
-                w / (c * r) for w, c, r in zip(cand.work_s, cand.capacity, replicas, strict=True)
+            room = self._caps(cand, replicas)
+            growable = [
+                w / (c * r) if spare > 0 else -1.0
+                for w, c, r, spare in zip(cand.work_s, cand.capacity, replicas, room, strict=True)
             ]
-            i = load.index(max(load))
+            if no_gain >= NO_GAIN_STEPS or max(growable) < 0:
+                return None
+            i = growable.index(max(growable))
             # Grow in proportion to the miss (tasks come in whole numbers: +1 can plateau).
             grown = math.ceil(replicas[i] * result.makespan_s / self.deadline_s)
-            replicas[i] = min(self.max_replicas, max(replicas[i] + 1, grown))
+            replicas[i] = min(replicas[i] + room[i], max(replicas[i] + 1, grown))
+
+    def _caps(self, cand: _Candidate, replicas: list[int]) -> list[int]:
+        """Replicas each pool may still add: max_replicas, and its GPU type's max_nodes
+        shared with the other pools on that type (negative: already over)."""
+        room = []
+        for gpu, count in zip(cand.gpus, replicas, strict=True):
+            limit = self.layout.max_nodes(gpu) if self.layout is not None else None
+            if limit is None:
+                room.append(self.max_replicas - count)
+                continue
+            used = sum(r for g, r in zip(cand.gpus, replicas, strict=True) if g == gpu)
+            room.append(min(self.max_replicas - count, limit - used))
+        return room
 
     def _trim(
         self, cand: _Candidate, replicas: list[int], found: tuple[PoolsFile, SimResult]
@@ -290,10 +358,14 @@ class _Search:
         pools = []
         for block, gpu, count in zip(cand.blocks, cand.gpus, replicas, strict=True):
             hw = self.profile.hw(gpu)
-            gpu_types[gpu] = GpuType(
-                price_per_hour=hw.price_per_hour,
-                memory_gb=hw.memory_gb,
-                product_label=hw.product_label,
+            gpu_types[gpu] = (
+                self.layout.gpu_type(gpu)
+                if self.layout is not None
+                else GpuType(
+                    price_per_hour=hw.price_per_hour,
+                    memory_gb=hw.memory_gb,
+                    product_label=hw.product_label,
+                )
             )
             batching = {f: self.batching[f] for f in block if f in self.batching}
             pools.append(
@@ -305,10 +377,13 @@ class _Search:
                     concurrency=self.concurrency,
                     device=hw.device,
                     batching=batching,
+                    site=self.layout.site_of_gpu(gpu) if self.layout else DEFAULT_SITE,
                 )
             )
         name = f"plan-{self.mix.name}-{self.deadline_s / 60:.0f}min"
-        return PoolsFile(name=name, gpu_types=gpu_types, pools=pools)
+        if self.layout is None:
+            return PoolsFile(name=name, gpu_types=gpu_types, pools=pools)
+        return self.layout.pools_file(name, gpu_types, pools)
 
     def why_infeasible(self, deadline_s: float) -> str:
         fastest = self.fastest
@@ -331,7 +406,7 @@ def pool_name(gpu: str, functions: tuple[str, ...]) -> str:
 
 def write_pools_file(pools: PoolsFile, path: Path, header: str = "") -> None:
     """Write a pools file that worker_models.pools.load_pools reads back unchanged."""
-    data = pools.model_dump(mode="json", exclude_none=True)
+    data = pools.to_data()
     data.pop("mode", None)
     comment = "".join(f"# {line}\n" for line in header.splitlines())
     path.parent.mkdir(parents=True, exist_ok=True)

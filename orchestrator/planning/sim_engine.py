@@ -125,6 +125,7 @@ class SimCall:
     waiting_on: int
     issued_at: float = 0.0
     finished_at: float = 0.0
+    image_bytes: int = 0
 
 
 @dataclass
@@ -144,6 +145,7 @@ class Replica:
     pool: str
     gpu_type: str
     device: Device
+    site: str = "cloud"
     active: int = 0
     busy_since: float = 0.0
     busy_s: float = 0.0

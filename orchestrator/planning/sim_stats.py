@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from dicec.units import SECONDS_PER_HOUR
 from orchestrator.planning.sim_engine import Replica, SimTask
+from worker_models.pools import Link
 
 P95 = 0.95
 
@@ -30,6 +31,14 @@ class FunctionSim(BaseModel):
     mean_batch_size: float
 
 
+class LinkSim(BaseModel):
+    link: str
+    calls: int = 0
+    bytes: int = 0
+    transfer_s: float = Field(default=0.0, description="sum over passes of rtt + bytes/bw")
+    cost_usd: float = 0.0
+
+
 class SimResult(BaseModel):
     mode: str
     tasks: int
@@ -39,6 +48,8 @@ class SimResult(BaseModel):
     cost_per_task_usd: float
     pools: list[PoolSim]
     functions: dict[str, FunctionSim]
+    links: list[LinkSim] = Field(default_factory=list)
+    transfer_usd: float = Field(default=0.0, description="the links' bill, in cost_usd")
 
     @property
     def makespan_min(self) -> float:
@@ -114,3 +125,30 @@ def _functions(tasks: list[SimTask], batch_sizes: dict[str, list[int]]) -> dict[
             mean_batch_size=sum(sizes) / len(sizes),
         )
     return out
+
+
+class TransferTally:
+    """What a simulation shipped over each link."""
+
+    def __init__(self) -> None:
+        self.links: dict[str, LinkSim] = {}
+
+    def add(self, link: Link, nbytes: int, calls: int) -> None:
+        row = self.links.setdefault(link.label(), LinkSim(link=link.label()))
+        row.calls += calls
+        row.bytes += nbytes
+        row.transfer_s += link.transfer_s(nbytes)
+        row.cost_usd += link.price_usd(nbytes)
+
+    def apply(self, result: SimResult) -> SimResult:
+        """The result with the links' rows and bill added to its cost."""
+        usd = sum(row.cost_usd for row in self.links.values())
+        cost = result.cost_usd + usd
+        return result.model_copy(
+            update={
+                "links": list(self.links.values()),
+                "transfer_usd": usd,
+                "cost_usd": cost,
+                "cost_per_task_usd": cost / result.tasks if result.tasks else 0.0,
+            }
+        )

@@ -12,6 +12,12 @@ orchestrator process spends per call (a FIFO on one core: its own machine, or th
 host of a local run), `call_overhead_s` is what a worker spends per call besides the model,
 `broker_call_s` is Redis's CPU per call (another one-core FIFO), and
 `dispatch_overhead_s` is the latency from issue to queue.
+
+Sites: a pool at another site than the batch's images fetches each call's image (or
+crop) over the link between the two when it starts the call: the link's round-trip time,
+then the bytes at its bandwidth, shared by the transfers in flight at once (processor
+sharing, like a device). The server is held meanwhile. Bytes are billed at the link's
+price per GB (SimResult.transfer_usd, part of cost_usd).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from dicec.errors import ConfigError
 from orchestrator.planning.callmix import CallMix
 from orchestrator.planning.profiles import Profile
 from orchestrator.planning.sim_engine import (
+    Action,
     Batching,
     Clock,
     Device,
@@ -35,12 +42,17 @@ from orchestrator.planning.sim_engine import (
     SimCall,
     SimTask,
 )
-from orchestrator.planning.sim_stats import SimResult, build_result
+from orchestrator.planning.sim_stats import SimResult, TransferTally, build_result
 from worker_models.pools import PoolsFile
 
 BatchingScope = Literal["dynamic", "message", "flush"]
 DEFAULT_MAX_CONCURRENT_TASKS = 64
 SECONDS_PER_MS = 1e-3
+# A worker at another site than Redis talks to it over the link for each call: the
+# message arrives (the fetch is a round trip), kombu records it as unacked, the worker
+# GETs the image, pushes the reply, acks. The ack overlaps nothing the next call needs
+# only in part; four round trips is what a call waits for (the image bytes come on top).
+REMOTE_CALL_ROUND_TRIPS = 4.0
 
 
 class SimConfig(BaseModel):
@@ -62,6 +74,11 @@ class SimConfig(BaseModel):
         default=None,
         ge=1.0,
         description="all replicas share one machine of this many cores (a local run)",
+    )
+    remote_round_trips: float = Field(
+        default=REMOTE_CALL_ROUND_TRIPS,
+        ge=0.0,
+        description="link round trips a call served at another site waits for",
     )
 
 
@@ -109,7 +126,15 @@ def _build_tasks(mix: CallMix) -> list[SimTask]:
     for index, graph in enumerate(mix.tasks):
         task = SimTask(index=index, children=[[] for _ in graph.calls])
         for i, call in enumerate(graph.calls):
-            task.calls.append(SimCall(task, i, call.function, waiting_on=len(set(call.after))))
+            task.calls.append(
+                SimCall(
+                    task,
+                    i,
+                    call.function,
+                    waiting_on=len(set(call.after)),
+                    image_bytes=call.image_bytes,
+                )
+            )
             for dep in set(call.after):
                 task.children[dep].append(i)
         tasks.append(task)
@@ -136,6 +161,9 @@ class _DistributedSim:
         # One process each: the orchestrator, and Redis (its machine's CPU or this host).
         self.orchestrator = SerialProcess(self.host or Device(self.clock, 1.0))
         self.broker = SerialProcess(self.host or Device(self.clock, 1.0))
+        # One device per link: its bandwidth shared by the transfers on it at once.
+        self.links = {frozenset(link.between): Device(self.clock, 1.0) for link in pools.links}
+        self.transfers = TransferTally()
         self._build_servers()
 
     def _build_servers(self) -> None:
@@ -150,7 +178,10 @@ class _DistributedSim:
             }
             for _ in range(max(1, pool.replicas)):
                 replica = Replica(
-                    pool.name, pool.gpu_type, self.host or Device(self.clock, hw.parallel_slots)
+                    pool.name,
+                    pool.gpu_type,
+                    self.host or Device(self.clock, hw.parallel_slots),
+                    site=pool.site,
                 )
                 self.replicas.append(replica)
                 for _ in range(pool.concurrency):
@@ -168,9 +199,10 @@ class _DistributedSim:
         for _ in range(min(self.config.max_concurrent_tasks, len(self.tasks))):
             self._start(self.waiting.popleft(), 0.0)
         self.clock.run()
-        return build_result(
+        result = build_result(
             "distributed", self.tasks, self.replicas, self._prices(), self.batch_sizes
         )
+        return self.transfers.apply(result)
 
     def _prices(self) -> dict[str, float]:
         return {p.name: self.pools.price_per_hour(p) for p in self.pools.pools}
@@ -301,7 +333,28 @@ class _DistributedSim:
         work += len(chunk) * self.profile.hw(gpu).call_overhead_s
         server.replica.calls += len(chunk)
         self.batch_sizes[function].append(len(chunk))
-        server.replica.device.add(now, work, lambda t: self._chunk_done(server, chunk, t))
+
+        def compute(t: float) -> None:
+            server.replica.device.add(t, work, lambda t2: self._chunk_done(server, chunk, t2))
+
+        self._fetch(server.replica.site, chunk, now, compute)
+
+    def _fetch(self, site: str, chunk: list[SimCall], now: float, then: Action) -> None:
+        """A chunk served away from the images: the call's round trips over the link, then
+        its images' bytes on the link (shared with the transfers in flight), then go on."""
+        link = self.pools.link(self.pools.images_at, site)
+        if link is None:
+            then(now)
+            return
+        nbytes = sum(c.image_bytes for c in chunk)
+        start = now + link.transfer_s(0) * self.config.remote_round_trips
+        if nbytes == 0:
+            self.clock.at(start, then)
+            return
+        self.transfers.add(link, nbytes, len(chunk))
+        device = self.links[frozenset(link.between)]
+        wire_s = link.transfer_s(nbytes) - link.transfer_s(0)
+        self.clock.at(start, lambda t: device.add(t, wire_s, then))
 
     def _chunk_done(self, server: Server, chunk: list[SimCall], now: float) -> None:
         self._calls_done(chunk, now)

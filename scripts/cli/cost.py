@@ -19,7 +19,9 @@ from scripts.cli.errors import fail
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Cost, profiles, plans.")
 out = Console()
 err = Console(stderr=True)
-BUILTIN_MIXES = ("claims", "claims-serial")
+BUILTIN_MIXES = ("claims", "claims-serial", "litter")
+SEARCH_S = 4.0
+LAYOUT_SEARCH_S = 30.0
 
 
 @app.command()
@@ -140,6 +142,10 @@ def _call_mix(program: str, batch: str | None, samples: int) -> CallMix:
 
         meta, _, traces = load_batch(sync_client(), batch)
         return call_mix_from_traces(traces, tasks=meta.tasks)
+    if program == "litter":
+        from orchestrator.planning.callmix import litter_call_mix
+
+        return litter_call_mix()
     if program in BUILTIN_MIXES:
         return claims_call_mix(serial=program == "claims-serial")
     path = Path(program)
@@ -166,14 +172,31 @@ def plan(
     samples: Annotated[int, typer.Option(help="stand-in runs of the program")] = 8,
     max_concurrent_tasks: Annotated[int, typer.Option(help="orchestrator's task limit")] = 64,
     output: Annotated[Path, typer.Option("-o", "--output")] = Path("var/plan-pools.yaml"),
+    pools: Annotated[
+        str | None,
+        typer.Option(help="a multi-site pools file (e.g. edge-cloud): its sites, GPU types, links"),
+    ] = None,
+    link_mbps: Annotated[
+        float | None, typer.Option(help="with --pools: every link's bandwidth, Mbit/s")
+    ] = None,
+    link_rtt_ms: Annotated[
+        float | None, typer.Option(help="with --pools: every link's round-trip time, ms")
+    ] = None,
+    search_s: Annotated[
+        float | None,
+        typer.Option(help="search time limit, s (default 4; 30 with --pools: more choices)"),
+    ] = None,
 ) -> None:
-    """The cheapest pool plan meeting the deadline; written as a pools file."""
-    from orchestrator.planning.planner import plan_detailed, write_pools_file
+    """The cheapest pool plan meeting the deadline; written as a pools file.
+
+    With --pools, functions are placed on the file's sites (edge, cloud) given its links."""
+    from orchestrator.planning.planner import plan_detailed
     from orchestrator.planning.profiles import load_profile
     from orchestrator.planning.simulator import SimConfig
 
     try:
         mix = _call_mix(program, from_batch, samples)
+        layout = _layout(pools, link_mbps, link_rtt_ms)
         found = plan_detailed(
             mix,
             load_profile(profile_name),
@@ -182,9 +205,41 @@ def plan(
             budget,
             gpu_types.split(",") if gpu_types else None,
             config=SimConfig(max_concurrent_tasks=max_concurrent_tasks),
+            layout=layout,
+            search_s=search_s or (LAYOUT_SEARCH_S if layout else SEARCH_S),
         )
     except DicecError as exc:
         fail(exc)
+    _print_plan(found, mix, profile_name, tasks, deadline_min, output)
+    if layout is not None:
+        from scripts.cli.placement import print_placements
+
+        print_placements(found, layout, out)
+
+
+def _layout(pools: str | None, link_mbps: float | None, link_rtt_ms: float | None):  # noqa: ANN202
+    if pools is None:
+        if link_mbps is not None or link_rtt_ms is not None:
+            raise DicecError("--link-mbps and --link-rtt-ms need --pools (a multi-site file)")
+        return None
+    from worker_models.pools import load_pools
+
+    layout = load_pools(pools)
+    if not layout.links:
+        raise DicecError(f"pools file {pools!r} describes no links between sites")
+    for link in layout.links:
+        if link_mbps is not None:
+            if link_mbps <= 0:
+                raise DicecError(f"--link-mbps must be positive, got {link_mbps}")
+            link.bandwidth_mbps = link_mbps
+        if link_rtt_ms is not None:
+            link.rtt_ms = max(0.0, link_rtt_ms)
+    return layout
+
+
+def _print_plan(found, mix, profile_name, tasks, deadline_min, output) -> None:  # noqa: ANN001
+    from orchestrator.planning.planner import write_pools_file
+
     sim = found.simulated
     header = (
         f"Planned by `dicec plan` with profile {profile_name!r}: {tasks} tasks of "
@@ -192,11 +247,14 @@ def plan(
         f"${sim.cost_usd:.2f}."
     )
     write_pools_file(found.pools, output, header=header)
-    table = Table("pool", "GPU", "functions", "replicas", "concurrency", "utilisation", "cost $")
+    table = Table(
+        "pool", "site", "GPU", "functions", "replicas", "concurrency", "utilisation", "cost $"
+    )
     for pool in found.pools.pools:
         ps = sim.pool(pool.name)
         table.add_row(
             pool.name,
+            pool.site,
             pool.gpu_type,
             ", ".join(pool.functions),
             str(pool.replicas),

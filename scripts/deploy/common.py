@@ -125,7 +125,7 @@ def pools_for_device(pools: PoolsFile, device: str) -> PoolsFile:
 
 
 def pools_yaml(pools: PoolsFile, command: str, source: str) -> str:
-    body = pools.model_dump(mode="json", exclude_none=True)
+    body = pools.to_data()
     return header(command, source) + dump_yaml(body)
 
 

@@ -41,6 +41,8 @@ SECRET = "dicec-secrets"
 POOLS_CONFIGMAP = "dicec-pools"
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+# Multi-site pools files: each pool's pods go to nodes labelled with its site.
+SITE_LABEL = "topology.dicec.dev/site"
 REDIS_ADDRESS = f"redis.{NAMESPACE}.svc.cluster.local:6379"
 KEDA_POLL_S = 5
 # After the queues empty, KEDA waits this long before scaling a pool to zero; the pods
@@ -138,7 +140,15 @@ def _checkpoints_init() -> dict[str, Any]:
     }
 
 
-def pool_deployment(pool: Pool) -> dict[str, Any]:
+def pool_deployment(pool: Pool, multi_site: bool = False) -> dict[str, Any]:
+    deployment = _deployment(pool)
+    if multi_site:
+        deployment["spec"]["template"]["spec"]["nodeSelector"] = {SITE_LABEL: pool.site}
+        deployment["metadata"]["annotations"]["dicec.dev/site"] = pool.site
+    return deployment
+
+
+def _deployment(pool: Pool) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -181,9 +191,10 @@ def base_files(pools: PoolsFile, source: str) -> GeneratedSet:
     out = GeneratedSet(owned_dirs=[BASE_DIR])
     top = header(COMMAND, source)
     names = []
+    multi_site = pools.is_multi_site()
     for pool in pools.pools:
         names.append(f"{deployment_name(pool)}.yaml")
-        out.add(BASE_DIR / names[-1], top + dump_yaml(pool_deployment(pool)))
+        out.add(BASE_DIR / names[-1], top + dump_yaml(pool_deployment(pool, multi_site)))
     out.add(
         BASE_DIR / "pools.yaml", pools_yaml(pools_for_device(pools, CPU_DEVICE), COMMAND, source)
     )

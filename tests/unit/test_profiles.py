@@ -37,7 +37,9 @@ def test_duplicate_batch_sizes_are_refused() -> None:
 def test_reference_profile_covers_the_paper_hardware() -> None:
     ref = load_profile("reference")
     assert not ref.measured
-    assert set(ref.hardware) == {"A100", "A6000", "A4000"}
+    assert set(ref.hardware) == {"A100", "A6000", "A4000", "JetsonOrin"}
+    # the edge device (DiCE-M's litter program) knows only the litter functions
+    assert set(ref.hw("JetsonOrin").functions) == {"yolov8", "depth", "blip2"}
     assert ref.hw("A100").price_per_hour == 2.2
     assert ref.hw("A6000").price_per_hour + ref.hw("A4000").price_per_hour == pytest.approx(1.3)
     for fn in ("glip", "blip", "xvlm"):

@@ -1,0 +1,163 @@
+"""Edge and cloud (DiCE-M): sites and links in the pools file, what crosses the link in
+the cost account, the simulator's link and the planner's placement."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from dicec.errors import ConfigError
+from dicec.records import BatchMeta, CallTrace, LinkRecord, TaskRecord
+from orchestrator.cost.accounting import batch_cost
+from orchestrator.cost.report import transfers_table
+from orchestrator.planning.callmix import CallMix, litter_call_mix, litter_task
+from orchestrator.planning.planner import plan_detailed
+from orchestrator.planning.profiles import load_profile
+from orchestrator.planning.simulator import SimConfig, simulate
+from scripts.deploy.k8s_pools import SITE_LABEL, pool_deployment
+from worker_models.pools import PoolsFile, load_pools
+
+T0 = 1_700_000_000.0
+MB = 1_000_000
+
+
+def edge_cloud(mbps: float) -> PoolsFile:
+    pools = load_pools("edge-cloud")
+    for link in pools.links:
+        link.bandwidth_mbps = mbps
+    return pools
+
+
+def test_old_pools_files_are_one_site_and_dump_as_before() -> None:
+    pools = load_pools("local")
+    assert pools.sites() == {"cloud"} and not pools.is_multi_site()
+    assert "site" not in pools.to_data()["pools"][0] and "links" not in pools.to_data()
+
+
+def test_edge_cloud_file_places_detection_at_the_edge() -> None:
+    pools = load_pools("edge-cloud")
+    assert pools.images_at == "edge" and pools.is_multi_site()
+    assert pools.pool("edge").site == "edge" and "yolov8" in pools.pool("edge").functions
+    link = pools.link("cloud", "edge")
+    assert link is not None and link.transfer_s(MB) == pytest.approx(0.02 + 0.8)
+
+
+def test_a_remote_site_without_a_link_is_refused(tmp_path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "gpu_types: {A: {price_per_hour: 1}}\n"
+        "pools: [{name: e, gpu_type: A, functions: [yolov8], site: edge}]\n"
+    )
+    with pytest.raises(ConfigError, match="no link between 'edge' and 'cloud'"):
+        load_pools(path)
+
+
+def test_k8s_pins_a_multi_site_pool_to_its_site() -> None:
+    pools = load_pools("edge-cloud")
+    spec = pool_deployment(pools.pool("edge"), multi_site=True)["spec"]["template"]["spec"]
+    assert spec["nodeSelector"] == {SITE_LABEL: "edge"}
+    one_site = pool_deployment(load_pools("local").pools[0])["spec"]["template"]["spec"]
+    assert "nodeSelector" not in one_site
+
+
+def test_cost_report_bills_the_bytes_that_crossed_the_link() -> None:
+    meta = BatchMeta(
+        batch_id="b",
+        program_name="p.py",
+        program_sha256="0",
+        program_source="",
+        images_dir="/x",
+        images=["a.png"],
+        tasks=1,
+        seed=0,
+        pools_file="edge-cloud",
+        created_at=T0,
+        pool_prices={"edge": 0.0, "cloud": 0.0},
+        pool_replicas={"edge": 1, "cloud": 1},
+        pool_sites={"edge": "edge", "cloud": "cloud"},
+        images_at="edge",
+        links=[LinkRecord(between=("edge", "cloud"), bandwidth_mbps=8, price_per_gb=2.0)],
+    )
+    task = TaskRecord(
+        batch_id="b", index=0, image="a.png", status="ok", started_at=T0, finished_at=T0 + 10
+    )
+
+    def trace(call_id: str, pool: str, shipped: int) -> CallTrace:
+        return CallTrace(
+            call_id=call_id, task_index=0, function="yolov8", pool=pool, worker="w",
+            site=pool, queued_at=T0, started_at=T0 + 1, finished_at=T0 + 2,
+            image_bytes=MB, transfer_bytes=shipped,
+        )  # fmt: skip
+
+    cost = batch_cost(meta, [task], [trace("1", "edge", 0), trace("2", "cloud", MB)])
+    (row,) = cost.transfers
+    assert (row.calls, row.bytes) == (1, MB)
+    assert row.cost_usd == pytest.approx(0.002) and cost.transfer_usd == pytest.approx(0.002)
+    assert row.transfer_s == pytest.approx(1.0)  # 8 Mbit over 8 Mbit/s
+    assert cost.cost_usd == pytest.approx(0.002)
+    assert transfers_table(cost).rows[0][:3] == ["edge<->cloud", "1", str(MB)]
+
+
+def test_simulated_remote_call_pays_latency_and_bandwidth() -> None:
+    profile = load_profile()
+    mix = CallMix(tasks=[litter_task(0, False, image_bytes=MB)])  # one yolov8 call
+    pools = edge_cloud(8.0)  # 1 MB = 1 s on the wire
+    pools.pool("cloud").functions = ["blip2", "yolov8"]
+    pools.pool("edge").functions = ["depth"]
+    config = SimConfig(remote_round_trips=1.0)  # the issue's model: latency + bytes / bw
+    remote = simulate(mix, profile, pools, config)
+    local = simulate(mix, profile, load_pools("edge-cloud"), config)
+    assert remote.makespan_s - local.makespan_s == pytest.approx(
+        1.0
+        + 0.02
+        + profile.service_s("A6000", "yolov8")
+        - profile.service_s("JetsonOrin", "yolov8")
+    )
+    four = simulate(mix, profile, pools, SimConfig(remote_round_trips=4.0))
+    assert four.makespan_s - remote.makespan_s == pytest.approx(3 * 0.02)
+    assert remote.links[0].bytes == MB and local.links == []
+    assert remote.transfer_usd == pytest.approx(0.05 / 1000)
+
+
+@pytest.mark.parametrize(("mbps", "edge_functions"), [(10, {"yolov8", "depth"}), (1000, set())])
+def test_planner_keeps_detection_at_the_edge_only_on_a_slow_link(
+    mbps: float, edge_functions: set[str]
+) -> None:
+    found = plan_detailed(
+        litter_call_mix(1000), load_profile(), None, 68 * 60.0, layout=edge_cloud(mbps),
+        search_s=60.0,
+    )  # fmt: skip
+    at_edge = {f for p in found.pools.pools if p.site == "edge" for f in p.functions}
+    assert at_edge == edge_functions
+    assert found.simulated.makespan_s <= 68 * 60.0
+    assert {"blip2"} <= {f for p in found.pools.pools if p.site == "cloud" for f in p.functions}
+    assert len(found.placements) >= 2  # the table has alternatives to explain the choice
+
+
+def test_dicec_plan_prints_why() -> None:
+    from scripts.cli.main import app
+
+    result = CliRunner().invoke(
+        app,
+        ["plan", "--program", "litter", "--pools", "edge-cloud", "--link-mbps", "10",
+         "--tasks", "200", "--deadline-min", "20", "-o", "/tmp/dicec-test-plan-edge.yaml"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Placements tried" in result.output and "chosen" in result.output
+    bad = CliRunner().invoke(app, ["plan", "--program", "litter", "--link-mbps", "10"])
+    assert bad.exit_code == 2 and "need --pools" in bad.output
+
+
+def test_edge_cloud_manifests_validate_strictly_with_site_selectors(tmp_path) -> None:
+    from scripts.cli.main import app
+    from tests.support.manifests import load_docs, validate_k8s
+
+    out = tmp_path / "out"
+    made = CliRunner().invoke(app, ["k8s", "pools", "--pools", "edge-cloud", "--root", str(out)])
+    assert made.exit_code == 0, made.output
+    for name, site in (("edge", "edge"), ("cloud", "cloud")):
+        (doc,) = load_docs(out / "k8s/base/pools" / f"pool-{name}.yaml")
+        validate_k8s(doc)
+        assert doc["spec"]["template"]["spec"]["nodeSelector"] == {SITE_LABEL: site}
+    configmap_pools = load_pools(out / "k8s/base/pools/pools.yaml")
+    assert configmap_pools.images_at == "edge" and configmap_pools.links
