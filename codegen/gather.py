@@ -3,8 +3,11 @@
 Block scheduling: each `x = await call(...)` statement moves up to join the first gather
 group after the last statement it conflicts with (reads what the other writes, writes
 what it reads or writes). Everything else keeps its order; a statement with an effect
-other than printing (mutation, unknown call, exit, an await that is not a pure call) is a
-barrier that nothing crosses. Prints keep their order among themselves.
+other than printing (mutation, unknown call, exit, an await that is not a pure call), or
+one that may raise (safety.py), is a barrier that nothing crosses. Prints keep their
+order among themselves. A gathered call's failure is caught (`_call_outcome`) and raised
+again (`_settled`) at the call's own place in the program, after the same prints and in
+the same order as the serial program would meet it.
 """
 
 from __future__ import annotations
@@ -13,8 +16,32 @@ import ast
 import copy
 from dataclasses import dataclass, field
 
-from codegen.astutil import NameAllocator, gather, gather_each, is_simple_target
+from codegen.astutil import NameAllocator, gather, gather_each, is_simple_target, target_names
 from codegen.dataflow import Effects, Purity, effects, is_pure_awaitable
+from codegen.liveness import certainly_assigned
+from codegen.safety import TypeEnv, expr_may_raise, stmt_may_raise
+
+OUTCOME, SETTLED, SETTLED_ALL = "_call_outcome", "_settled", "_settled_all"
+SETTLE_SOURCE = f'''
+async def {OUTCOME}(awaitable):
+    """A call's result as a 1-tuple, or the exception it failed with (raised later)."""
+    try:
+        return (await awaitable,)
+    except Exception as error:
+        return error
+
+
+def {SETTLED}(outcome):
+    """The result, or the call's failure raised here, where the serial program met it."""
+    if isinstance(outcome, tuple):
+        return outcome[0]
+    raise outcome
+
+
+def {SETTLED_ALL}(outcomes):
+    """The results in order; the first failure in program order is raised."""
+    return [{SETTLED}(outcome) for outcome in outcomes]
+'''
 
 
 @dataclass
@@ -22,6 +49,8 @@ class _Stmt:
     node: ast.stmt
     fx: Effects
     awaitable: ast.expr | None  # set for `x = await call(...)` statements
+    raises: bool = False  # may raise or exit on a failure-free run: a barrier
+    outcome: str | None = None  # the name the gather stores this call's outcome in
 
 
 @dataclass
@@ -59,21 +88,32 @@ def _is_barrier(fx: Effects) -> bool:
 
 
 def _conflict(a: _Stmt, b: _Stmt) -> bool:
-    if a.awaitable is None and _is_barrier(a.fx) or b.awaitable is None and _is_barrier(b.fx):
-        return True
+    for s in (a, b):
+        if s.awaitable is None and (s.raises or _is_barrier(s.fx)):
+            return True
     if a.fx.prints and b.fx.prints:
         return True
     return bool(a.fx.writes & (b.fx.reads | b.fx.writes) or a.fx.reads & b.fx.writes)
 
 
 def schedule_block(
-    stmts: list[ast.stmt], purity: Purity, alloc: NameAllocator
+    stmts: list[ast.stmt],
+    purity: Purity,
+    alloc: NameAllocator,
+    env: TypeEnv,
+    bound: set[str],
 ) -> tuple[list[ast.stmt], int]:
     """Gather independent call statements of one block; returns the block and how many
-    gathers were made."""
+    gathers were made. `bound`: names certainly bound when the block starts."""
     slots: list[_Slot] = []
+    bound = set(bound)
     for node in stmts:
         item = _Stmt(node, effects(node, purity), call_statement(node, purity))
+        value = getattr(node, "value", None)
+        if item.awaitable is not None and value is not None and expr_may_raise(value, env, bound):
+            item.awaitable = None  # building the call may raise: it stays, a barrier
+        item.raises = item.awaitable is None and stmt_may_raise(node, env, bound)
+        bound |= certainly_assigned([node])
         if item.awaitable is None:
             slots.append(_Slot([item]))
             continue
@@ -86,28 +126,47 @@ def schedule_block(
             slots.append(_Slot([item], is_group=True))
         else:
             target.members.append(item)
+            slots.append(_Slot([_settle_item(item, alloc)]))  # the failure is met here
     out: list[ast.stmt] = []
     made = 0
     for slot in slots:
         if len(slot.members) == 1:
             out.append(slot.members[0].node)
         else:
-            out.append(_gathered(slot.members, alloc))
+            first = _settle_item(slot.members[0], alloc).node
+            out += [_gathered(slot.members), first]
             made += 1
     return out, made
 
 
-def _gathered(members: list[_Stmt], alloc: NameAllocator) -> ast.stmt:
-    targets: list[ast.expr] = []
-    for member in members:
-        if isinstance(member.node, ast.Assign):
-            targets.append(member.node.targets[0])
-        else:
-            targets.append(ast.Name(alloc.fresh("unused"), ast.Store()))
-    awaitables = [m.awaitable for m in members if m.awaitable is not None]
+def _settle_item(member: _Stmt, alloc: NameAllocator) -> _Stmt:
+    """`x = _settled(x)` at the member's own place (the gather stores its outcome)."""
+    node = member.node
+    if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+        name = node.targets[0].id
+        target: ast.expr | None = ast.Name(name, ast.Store())
+    else:
+        name = member.outcome or alloc.fresh("outcome")
+        target = node.targets[0] if isinstance(node, ast.Assign) else None
+    member.outcome = name
+    value = ast.Call(ast.Name(SETTLED, ast.Load()), [ast.Name(name, ast.Load())], [])
+    settle: ast.stmt = (
+        ast.Assign(targets=[copy.deepcopy(target)], value=value, lineno=node.lineno)
+        if target is not None
+        else ast.Expr(value=value, lineno=node.lineno)
+    )
+    names = set(target_names(target)) if target is not None else set()
+    return _Stmt(settle, Effects(reads={name}, writes=names | {name}), None)
+
+
+def _gathered(members: list[_Stmt]) -> ast.stmt:
+    targets: list[ast.expr] = [ast.Name(m.outcome or "_", ast.Store()) for m in members]
+    awaitables: list[ast.expr] = [
+        ast.Call(ast.Name(OUTCOME, ast.Load()), [m.awaitable], [])
+        for m in members
+        if m.awaitable is not None
+    ]
     lineno = members[0].node.lineno
-    if all(isinstance(m.node, ast.Expr) for m in members):
-        return ast.Expr(value=gather(awaitables), lineno=lineno)
     return ast.Assign(
         targets=[ast.Tuple(elts=targets, ctx=ast.Store())], value=gather(awaitables), lineno=lineno
     )
@@ -123,10 +182,18 @@ class ComprehensionGatherer(ast.NodeTransformer):
     Only when everything else is pure and the call runs for every element anyway.
     """
 
-    def __init__(self, purity: Purity, alloc: NameAllocator) -> None:
+    def __init__(self, purity: Purity, alloc: NameAllocator, env: TypeEnv) -> None:
         self.purity = purity
         self.alloc = alloc
+        self.env = env
+        self.bound: set[str] = set(env.bound)  # names bound before the statement visited
         self.made = 0
+
+    def _cannot_raise(self, node: ast.ListComp, parts: list[ast.expr]) -> bool:
+        """Building every call (and the iterables and conditions) raises nothing, so the
+        gather makes exactly the calls the serial comprehension makes."""
+        bound = self.bound | {n for g in node.generators for n in target_names(g.target)}
+        return not any(expr_may_raise(p, self.env, bound) for p in parts)
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
         return node  # nested scopes are handled as functions of their own
@@ -143,9 +210,9 @@ class ComprehensionGatherer(ast.NodeTransformer):
             parts: list[ast.AST] = [elt.value]
             for gen in node.generators:
                 parts += [gen.iter, *gen.ifs]
-            if _pure_no_await(parts, self.purity):
+            if _pure_no_await(parts, self.purity) and self._cannot_raise(node, [elt, *parts[1:]]):
                 self.made += 1
-                return gather_each(elt.value, node.generators)
+                return gather_settled(elt.value, node.generators)
         return self._zip_form(node)
 
     def _zip_form(self, node: ast.ListComp) -> ast.AST:
@@ -169,6 +236,8 @@ class ComprehensionGatherer(ast.NodeTransformer):
         rest = effects([node.elt, *gen.ifs], self.purity)  # the one await is a pure call
         if not rest.pure or rest.named_exprs:
             return node
+        if not self._cannot_raise(node, [node.elt, gen.iter, *gen.ifs]):
+            return node
         result = self.alloc.fresh("result")
         _replace(node, awaits[0], ast.Name(result, ast.Load()))
         # The calls: one per element that reaches the call, in order, all at once.
@@ -181,10 +250,16 @@ class ComprehensionGatherer(ast.NodeTransformer):
                 [ast.comprehension(copy.deepcopy(gen.target), copy.deepcopy(gen.iter), gen.ifs, 0)],
             )
             gen.ifs = []
-        gen.iter = ast.Call(ast.Name("zip", ast.Load()), [items, gather_each(call, [inner])], [])
+        gen.iter = ast.Call(ast.Name("zip", ast.Load()), [items, gather_settled(call, [inner])], [])
         gen.target = ast.Tuple([gen.target, ast.Name(result, ast.Store())], ast.Store())
         self.made += 1
         return node
+
+
+def gather_settled(element: ast.expr, generators: list[ast.comprehension]) -> ast.expr:
+    """`_settled_all(await asyncio.gather(*[_call_outcome(element) for ...]))`."""
+    wrapped = ast.Call(ast.Name(OUTCOME, ast.Load()), [element], [])
+    return ast.Call(ast.Name(SETTLED_ALL, ast.Load()), [gather_each(wrapped, generators)], [])
 
 
 def _as_load(target: ast.expr) -> ast.expr:

@@ -33,6 +33,7 @@ from codegen.astutil import (
 )
 from codegen.dataflow import Effects, Purity, effects, free_names
 from codegen.liveness import certainly_assigned, exposed_reads, fresh_locals
+from codegen.safety import TypeEnv, body_may_raise
 
 DEFERRED_PRINT = "_deferred_print"
 DEFERRED_PRINT_SOURCE = f'''
@@ -65,7 +66,11 @@ class LoopRewrite:
 
 
 def parallelize_loop(
-    loop: ast.For, ctx: LoopContext, purity: Purity, alloc: NameAllocator
+    loop: ast.For,
+    ctx: LoopContext,
+    purity: Purity,
+    alloc: NameAllocator,
+    safety: tuple[TypeEnv, set[str]],
 ) -> LoopRewrite | None:
     """The gathered form of `loop`, None when it has no call to gather; Serial if unsafe."""
     fx = effects(loop.body, purity)
@@ -81,6 +86,13 @@ def parallelize_loop(
     live = written & _live_after(loop, ctx, purity)
     if live:
         raise Serial(f"{_names(live)} set in the loop is used after it")
+    raising = body_may_raise(loop.body, *safety)
+    if raising is not None:
+        text = ast.unparse(raising).split("\n")[0][:60]
+        raise Serial(
+            f"`{text}` (line {raising.lineno}) may raise: the serial loop would stop there and "
+            "not make the later iterations' calls"
+        )
     return _rewrite(loop, fx, lists, purity, alloc)
 
 

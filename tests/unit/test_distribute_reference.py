@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -16,7 +17,10 @@ from dicec.errors import VerificationError
 from orchestrator.program.trial import run_on_standin, write_test_images
 from worker_models.registry import catalogue_functions
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference-programs"
+REFERENCE = Path(
+    os.environ.get("DICEC_REFERENCE_PROGRAMS")  # a checkout outside the project folder
+    or Path(__file__).resolve().parents[3] / "shared" / "reference-programs"
+)
 
 
 def calls_by_round(source: str, seed: int) -> list[list[str]]:
