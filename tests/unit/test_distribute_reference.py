@@ -52,7 +52,7 @@ def compile_and_verify(name: str) -> tuple[str, VerificationReport]:
 
 def test_claims_runs_in_two_rounds_glip_then_every_car_at_once() -> None:
     distributed, report = compile_and_verify("claims_serial.py")
-    with_cars = [c for c in report.cases if c.calls_serial > 1]
+    with_cars = [c for c in report.cases if c.calls_serial > 1 and c.mode != "fail"]
     assert with_cars and {c.rounds_distributed for c in with_cars} == {2}
     # serially: glip, then four calls per car one after the other
     assert all(
@@ -85,8 +85,9 @@ def test_litter_runs_in_the_fewest_rounds_its_dependencies_allow() -> None:
 
 def test_muffins_runs_in_one_round_both_finds_together() -> None:
     distributed, report = compile_and_verify("muffins_imagepatch_serial.py")
-    assert {c.rounds_distributed for c in report.cases} == {1}
-    assert {c.rounds_serial for c in report.cases} == {2}
+    clean = [c for c in report.cases if c.mode != "fail"]  # no injected call failures
+    assert {c.rounds_distributed for c in clean} == {1}
+    assert {c.rounds_serial for c in clean} == {2}
     assert "asyncio.gather" in distributed
 
 
