@@ -126,18 +126,29 @@ async def verify_async(
         compile_program(distributed, "distributed.py"),
     )
     cases: list[CaseReport] = []
+    called: set[str] = set()  # functions the serial program has called so far
     with tempfile.TemporaryDirectory(prefix="dicec-verify-") as tmp:
         for path in write_test_images(Path(tmp), image_sizes):
             for seed in range(seeds):
                 mode = fault_mode(seed)
-                one = await run_on_standin(programs[0], path, functions, seed, mode)
-                two = await run_on_standin(programs[1], path, functions, seed, mode)
+                target = _target(seed, cases, called)
+                one = await run_on_standin(programs[0], path, functions, seed, mode, target)
+                two = await run_on_standin(programs[1], path, functions, seed, mode, target)
+                called |= {c.function for c in one.calls}
                 clean = None
                 if mode == FAIL and one.failed_calls:
                     clean = await run_on_standin(programs[0], path, functions, seed)
                 cases.append(compare(seed, path.name, one, two, mode, clean))
     reasons = [f"seed {c.seed} {c.mode} {c.image}: {c.reason}" for c in cases if not c.equal]
     return VerificationReport(equivalent=not reasons, reasons=reasons[:MAX_REASONS], cases=cases)
+
+
+def _target(seed: int, cases: list[CaseReport], called: set[str]) -> str | None:
+    """The function whose calls fail in a failing run: by turns over those called."""
+    if fault_mode(seed) != FAIL or not called:
+        return None
+    names = sorted(called)
+    return names[(seed // len(FAULT_MODES) + len(cases)) % len(names)]
 
 
 def compare(

@@ -38,11 +38,14 @@ from worker_models.registry import FunctionInfo
 MAX_SETTLE_HOPS = 1000
 # Without access to the loop's ready queue: turns with no new call that count as settled.
 SETTLED_HOPS = 50
-# Share of calls that fail, and of results made empty, in the runs that inject them.
-FAIL_SHARE = 0.3
+# Share of calls that fail (besides the targeted function), of results made empty.
+FAIL_SHARE = 0.0
 EMPTY_SHARE = 0.5
 NORMAL, EMPTY, FAIL = "normal", "empty", "fail"
 FAULT_MODES = (NORMAL, EMPTY, FAIL)
+# A failing run targets one function (the caller picks it, by turns over those the program
+# calls), failing half its calls, so that calls deep in a program fail too.
+TARGET_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -81,12 +84,19 @@ def _box(box: tuple[int, int, int, int] | None) -> str:
 class StandIn:
     """A hermod stand-in for one run: `await standin.call(name, **kwargs)`."""
 
-    def __init__(self, functions: list[FunctionInfo], seed: int, faults: str = NORMAL) -> None:
+    def __init__(
+        self,
+        functions: list[FunctionInfo],
+        seed: int,
+        faults: str = NORMAL,
+        target: str | None = None,
+    ) -> None:
         if faults not in FAULT_MODES:
             raise ValueError(f"faults must be one of {', '.join(FAULT_MODES)}")
         self._functions = {f.name: f for f in functions}
         self.seed = seed
         self.faults = faults
+        self.target = target  # the function whose calls fail, in a failing run
         self.failed = 0  # calls that failed by injection
         self.calls: list[RecordedCall] = []
         self._pending: list[
@@ -164,13 +174,19 @@ class StandIn:
             self.calls.append(RecordedCall(name, args, self._round))
             if future.done():
                 continue
-            if self._draw("fail", name, args) < (FAIL_SHARE if self.faults == FAIL else 0):
+            if self._fails(name, args):
                 self.failed += 1
                 future.set_exception(
                     CallFailedError(f"{name}: injected failure (stand-in seed {self.seed})")
                 )
             else:
                 future.set_result(self._result(name, args, size))
+
+    def _fails(self, name: str, args: tuple[tuple[str, str], ...]) -> bool:
+        if self.faults != FAIL:
+            return False
+        share = max(FAIL_SHARE, TARGET_SHARE if name == self.target else 0.0)
+        return self._draw("fail", name, args) < share
 
     def _draw(self, purpose: str, name: str, args: tuple[tuple[str, str], ...]) -> float:
         text = json.dumps([purpose, self.seed, name, args])

@@ -56,10 +56,11 @@ async def run_on_standin(
     functions: list[FunctionInfo],
     seed: int,
     faults: str = NORMAL,
+    target: str | None = None,
 ) -> RunOutcome:
     """Run a compiled program in the sandbox, its hermod and ImagePatch on the stand-in
     (`faults`: also inject call failures or empty results, see standin.py)."""
-    standin = StandIn(functions, seed, faults)
+    standin = StandIn(functions, seed, faults, target)
     with Image.open(image_path) as opened:
         image = opened.convert("RGB")
     try:  # only the program's run: a failure of ours must not pass for the program's
