@@ -11,6 +11,8 @@ from orchestrator.program.imagepatch import MODEL_METHODS as IMAGE_PATCH_MODEL_M
 # ImagePatch methods that call a model; each has an awaitable `<name>_async` twin.
 MODEL_METHODS = frozenset(IMAGE_PATCH_MODEL_METHODS)
 ASYNC_SUFFIX = "_async"
+# Free functions of ViperGPT's API that call a model; each has an `<name>_async` twin.
+MODEL_FUNCTIONS = frozenset({"best_image_match"})
 ENTRY_POINTS = ("execute_query", "execute_command")
 # Set on nodes the compiler made, so later passes know they are pure by construction.
 GENERATED = "dicec_generated"
@@ -37,7 +39,14 @@ def is_hermod_call(node: ast.AST) -> bool:
 
 
 def is_async_model_method_call(node: ast.AST) -> bool:
-    """`patch.find_async(...)` and the other ImagePatch model twins."""
+    """`patch.find_async(...)` and the other ImagePatch model twins (and free functions')."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id.removesuffix(ASYNC_SUFFIX) in MODEL_FUNCTIONS
+        and node.func.id.endswith(ASYNC_SUFFIX)
+    ):
+        return True
     return (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 import copy
 
-from codegen.astutil import ASYNC_SUFFIX, MODEL_METHODS, module_functions
+from codegen.astutil import ASYNC_SUFFIX, MODEL_FUNCTIONS, MODEL_METHODS, module_functions
 
 KEY_FUNCTIONS = ("min", "max", "sorted")
 # Builtins that consume their whole iterable: a generator argument can become a list.
@@ -43,7 +43,10 @@ class Unsupported(Exception):
 
 
 def is_model_call(node: ast.AST, stringy: set[str]) -> bool:
-    """A sync ImagePatch model method call (`x.find(...)`, not `"text".find(...)`)."""
+    """A sync ImagePatch model method call (`x.find(...)`, not `"text".find(...)`), or a
+    call of a model-calling free function (best_image_match)."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        return node.func.id in MODEL_FUNCTIONS
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
         return False
     if node.func.attr not in MODEL_METHODS:
@@ -187,8 +190,11 @@ class _Converter(ast.NodeTransformer):
         node.args = [self._consumed(node, a) for a in node.args]
         self.generic_visit(node)
         if is_model_call(node, self.stringy):
-            assert isinstance(node.func, ast.Attribute)
-            node.func.attr += ASYNC_SUFFIX
+            if isinstance(node.func, ast.Name):
+                node.func.id += ASYNC_SUFFIX
+            else:
+                assert isinstance(node.func, ast.Attribute)
+                node.func.attr += ASYNC_SUFFIX
             return ast.Await(value=node)
         if isinstance(node.func, ast.Name) and node.func.id in self.needs:
             return ast.Await(value=node)

@@ -94,7 +94,12 @@ class ImagePatchBase:
             scores.append(out["score"])
         return option_list[scores.index(max(scores))]
 
-    async def llm_query_async(self, question: str) -> str:
+    async def text_score_async(self, text: str) -> float:
+        """How well the patch matches a text (xvlm's score); best_image_match uses it."""
+        out = await self._call("xvlm", image=self.image, object_name=text, property=text)
+        return float(out["score"])
+
+    async def llm_query_async(self, question: str, long_answer: bool = True) -> str:
         if self._llm is None:
             raise LLMError(
                 "llm_query needs an LLM: none is configured for this run "
@@ -121,8 +126,11 @@ class ImagePatchBase:
     def best_text_match(self, option_list: list[str]) -> str:
         return self._run_sync(self.best_text_match_async(option_list))
 
-    def llm_query(self, question: str) -> str:
-        return self._run_sync(self.llm_query_async(question))
+    def llm_query(self, question: str, long_answer: bool = True) -> str:
+        return self._run_sync(self.llm_query_async(question, long_answer))
+
+    def text_score(self, text: str) -> float:
+        return self._run_sync(self.text_score_async(text))
 
 
 SYNC_IN_ASYNC = (

@@ -113,8 +113,17 @@ def safe_builtins(
             return guard.iterate(iter(obj, *sentinel))
         return iter(obj)
 
+    def type_of(obj: Any) -> type:
+        """type(x): the one-argument form only (three arguments would make a class)."""
+        return type(obj)
+
     table.update(
-        range=safe_range, iter=safe_iter, pow=guard.pow, print=output.print, __import__=importer
+        range=safe_range,
+        iter=safe_iter,
+        pow=guard.pow,
+        print=output.print,
+        __import__=importer,
+        type=type_of,
     )
     return table
 
