@@ -173,6 +173,27 @@ class _Converter(ast.NodeTransformer):
 
     visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
 
+    def visit_Expr(self, node: ast.Expr) -> ast.AST:
+        """`xs.sort(key=lambda p: <model call>)` -> `xs[:] = sorted(xs, key=...)`, keys
+        gathered first (sorted is stable as list.sort is; in place, so aliases agree)."""
+        call = node.value
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "sort"
+            and isinstance(call.func.value, ast.Name)
+            and not call.args
+            and any(k.arg == "key" and self._has_model_call(k.value) for k in call.keywords)
+        ):
+            items = call.func.value
+            as_sorted = ast.Call(
+                ast.Name("sorted", ast.Load()), [copy.deepcopy(items)], call.keywords
+            )
+            target = ast.Subscript(ast.Name(items.id, ast.Load()), ast.Slice(), ast.Store())
+            assign = ast.Assign(targets=[target], value=self.visit(as_sorted))
+            return ast.copy_location(assign, node)
+        return self.generic_visit(node)
+
     def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
         if self._has_model_call(node):
             raise Unsupported("a lambda calls a model (only min/max/sorted keys are supported)")

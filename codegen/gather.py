@@ -215,6 +215,24 @@ class ComprehensionGatherer(ast.NodeTransformer):
                 return gather_settled(elt.value, node.generators)
         return self._zip_form(node)
 
+    def visit_DictComp(self, node: ast.DictComp) -> ast.AST:
+        """`{k: await f(k) for k in ks}` == `dict([(k, await f(k)) for k in ks])`: same
+        evaluation order, same later-key-wins; gathered as a list comprehension."""
+        pairs = ast.Tuple([node.key, node.value], ast.Load())
+        return self._as_list(node, pairs, "dict")
+
+    def visit_SetComp(self, node: ast.SetComp) -> ast.AST:
+        return self._as_list(node, node.elt, "set")
+
+    def _as_list(self, node: ast.DictComp | ast.SetComp, elt: ast.expr, builder: str) -> ast.AST:
+        if not any(isinstance(n, ast.Await) for n in ast.walk(node)):
+            return self.generic_visit(node)
+        before = self.made
+        listed = self.visit_ListComp(ast.ListComp(elt, copy.deepcopy(node.generators)))
+        if self.made == before:
+            return node
+        return ast.Call(ast.Name(builder, ast.Load()), [listed], [])
+
     def _zip_form(self, node: ast.ListComp) -> ast.AST:
         """One call per element, inside a larger element or in the first condition."""
         if len(node.generators) != 1:

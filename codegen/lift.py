@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 import copy
 
-from codegen.astutil import NameAllocator, call_label
+from codegen.astutil import NameAllocator, call_label, is_generated
 from codegen.dataflow import Purity, _Collector, is_pure_awaitable
 from codegen.liveness import certainly_assigned
 from codegen.safety import TypeEnv, expr_may_raise
@@ -83,7 +83,8 @@ class _Lifter:
         return value
 
     def _await(self, node: ast.Await) -> ast.expr:
-        node.value = self.expr(node.value)
+        if not is_generated(node):  # a compiler-made gather was built from safe parts
+            node.value = self.expr(node.value)
         if self.effect_seen or not is_pure_awaitable(node.value, self.purity):
             raise _CannotLift
         if expr_may_raise(node, self.env, self.bound):  # building the call itself may raise

@@ -79,6 +79,8 @@ def parallelize_loop(
     _check_effects(loop, fx)
     written = fx.writes | set(target_names(loop.target))
     lists = _deferred_lists(loop, ctx, written)
+    accs = _accumulators(loop, set(lists))
+    written -= set(accs)  # their updates are folded after the gather, in iteration order
     _check_mutations(loop, fx, written, lists, purity)
     carried = written & exposed_reads(loop.body, purity, frozenset(target_names(loop.target)))
     if carried:
@@ -93,7 +95,35 @@ def parallelize_loop(
             f"`{text}` (line {raising.lineno}) may raise: the serial loop would stop there and "
             "not make the later iterations' calls"
         )
-    return _rewrite(loop, fx, lists, purity, alloc)
+    return _rewrite(loop, fx, (lists, accs), purity, alloc)
+
+
+def _accumulators(loop: ast.For, lists: set[str]) -> dict[str, ast.operator]:
+    """Names the loop only updates by `name op= value` (one op of + - *, value not reading
+    the name): a reduction. Each iteration records its values; the fold runs after the
+    gather, in iteration order, so the result is the serial one (no commutativity needed)."""
+    targets = set(target_names(loop.target))
+    ops: dict[str, ast.operator] = {}
+    bad: set[str] = set(targets | lists)
+    updates: set[int] = set()
+    for node in _walk_own(loop.body):
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            name = node.target.id
+            updates.add(id(node.target))
+            same = ops.setdefault(name, node.op)
+            reads_itself = any(
+                isinstance(n, ast.Name) and n.id == name for n in ast.walk(node.value)
+            )
+            if (
+                type(same) is not type(node.op)
+                or reads_itself
+                or not isinstance(node.op, ast.Add | ast.Sub | ast.Mult)
+            ):
+                bad.add(name)
+    for node in _walk_own(loop.body):
+        if isinstance(node, ast.Name) and node.id in ops and id(node) not in updates:
+            bad.add(node.id)  # read or bound elsewhere in the body: not a plain reduction
+    return {name: op for name, op in ops.items() if name not in bad}
 
 
 def _names(names: set[str]) -> str:
@@ -255,9 +285,12 @@ class _Deferrer(ast.NodeTransformer):
     """Inside the iteration helper: prints and outer-list appends are recorded; `continue`
     ends the iteration."""
 
-    def __init__(self, printed: str, lists: dict[str, str], result: ast.expr) -> None:
+    def __init__(
+        self, printed: str, lists: dict[str, str], result: ast.expr, accs: dict[str, str]
+    ) -> None:
         self.printed = printed
         self.lists = lists
+        self.accs = accs
         self.result = result
         self.used_print = False
         self._loops = 0
@@ -286,6 +319,11 @@ class _Deferrer(ast.NodeTransformer):
             return node
         return ast.Return(value=copy.deepcopy(self.result))
 
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
+        if isinstance(node.target, ast.Name) and node.target.id in self.accs:
+            return _call_stmt(self.accs[node.target.id], "append", node.value)
+        return node
+
     def visit_Expr(self, node: ast.Expr) -> ast.AST:
         if _is_print(node.value):
             self.used_print = True
@@ -306,18 +344,24 @@ def _call_stmt(receiver: str, method: str, arg: ast.expr) -> ast.Expr:
 
 
 def _rewrite(
-    loop: ast.For, fx: Effects, lists: list[str], purity: Purity, alloc: NameAllocator
+    loop: ast.For,
+    fx: Effects,
+    deferred: tuple[list[str], dict[str, ast.operator]],
+    purity: Purity,
+    alloc: NameAllocator,
 ) -> LoopRewrite:
+    lists, accs = deferred
     params = list(dict.fromkeys(target_names(loop.target)))
     helper = alloc.fresh(f"each_{params[-1]}")
     printed = alloc.fresh("printed") if fx.prints else None
     buffers = {name: alloc.fresh(f"{name}_items") for name in lists}
-    outputs = ([printed] if printed else []) + list(buffers.values())
+    folds = {name: alloc.fresh(f"{name}_terms") for name in accs}
+    outputs = ([printed] if printed else []) + list(buffers.values()) + list(folds.values())
     error = alloc.fresh("error")
     # An iteration returns its recorded output and the exception that ended it (or None):
     # the replay then fails where the serial loop failed, after the same output.
     done, failed = _outputs(outputs, "None"), _outputs(outputs, error)
-    deferrer = _Deferrer(printed or "", buffers, _expr(done))
+    deferrer = _Deferrer(printed or "", buffers, _expr(done), folds)
     body = [deferrer.visit(s) for s in copy.deepcopy(loop.body)]
     func = _parse_stmt(
         f"async def {helper}({', '.join(params)}):\n"
@@ -332,8 +376,24 @@ def _rewrite(
     element = ast.Call(ast.Name(helper, ast.Load()), [ast.Name(p, ast.Load()) for p in params], [])
     comp = ast.comprehension(target=copy.deepcopy(loop.target), iter=loop.iter, ifs=[], is_async=0)
     replay = _replay(outputs, printed, buffers, error, alloc)
+    _fold_into(replay, accs, folds, alloc)
     replay.iter = gather_each(element, [comp])
     return LoopRewrite([func, replay, *loop.orelse], helper, deferrer.used_print)
+
+
+def _fold_into(
+    replay: ast.For, accs: dict[str, ast.operator], folds: dict[str, str], alloc: NameAllocator
+) -> None:
+    """`for _t in _total_terms: total += _t` in the replay, before a failure is re-raised."""
+    for name, op in accs.items():
+        term = alloc.fresh("term")
+        fold = ast.For(
+            target=ast.Name(term, ast.Store()),
+            iter=ast.Name(folds[name], ast.Load()),
+            body=[ast.AugAssign(ast.Name(name, ast.Store()), op, ast.Name(term, ast.Load()))],
+            orelse=[],
+        )
+        replay.body.insert(len(replay.body) - 1, fold)
 
 
 def _outputs(outputs: list[str], error: str) -> str:

@@ -43,6 +43,7 @@ MODEL_RESULT = {
     "llm_query": STR,
     "compute_depth": NUM,
 }
+INFER_PASSES = 6
 SAFE_COMPARE = (ast.Eq, ast.NotEq, ast.Is, ast.IsNot)
 NUMBER_OPS = (ast.Add, ast.Sub, ast.Mult)
 # Helpers the compiler writes; they raise only a call's own failure, where it was met.
@@ -117,7 +118,9 @@ def build_env(
     env = TypeEnv({f.name: f for f in functions})
     env.bound |= {a.arg for a in func.args.args + func.args.kwonlyargs}
     env.bound |= {"hermod", "asyncio", "ImagePatch", "Image", "print", "len", "str", "repr"}
-    env.bound |= {"bool", "isinstance", "int", "float", "abs", "round"}
+    env.bound |= {"bool", "isinstance", "int", "float", "abs", "round", "dict", "set", "list"}
+    env.bound |= {"tuple", "zip", "sorted", "min", "max", "sum", "enumerate", "range", "any"}
+    env.bound |= {"all", "reversed", *SETTLE_NAMES}
     for stmt in module.body:
         if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
             env.bound.add(stmt.name)
@@ -134,25 +137,20 @@ def build_env(
 
 
 def _infer(func: ast.AST, env: TypeEnv) -> None:
-    """Flow-insensitive: iterate until stable; a name bound two ways is untyped."""
-    conflicted: set[str] = set()
-    for _ in range(4):
+    """Flow-insensitive, to a fixpoint: a name bound two incompatible ways is untyped."""
+    base = dict(env.types)  # the entry point's parameter
+    for _ in range(INFER_PASSES):
         seen: dict[str, Type] = {}
+        conflicted: set[str] = set()
         for name, t in _bindings(func, env):
-            if name in conflicted:
-                continue
             if name in seen and is_number(seen[name]) and is_number(t):
-                seen[name] = NUM
-                continue
-            if name in seen and seen[name] != t:
+                seen[name] = INT if scalar(seen[name]) == scalar(t) == INT else NUM
+            elif name in seen and seen[name] != t:
                 conflicted.add(name)
-                seen.pop(name)
-                continue
-            seen[name] = t
-        fixed = {k: v for k, v in env.types.items() if k not in seen and k not in conflicted}
-        new = {**fixed, **{k: v for k, v in seen.items() if v is not None}}
-        for name in conflicted:
-            new.pop(name, None)
+            else:
+                seen[name] = t
+        new = {k: v for k, v in seen.items() if v is not None and k not in conflicted}
+        new = {**new, **{k: v for k, v in base.items() if k not in seen}}
         if new == env.types:
             return
         env.types = new
@@ -170,8 +168,11 @@ def _bindings(func: ast.AST, env: TypeEnv) -> list[tuple[str, Type]]:  # noqa: C
             for target in node.targets:
                 out += _bind(target, type_of(node.value, env), node.value, env)
         elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
-            same = is_number(env.types.get(node.target.id)) and is_number(type_of(node.value, env))
-            out.append((node.target.id, env.types.get(node.target.id) if same else None))
+            value = type_of(node.value, env)  # `n += 1` keeps n a number, `s += "x"` a string
+            kept = isinstance(node.op, ast.Add | ast.Sub | ast.Mult) and (
+                is_number(value) or (scalar(value) == STR and isinstance(node.op, ast.Add))
+            )
+            out.append((node.target.id, value if kept else None))
         elif isinstance(node, ast.For | ast.comprehension):
             out += _bind(node.target, _item_type(node.iter, env), None, env)
         elif isinstance(node, ast.AnnAssign | ast.NamedExpr) or (
