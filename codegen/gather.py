@@ -102,9 +102,11 @@ def schedule_block(
     alloc: NameAllocator,
     env: TypeEnv,
     bound: set[str],
+    notes: list[str] | None = None,
 ) -> tuple[list[ast.stmt], int]:
     """Gather independent call statements of one block; returns the block and how many
-    gathers were made. `bound`: names certainly bound when the block starts."""
+    gathers were made. `bound`: names certainly bound when the block starts; `notes`
+    collects which statement holds a call back from an earlier gather, and why."""
     slots: list[_Slot] = []
     bound = set(bound)
     for node in stmts:
@@ -121,6 +123,8 @@ def schedule_block(
             (i for i, slot in enumerate(slots) if any(_conflict(m, item) for m in slot.members)),
             default=-1,
         )
+        if notes is not None and last_dep >= 0:
+            _note_holdback(item, slots, last_dep, notes)
         target = next((s for s in slots[last_dep + 1 :] if s.is_group), None)
         if target is None:
             slots.append(_Slot([item], is_group=True))
@@ -137,6 +141,28 @@ def schedule_block(
             out += [_gathered(slot.members), first]
             made += 1
     return out, made
+
+
+def _note_holdback(item: _Stmt, slots: list[_Slot], last_dep: int, notes: list[str]) -> None:
+    """A call that could have joined an earlier gather but for a barrier: say which."""
+    held = slots[last_dep].members[0]
+    if held.awaitable is not None or not any(s.is_group for s in slots[:last_dep]):
+        return
+    a, b = held.fx, item.fx
+    if a.writes & (b.reads | b.writes) or a.reads & b.writes:
+        return  # it needs what that statement computes: a dependency, not a barrier
+    if any(_conflict(m, item) for s in slots[:last_dep] for m in s.members if s.is_group):
+        return  # it depends on an earlier call anyway
+    why = (
+        "it may raise or exit, and the serial program would then never make the call"
+        if held.raises or held.fx.exits
+        else "it has effects the call may not cross (a mutation, an unknown call, an await)"
+    )
+    text = ast.unparse(held.node).split("\n")[0][:50]
+    call = ast.unparse(item.awaitable).split("(")[0] if item.awaitable is not None else "call"
+    notes.append(
+        f"line {item.node.lineno}: {call}(...) held back by line {held.node.lineno} `{text}`: {why}"
+    )
 
 
 def _settle_item(member: _Stmt, alloc: NameAllocator) -> _Stmt:

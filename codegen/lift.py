@@ -164,6 +164,8 @@ def _lift_stmt(
     except _CannotLift:
         return [stmt]
     setattr(stmt, field, new_value)
+    for lifted in lifter.lifted:  # notes name the serial program's line
+        lifted.lineno = stmt.lineno
     return [*lifter.lifted, stmt]
 
 

@@ -547,6 +547,17 @@ def body_may_raise(
             inner = inner or body_may_raise(stmt.orelse, env, bound, returns_ok)
             if inner is not None:
                 return inner
+        elif isinstance(stmt, ast.Try):
+            if not _catches_everything(stmt):
+                return stmt
+            for handler in stmt.handlers:  # the try body's own failures are caught here
+                names = {handler.name} if handler.name else set()
+                inner = body_may_raise(handler.body, env, bound | names, returns_ok)
+                if inner is not None:
+                    return inner
+            inner = body_may_raise(stmt.orelse, env, bound, returns_ok)
+            if inner is not None:
+                return inner
         elif isinstance(stmt, ast.For) and not stmt.orelse:
             if expr_may_raise(stmt.iter, env, bound) or _item_type(stmt.iter, env) is None:
                 return stmt
@@ -558,6 +569,18 @@ def body_may_raise(
             return stmt
         bound |= certainly_assigned([stmt])
     return None
+
+
+def _catches_everything(stmt: ast.Try) -> bool:
+    """`try: ... except Exception [as e]: ...` with no finally: nothing the body raises
+    (short of cancellation) leaves the statement, except what the handler raises."""
+    last = stmt.handlers[-1] if stmt.handlers else None
+    return (
+        not stmt.finalbody
+        and last is not None
+        and isinstance(last.type, ast.Name)
+        and last.type.id == "Exception"
+    )
 
 
 def non_raising_helpers(
