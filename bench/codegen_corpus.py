@@ -37,9 +37,8 @@ def main() -> None:
     n = len(results)
     equivalent = sum(r.equivalent for r in results)
     minimal = sum(r.at_minimum for r in results)
-    print(
-        f"\nequivalent {equivalent}/{n}; at minimal rounds {minimal}/{n} ({100 * minimal / n:.0f} %)"
-    )
+    share = 100 * minimal / n
+    print(f"\nequivalent {equivalent}/{n}; at minimal rounds {minimal}/{n} ({share:.0f} %)")
     print(f"({args.seeds} seeds x 2 images per program; {time.perf_counter() - started:.0f} s)")
     for r in results:
         if not r.equivalent:

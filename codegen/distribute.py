@@ -190,9 +190,7 @@ class _Compiler:
             inner_after = [stmts[k + 1 :], *after]
             out.extend(self._statement(stmt, func, inner_after, enclosing, here))
             here |= certainly_assigned([stmt])
-        scheduled, made = schedule_block(
-            out, self.purity, self.alloc, self.env, bound, self.notes
-        )
+        scheduled, made = schedule_block(out, self.purity, self.alloc, self.env, bound, self.notes)
         self.gathers += made
         return scheduled
 

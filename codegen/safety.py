@@ -540,34 +540,40 @@ def body_may_raise(
             if stmt.value is not None and expr_may_raise(stmt.value, env, bound):
                 return stmt
             continue
-        if isinstance(stmt, ast.If):
-            if expr_may_raise(stmt.test, env, bound):
-                return stmt
-            inner = body_may_raise(stmt.body, env, bound, returns_ok)
-            inner = inner or body_may_raise(stmt.orelse, env, bound, returns_ok)
-            if inner is not None:
-                return inner
-        elif isinstance(stmt, ast.Try):
-            if not _catches_everything(stmt):
-                return stmt
-            for handler in stmt.handlers:  # the try body's own failures are caught here
-                names = {handler.name} if handler.name else set()
-                inner = body_may_raise(handler.body, env, bound | names, returns_ok)
-                if inner is not None:
-                    return inner
-            inner = body_may_raise(stmt.orelse, env, bound, returns_ok)
-            if inner is not None:
-                return inner
-        elif isinstance(stmt, ast.For) and not stmt.orelse:
-            if expr_may_raise(stmt.iter, env, bound) or _item_type(stmt.iter, env) is None:
-                return stmt
-            targets = set(target_names(stmt.target))
-            inner = body_may_raise(stmt.body, env, bound | targets, returns_ok)
-            if inner is not None:
-                return inner
-        elif stmt_may_raise(stmt, env, bound):
-            return stmt
+        if isinstance(stmt, ast.If | ast.Try | ast.For):
+            inner = _compound_may_raise(stmt, env, bound, returns_ok)
+        else:
+            inner = stmt if stmt_may_raise(stmt, env, bound) else None
+        if inner is not None:
+            return inner
         bound |= certainly_assigned([stmt])
+    return None
+
+
+def _compound_may_raise(
+    stmt: ast.If | ast.Try | ast.For, env: TypeEnv, bound: set[str], returns_ok: bool
+) -> ast.stmt | None:
+    blocks: list[tuple[list[ast.stmt], set[str]]] = []
+    if isinstance(stmt, ast.If):
+        if expr_may_raise(stmt.test, env, bound):
+            return stmt
+        blocks = [(stmt.body, bound), (stmt.orelse, bound)]
+    elif isinstance(stmt, ast.Try):
+        if not _catches_everything(stmt):
+            return stmt
+        for handler in stmt.handlers:  # the try body's own failures are caught here
+            blocks.append((handler.body, bound | ({handler.name} if handler.name else set())))
+        blocks.append((stmt.orelse, bound))
+    else:
+        if stmt.orelse or expr_may_raise(stmt.iter, env, bound):
+            return stmt
+        if _item_type(stmt.iter, env) is None:
+            return stmt
+        blocks = [(stmt.body, bound | set(target_names(stmt.target)))]
+    for block, names in blocks:
+        inner = body_may_raise(block, env, names, returns_ok)
+        if inner is not None:
+            return inner
     return None
 
 
