@@ -16,7 +16,14 @@ import ast
 import copy
 from dataclasses import dataclass, field
 
-from codegen.astutil import NameAllocator, gather, gather_each, is_simple_target, target_names
+from codegen.astutil import (
+    NameAllocator,
+    gather,
+    gather_each,
+    is_generated,
+    is_simple_target,
+    target_names,
+)
 from codegen.dataflow import Effects, Purity, effects, is_pure_awaitable
 from codegen.liveness import certainly_assigned
 from codegen.safety import TypeEnv, expr_may_raise, stmt_may_raise
@@ -51,6 +58,7 @@ class _Stmt:
     awaitable: ast.expr | None  # set for `x = await call(...)` statements
     raises: bool = False  # may raise or exit on a failure-free run: a barrier
     outcome: str | None = None  # the name the gather stores this call's outcome in
+    loop: bool = False  # a compiler-made replay loop: later calls may join its gather
 
 
 @dataclass
@@ -89,11 +97,23 @@ def _is_barrier(fx: Effects) -> bool:
 
 def _conflict(a: _Stmt, b: _Stmt) -> bool:
     for s in (a, b):
-        if s.awaitable is None and (s.raises or _is_barrier(s.fx)):
+        if s.awaitable is None and not s.loop and (s.raises or _is_barrier(s.fx)):
             return True
     if a.fx.prints and b.fx.prints:
         return True
-    return bool(a.fx.writes & (b.fx.reads | b.fx.writes) or a.fx.reads & b.fx.writes)
+    a_writes, b_writes = a.fx.writes | a.fx.mutated, b.fx.writes | b.fx.mutated
+    return bool(a_writes & (b.fx.reads | b_writes) or a.fx.reads & b_writes)
+
+
+def _is_replay(node: ast.stmt) -> bool:
+    """The loop that replays gathered iterations: it raises only their calls' failures
+    (their bodies cannot raise otherwise), so a later independent call may join its gather."""
+    return (
+        isinstance(node, ast.For)
+        and is_generated(node)
+        and isinstance(node.iter, ast.Await)
+        and is_generated(node.iter)
+    )
 
 
 def schedule_block(
@@ -116,6 +136,10 @@ def schedule_block(
             item.awaitable = None  # building the call may raise: it stays, a barrier
         item.raises = item.awaitable is None and stmt_may_raise(node, env, bound)
         bound |= certainly_assigned([node])
+        if _is_replay(node):
+            item.loop, item.raises = True, False
+            slots.append(_Slot([item], is_group=True))
+            continue
         if item.awaitable is None:
             slots.append(_Slot([item]))
             continue
@@ -123,9 +147,9 @@ def schedule_block(
             (i for i, slot in enumerate(slots) if any(_conflict(m, item) for m in slot.members)),
             default=-1,
         )
-        if notes is not None and last_dep >= 0:
-            _note_holdback(item, slots, last_dep, notes)
         target = next((s for s in slots[last_dep + 1 :] if s.is_group), None)
+        if target is None and notes is not None and last_dep >= 0:
+            _note_holdback(item, slots, last_dep, notes)
         if target is None:
             slots.append(_Slot([item], is_group=True))
         else:
@@ -136,11 +160,27 @@ def schedule_block(
     for slot in slots:
         if len(slot.members) == 1:
             out.append(slot.members[0].node)
+        elif slot.members[0].loop:
+            out += _with_loop(slot.members, alloc)
+            made += 1
         else:
             first = _settle_item(slot.members[0], alloc).node
             out += [_gathered(slot.members), first]
             made += 1
     return out, made
+
+
+def _with_loop(members: list[_Stmt], alloc: NameAllocator) -> list[ast.stmt]:
+    """The replay loop's iterations and the later calls in one gather; the loop replays
+    from its share of the outcomes."""
+    loop = members[0]
+    node = loop.node
+    assert isinstance(node, ast.For) and isinstance(node.iter, ast.Await)
+    loop.outcome = alloc.fresh("iterations")
+    loop.awaitable = node.iter.value
+    gathered = _gathered(members)
+    node.iter = ast.Call(ast.Name(SETTLED, ast.Load()), [ast.Name(loop.outcome, ast.Load())], [])
+    return [gathered, node]
 
 
 def _note_holdback(item: _Stmt, slots: list[_Slot], last_dep: int, notes: list[str]) -> None:

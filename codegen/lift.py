@@ -91,6 +91,9 @@ class _Lifter:
             raise _CannotLift
         name = self.alloc.fresh(call_label(node.value))
         self.bound.add(name)
+        awaited = self.env.of(node)  # the temporary has its call's result type
+        if awaited is not None:
+            self.env.types[name] = awaited
         self.lifted.append(ast.Assign(targets=[ast.Name(name, ast.Store())], value=node, lineno=0))
         return ast.Name(name, ast.Load())
 

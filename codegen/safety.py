@@ -235,6 +235,8 @@ def _item_type(iterable: ast.expr, env: TypeEnv) -> Any:
             return (INT, _element(env.of(iterable.args[0])))
         if iterable.func.id == "range":
             return INT
+        if iterable.func.id == "zip" and iterable.args:
+            return tuple(_element(env.of(a)) for a in iterable.args)
     return _element(env.of(iterable))
 
 
@@ -255,7 +257,20 @@ def type_of(node: ast.expr, env: TypeEnv) -> Type:  # noqa: C901, PLR0911 - a ty
         return STR if isinstance(node.value, str) else None
     if isinstance(node, ast.JoinedStr):
         return STR
-    if isinstance(node, ast.List | ast.ListComp):
+    if (
+        isinstance(node, ast.List)
+        and node.elts
+        and all(
+            isinstance(e, ast.Constant) and type(e.value) in (str, int, float) for e in node.elts
+        )
+    ):
+        kinds = {type(e.value) for e in node.elts}
+        kind = "string" if kinds == {str} else "number" if str not in kinds else None
+        if kind is not None:  # a list of constants: typed like a result array
+            return Schema({"type": "array", "items": {"type": kind}}, {})
+    if isinstance(node, ast.ListComp):
+        return _sorted_pairs_type(node, env) or LIST
+    if isinstance(node, ast.List):
         return LIST
     if isinstance(node, ast.Dict | ast.DictComp):
         return DICT
@@ -291,6 +306,23 @@ def type_of(node: ast.expr, env: TypeEnv) -> Type:  # noqa: C901, PLR0911 - a ty
     if isinstance(node, ast.Call):
         return _call_type(node, env)
     return None
+
+
+def _sorted_pairs_type(node: ast.ListComp, env: TypeEnv) -> Type:
+    """`[pair[1] for pair in sorted(zip(keys, xs), ...)]` (awaitify's keyed sorted): xs's."""
+    gen = node.generators[0] if len(node.generators) == 1 else None
+    if gen is None or gen.ifs or ast.unparse(node.elt) != f"{ast.unparse(gen.target)}[1]":
+        return None
+    call = gen.iter
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
+        return None
+    inner = call.args[0] if call.func.id == "sorted" and call.args else None
+    if not (isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name)):
+        return None
+    if inner.func.id != "zip" or len(inner.args) != 2:  # noqa: PLR2004 - (keys, items)
+        return None
+    items = env.of(inner.args[1])
+    return items if items == PATCHES or isinstance(items, Schema) else None
 
 
 def _picked_type(node: ast.Subscript, env: TypeEnv) -> Type:
@@ -367,8 +399,10 @@ class _Raiser:
         self.bound = set(bound) | env.bound
 
     def stmt(self, stmt: ast.stmt) -> bool:  # noqa: PLR0911 - one case per statement kind
-        if isinstance(stmt, ast.Pass):
-            return False
+        if isinstance(stmt, ast.Pass) or (
+            isinstance(stmt, ast.AsyncFunctionDef) and is_generated(stmt)
+        ):
+            return False  # (defining a compiler-made helper runs nothing)
         if isinstance(stmt, ast.Assign):
             if is_generated(stmt.value) and all(_names_only(t) for t in stmt.targets):
                 return False  # a compiler-made gather of call outcomes: it cannot raise
@@ -443,7 +477,78 @@ class _Raiser:
             return env.of(node) is None or self.expr(node.value)
         if isinstance(node, ast.Call):
             return self._call(node)
+        if isinstance(node, ast.ListComp):
+            return self._listcomp(node)
         return True
+
+    def _iterable(self, node: ast.expr) -> bool:
+        """Iterating it cannot raise: a typed list, or zip/enumerate/range over such."""
+        t = self.env.of(node)
+        if t in (PATCHES, LIST, STR, DICT) or (
+            isinstance(t, Schema) and t.kind() in ("array", "string")
+        ):
+            return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
+            name, args = node.func.id, node.args
+            if name in ("zip", "enumerate") and args:
+                return all(self._iterable(a) for a in args) and (name == "zip" or len(args) == 1)
+            if name == "range":
+                return all(is_number(self.env.of(a)) for a in args) and 1 <= len(args) <= 2  # noqa: PLR2004
+            if name in SETTLE_NAMES:
+                return True
+        return False
+
+    def _listcomp(self, node: ast.ListComp) -> bool:
+        saved = set(self.bound)
+        try:
+            for gen in node.generators:
+                if gen.is_async or self.expr(gen.iter) or not self._iterable(gen.iter):
+                    return True
+                if not self._unpacks(gen.target, gen.iter):
+                    return True
+                self.bound |= set(target_names(gen.target))
+                if any(self.expr(cond) for cond in gen.ifs):
+                    return True
+            return self.expr(node.elt)
+        finally:
+            self.bound = saved
+
+    def _unpacks(self, target: ast.expr, iterable: ast.expr) -> bool:
+        if isinstance(target, ast.Name):
+            return True
+        arity = None
+        if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name):
+            arity = {"zip": len(iterable.args), "enumerate": 2}.get(iterable.func.id)
+        return (
+            isinstance(target, ast.Tuple)
+            and len(target.elts) == arity
+            and all(isinstance(e, ast.Name) for e in target.elts)
+        )
+
+    def _hashable_items(self, node: ast.expr, pairs: bool) -> bool:
+        """A list comprehension of (key, value) pairs (dict) or of items (set) whose keys
+        are typed scalars: building the dict/set cannot raise."""
+        if not isinstance(node, ast.ListComp):
+            return False
+        key = node.elt
+        if pairs:
+            if not (isinstance(key, ast.Tuple) and len(key.elts) == 2):  # noqa: PLR2004
+                return False
+            key = key.elts[0]
+        return scalar(self._comp_type(node, key)) in (STR, INT, NUM, BOOL)
+
+    def _comp_type(self, node: ast.ListComp, elt: ast.expr) -> Type:
+        """The type of `elt` inside the comprehension (its targets typed by their iterable)."""
+        if isinstance(elt, ast.Name):
+            for gen in node.generators:
+                names = target_names(gen.target)
+                if elt.id in names:
+                    item = _item_type(gen.iter, self.env)
+                    if isinstance(gen.target, ast.Name):
+                        return item
+                    index = names.index(elt.id)
+                    return item[index] if isinstance(item, tuple) and index < len(item) else None
+        return self.env.of(elt)
 
     def _compare(self, node: ast.Compare) -> bool:
         operands = [node.left, *node.comparators]
@@ -475,6 +580,14 @@ class _Raiser:
                 return bool(node.keywords)
             if name in SETTLE_NAMES:
                 return False
+            if name in ("zip", "enumerate", "range"):
+                return not self._iterable(node)
+            if name in ("dict", "set") and len(node.args) == 1 and not node.keywords:
+                return not self._hashable_items(node.args[0], pairs=name == "dict")
+            if name in ("list", "tuple") and len(node.args) == 1 and not node.keywords:
+                return not self._iterable(node.args[0]) and not isinstance(
+                    node.args[0], ast.ListComp
+                )
             if name in ("str", "repr", "bool") and len(node.args) == 1 and not node.keywords:
                 return False
             if name == "len" and len(node.args) == 1:
