@@ -252,7 +252,7 @@ def test_imagepatch_key_functions_gather_their_keys() -> None:
     """)
     source, _ = compiled(serial)
     assert "async def execute_command" in source
-    assert "compute_depth_async() for p in patches" in source
+    assert "compute_depth_async()) for p in patches" in source  # in _call_outcome(...)
     assert '"x".find("x")' in source  # a string's find is not a model call
 
 
