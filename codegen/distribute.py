@@ -116,8 +116,9 @@ def compute_purity(tree: ast.Module) -> Purity:
     return purity
 
 
-def _declares_scope(func: ast.AST) -> bool:
-    return any(isinstance(n, ast.Global | ast.Nonlocal) for n in ast.walk(func))
+def _declared_names(func: ast.AST) -> set[str]:
+    """Names the function declares global or nonlocal."""
+    return {n for g in ast.walk(func) if isinstance(g, ast.Global | ast.Nonlocal) for n in g.names}
 
 
 def _function_is_pure(
@@ -212,6 +213,12 @@ class _Compiler:
             stmt.orelse = self._block(stmt.orelse, func, after, enclosing, bound)
             if isinstance(stmt, ast.For):
                 return self._loop(stmt, LoopContext(func, after, enclosing), inner)
+            if any(isinstance(n, ast.Await) for n in ast.walk(stmt)):
+                self.notes.append(
+                    f"line {stmt.lineno}: while loop kept serial: it may not terminate, so no "
+                    "call moves into or across it (overlapping a call made before it would let "
+                    "the loop's calls fail first and change the exception raised)"
+                )
             return [stmt]
         if isinstance(stmt, ast.If | ast.With | ast.AsyncWith | ast.AsyncFor):
             stmt.body = self._block(stmt.body, func, after, enclosing, bound)
@@ -227,11 +234,7 @@ class _Compiler:
         return [stmt]
 
     def _loop(self, loop: ast.For, ctx: LoopContext, bound: set[str]) -> list[ast.stmt]:
-        if _declares_scope(ctx.function):
-            self.notes.append(
-                f"line {loop.lineno}: loop kept serial: the function uses global/nonlocal names"
-            )
-            return [loop]
+        ctx.shared = _declared_names(ctx.function)
         try:
             rewrite = parallelize_loop(loop, ctx, self.purity, self.alloc, (self.env, bound))
         except Serial as exc:

@@ -105,6 +105,8 @@ class TypeEnv:
     types: dict[str, Type] = field(default_factory=dict)
     bound: set[str] = field(default_factory=set)  # params, module names, builtins used
     helper_arity: dict[str, int] = field(default_factory=dict)
+    key_removers: set[str] = field(default_factory=set)  # dicts that may lose keys
+    module_bindings: list[ast.stmt] = field(default_factory=list)  # of its global names
 
     def of(self, node: ast.expr) -> Type:
         return type_of(node, self)
@@ -127,13 +129,34 @@ def build_env(
             a = stmt.args
             if not (a.vararg or a.kwarg or a.kwonlyargs or a.defaults):
                 env.helper_arity[stmt.name] = len(a.args)
+    declared = {n for g in ast.walk(func) if isinstance(g, ast.Global) for n in g.names}
+    assigns = [s for s in module.body if isinstance(s, ast.Assign)]
+    names_of = {id(s): {n for t in s.targets for n in target_names(t)} for s in assigns}
+    env.bound |= declared & set().union(*names_of.values())  # the module ran first
+    env.module_bindings = [s for s in assigns if declared & names_of[id(s)]]
     params = [a.arg for a in func.args.args]
     if func.name == "execute_command" and params:
         env.types[params[0]] = IMAGE
     if func.name == "execute_query" and params:
         env.types[params[0]] = STR
+    env.key_removers = _key_removers(func)
     _infer(func, env)
     return env
+
+
+def _key_removers(func: ast.AST) -> set[str]:
+    """Names whose keys may go (`del d[k]`, `d.pop(...)`, ...): not typed by a display."""
+    out: set[str] = set()
+    for node in ast.walk(func):
+        if isinstance(node, ast.Delete):
+            out |= {n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("pop", "popitem", "clear")
+        ):
+            out |= {n.id for n in ast.walk(node.func.value) if isinstance(n, ast.Name)}
+    return out
 
 
 def _infer(func: ast.AST, env: TypeEnv) -> None:
@@ -158,15 +181,19 @@ def _infer(func: ast.AST, env: TypeEnv) -> None:
 
 def _bindings(func: ast.AST, env: TypeEnv) -> list[tuple[str, Type]]:  # noqa: C901 - by kind
     out: list[tuple[str, Type]] = []
-    for node in ast.walk(func):
+    nodes = [n for root in [func, *env.module_bindings] for n in ast.walk(root)]
+    for node in nodes:
         if isinstance(node, ast.Assign):
             if _is_settle(node.value):
                 continue  # `x = _settled(x)`: x keeps the type of its call
             if is_generated(node.value):
                 out += _gathered_bindings(node, env)
                 continue
+            value_type = type_of(node.value, env)
             for target in node.targets:
-                out += _bind(target, type_of(node.value, env), node.value, env)
+                if isinstance(target, ast.Name) and target.id in env.key_removers:
+                    value_type = DICT if isinstance(node.value, ast.Dict) else None
+                out += _bind(target, value_type, node.value, env)
         elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
             value = type_of(node.value, env)  # `n += 1` keeps n a number, `s += "x"` a string
             kept = isinstance(node.op, ast.Add | ast.Sub | ast.Mult) and (
@@ -272,6 +299,10 @@ def type_of(node: ast.expr, env: TypeEnv) -> Type:  # noqa: C901, PLR0911 - a ty
         return _sorted_pairs_type(node, env) or LIST
     if isinstance(node, ast.List):
         return LIST
+    if isinstance(node, ast.Dict) and node.keys:
+        schema = _display_schema(node)
+        if schema is not None:  # constant keys: typed like a result object
+            return Schema(schema, {})
     if isinstance(node, ast.Dict | ast.DictComp):
         return DICT
     if isinstance(node, ast.Name):
@@ -306,6 +337,21 @@ def type_of(node: ast.expr, env: TypeEnv) -> Type:  # noqa: C901, PLR0911 - a ty
     if isinstance(node, ast.Call):
         return _call_type(node, env)
     return None
+
+
+def _display_schema(node: ast.Dict) -> dict[str, Any] | None:
+    """`{"cars": {}, "n": 0}` -> an object schema requiring those keys (nested displays
+    too); None unless every key is a string constant."""
+    props: dict[str, Any] = {}
+    for key, value in zip(node.keys, node.values, strict=True):
+        if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+            return None
+        if isinstance(value, ast.Dict):
+            inner = _display_schema(value) if value.keys else {"type": "object"}
+            props[key.value] = inner or {"type": "object"}
+        else:
+            props[key.value] = {}
+    return {"type": "object", "required": list(props), "properties": props}
 
 
 def _sorted_pairs_type(node: ast.ListComp, env: TypeEnv) -> Type:
@@ -433,7 +479,9 @@ class _Raiser:
     def _target_ok(self, target: ast.expr, value: ast.expr) -> bool:
         if isinstance(target, ast.Name):
             return True
-        if isinstance(target, ast.Subscript) and self.env.of(target.value) == DICT:
+        base = self.env.of(target.value) if isinstance(target, ast.Subscript) else None
+        is_dict = base == DICT or (isinstance(base, Schema) and base.kind() == "object")
+        if isinstance(target, ast.Subscript) and is_dict and not self.expr(target.value):
             key = scalar(self.env.of(target.slice))
             return key in (STR, INT, NUM, BOOL) and not self.expr(target.slice)
         if isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple):

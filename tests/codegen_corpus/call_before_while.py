@@ -1,5 +1,5 @@
 # shape: call before a while loop
-# minimal-rounds: 3
+# minimal-rounds: 2
 import asyncio
 import hermod
 from PIL import Image
