@@ -42,7 +42,7 @@ def load_functions(
     """The functions and their docs: the live registry in Redis, or (when asked) the
     catalogue compiled into this package. `fallback`: an empty or unreachable registry
     gives the shipped catalogue, with a one-line notice (converting a program offline)."""
-    if fallback:
+    if fallback and not offline:
         try:
             return load_functions(False, settings)
         except RegistryError as exc:
