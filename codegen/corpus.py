@@ -19,7 +19,7 @@ from worker_models.registry import FunctionInfo
 
 HEADER = re.compile(r"^# (shape|minimal-rounds): (.+)$", re.MULTILINE)
 CORPUS_SEEDS = 6
-HOLD_BACK_WORDS = ("kept serial", "held back")
+HOLD_BACK_WORDS = ("kept serial", "held back", "not unrolled")
 
 
 @dataclass

@@ -116,6 +116,13 @@ def compute_purity(tree: ast.Module) -> Purity:
     return purity
 
 
+def _calls_itself(func: ast.AsyncFunctionDef) -> bool:
+    return any(
+        isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == func.name
+        for n in ast.walk(func)
+    )
+
+
 def _declared_names(func: ast.AST) -> set[str]:
     """Names the function declares global or nonlocal."""
     return {n for g in ast.walk(func) if isinstance(g, ast.Global | ast.Nonlocal) for n in g.names}
@@ -157,6 +164,11 @@ class _Compiler:
     def run(self) -> None:
         for func in self.tree.body:
             if isinstance(func, ast.AsyncFunctionDef):
+                if _calls_itself(func):
+                    self.notes.append(
+                        f"line {func.lineno}: {func.name} calls itself: the recursion is not "
+                        "unrolled, so its calls run one level at a time"
+                    )
                 self._function(func)
 
     def _typed(self, func: ast.AsyncFunctionDef) -> TypeEnv:
