@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import typing
 from typing import Any
 
 from dicec.errors import LLMError
@@ -86,15 +87,23 @@ def process_guesses(prompt: str, guess1: Any = None, guess2: Any = None) -> str:
     raise LLMError(NO_LANGUAGE_MODEL.format(name="process_guesses"))
 
 
+# ViperGPT's programs annotate with these (`-> List[ImagePatch]`) without importing them.
+TYPING_NAMES = {
+    name: getattr(typing, name) for name in ("List", "Dict", "Tuple", "Union", "Optional")
+}
+
 PROGRAM_GLOBALS = {
-    f.__name__: f
-    for f in (
-        bool_to_yesno,
-        distance,
-        coerce_to_numeric,
-        best_image_match,
-        best_image_match_async,
-        llm_query,
-        process_guesses,
-    )
+    **TYPING_NAMES,
+    **{
+        f.__name__: f
+        for f in (
+            bool_to_yesno,
+            distance,
+            coerce_to_numeric,
+            best_image_match,
+            best_image_match_async,
+            llm_query,
+            process_guesses,
+        )
+    },
 }
