@@ -144,19 +144,77 @@ def build_env(
     return env
 
 
+# Calls that never remove a key from a dict they are given.
+KEY_KEEPING_CALLS = (
+    frozenset(
+        [
+            "print",
+            "len",
+            "str",
+            "repr",
+            "bool",
+            "int",
+            "float",
+            "sorted",
+            "min",
+            "max",
+            "sum",
+            "list",
+            "tuple",
+            "set",
+            "dict",
+            "enumerate",
+            "zip",
+            "isinstance",
+            "range",
+            "abs",
+            "round",
+            "ImagePatch",
+            "bool_to_yesno",
+            "distance",
+        ]
+    )
+    | SETTLE_NAMES
+)
+
+
 def _key_removers(func: ast.AST) -> set[str]:
-    """Names whose keys may go (`del d[k]`, `d.pop(...)`, ...): not typed by a display."""
+    """Names whose keys may go: `del d[k]`, `d.pop(...)`, or handed to code that might
+    (an argument of a call not known to keep keys, an alias `x = d`). A required key of
+    their type is then no longer a fact: they are left untyped."""
     out: set[str] = set()
     for node in ast.walk(func):
         if isinstance(node, ast.Delete):
             out |= {n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
-        elif (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr in ("pop", "popitem", "clear")
-        ):
-            out |= {n.id for n in ast.walk(node.func.value) if isinstance(n, ast.Name)}
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Name):
+            out.add(node.value.id)
+            out |= {n for t in node.targets for n in target_names(t)}
+        elif isinstance(node, ast.Call) and not _keeps_keys(node):
+            args = [*node.args, *(k.value for k in node.keywords)]
+            out |= {a.id for a in args if isinstance(a, ast.Name)}
+            if isinstance(node.func, ast.Attribute) and node.func.attr in (
+                "pop",
+                "popitem",
+                "clear",
+            ):
+                out |= {n.id for n in ast.walk(node.func.value) if isinstance(n, ast.Name)}
     return out
+
+
+def _loses_keys(name: str, t: Type, env: TypeEnv) -> bool:
+    """A result or display object (or a list of them) whose keys may be removed."""
+    return name in env.key_removers and isinstance(t, Schema)
+
+
+def _keeps_keys(node: ast.Call) -> bool:
+    func = node.func
+    if isinstance(func, ast.Name):
+        return func.id in KEY_KEEPING_CALLS
+    if is_hermod_call(node) or (isinstance(func, ast.Attribute) and func.attr == "gather"):
+        return True
+    return isinstance(func, ast.Attribute) and (
+        func.attr.endswith(ASYNC_SUFFIX) or func.attr in ("get", "append", "crop", "format")
+    )
 
 
 def _infer(func: ast.AST, env: TypeEnv) -> None:
@@ -172,7 +230,11 @@ def _infer(func: ast.AST, env: TypeEnv) -> None:
                 conflicted.add(name)
             else:
                 seen[name] = t
-        new = {k: v for k, v in seen.items() if v is not None and k not in conflicted}
+        new = {
+            k: v
+            for k, v in seen.items()
+            if v is not None and k not in conflicted and not _loses_keys(k, v, env)
+        }
         new = {**new, **{k: v for k, v in base.items() if k not in seen}}
         if new == env.types:
             return
