@@ -6,9 +6,14 @@ import ast
 import itertools
 from collections.abc import Iterable
 
-from orchestrator.program.dialect import ASYNC_SUFFIX, ENTRY_POINTS, MODEL_METHODS
+from orchestrator.program.dialect import ASYNC_SUFFIX, ENTRY_POINTS, MODEL_FUNCTIONS, MODEL_METHODS
 
-__all__ = ["ASYNC_SUFFIX", "ENTRY_POINTS", "MODEL_METHODS"]  # re-exported for the passes
+__all__ = [
+    "ASYNC_SUFFIX",
+    "ENTRY_POINTS",
+    "MODEL_FUNCTIONS",
+    "MODEL_METHODS",
+]  # re-exported for the passes
 # Set on nodes the compiler made, so later passes know they are pure by construction.
 GENERATED = "dicec_generated"
 
@@ -34,7 +39,14 @@ def is_hermod_call(node: ast.AST) -> bool:
 
 
 def is_async_model_method_call(node: ast.AST) -> bool:
-    """`patch.find_async(...)` and the other ImagePatch model twins."""
+    """`patch.find_async(...)` and the other ImagePatch model twins (and free functions')."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id.removesuffix(ASYNC_SUFFIX) in MODEL_FUNCTIONS
+        and node.func.id.endswith(ASYNC_SUFFIX)
+    ):
+        return True
     return (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)

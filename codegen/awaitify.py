@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 import copy
 
-from codegen.astutil import ASYNC_SUFFIX, MODEL_METHODS, module_functions
+from codegen.astutil import ASYNC_SUFFIX, MODEL_FUNCTIONS, MODEL_METHODS, module_functions
 
 KEY_FUNCTIONS = ("min", "max", "sorted")
 # Builtins that consume their whole iterable: a generator argument can become a list.
@@ -43,7 +43,10 @@ class Unsupported(Exception):
 
 
 def is_model_call(node: ast.AST, stringy: set[str]) -> bool:
-    """A sync ImagePatch model method call (`x.find(...)`, not `"text".find(...)`)."""
+    """A sync ImagePatch model method call (`x.find(...)`, not `"text".find(...)`), or a
+    call of a model-calling free function (best_image_match)."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        return node.func.id in MODEL_FUNCTIONS
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
         return False
     if node.func.attr not in MODEL_METHODS:
@@ -170,6 +173,27 @@ class _Converter(ast.NodeTransformer):
 
     visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
 
+    def visit_Expr(self, node: ast.Expr) -> ast.AST:
+        """`xs.sort(key=lambda p: <model call>)` -> `xs[:] = sorted(xs, key=...)`, keys
+        gathered first (sorted is stable as list.sort is; in place, so aliases agree)."""
+        call = node.value
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "sort"
+            and isinstance(call.func.value, ast.Name)
+            and not call.args
+            and any(k.arg == "key" and self._has_model_call(k.value) for k in call.keywords)
+        ):
+            items = call.func.value
+            as_sorted = ast.Call(
+                ast.Name("sorted", ast.Load()), [copy.deepcopy(items)], call.keywords
+            )
+            target = ast.Subscript(ast.Name(items.id, ast.Load()), ast.Slice(), ast.Store())
+            assign = ast.Assign(targets=[target], value=self.visit(as_sorted))
+            return ast.copy_location(assign, node)
+        return self.generic_visit(node)
+
     def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
         if self._has_model_call(node):
             raise Unsupported("a lambda calls a model (only min/max/sorted keys are supported)")
@@ -187,8 +211,11 @@ class _Converter(ast.NodeTransformer):
         node.args = [self._consumed(node, a) for a in node.args]
         self.generic_visit(node)
         if is_model_call(node, self.stringy):
-            assert isinstance(node.func, ast.Attribute)
-            node.func.attr += ASYNC_SUFFIX
+            if isinstance(node.func, ast.Name):
+                node.func.id += ASYNC_SUFFIX
+            else:
+                assert isinstance(node.func, ast.Attribute)
+                node.func.attr += ASYNC_SUFFIX
             return ast.Await(value=node)
         if isinstance(node.func, ast.Name) and node.func.id in self.needs:
             return ast.Await(value=node)

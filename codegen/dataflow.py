@@ -28,7 +28,8 @@ def _words(text: str) -> frozenset[str]:
 PURE_BUILTINS = _words(
     "abs all any bool dict divmod enumerate filter float format frozenset int isinstance len "
     "list map max min range repr reversed round set sorted str sum tuple zip chr ord pow hex "
-    "bin oct ImagePatch Exception ValueError KeyError TypeError RuntimeError IndexError"
+    "bin oct ImagePatch Exception ValueError KeyError TypeError RuntimeError IndexError "
+    "bool_to_yesno distance coerce_to_numeric"
 )
 PURE_METHODS = _words(
     "get keys values items index count copy lower upper strip lstrip rstrip split rsplit join "

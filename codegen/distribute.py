@@ -19,11 +19,20 @@ from pathlib import Path
 from codegen.astutil import ENTRY_POINTS, NameAllocator, all_names, entry_point, module_functions
 from codegen.awaitify import Unsupported, awaitify, uses_sync_image_patch
 from codegen.dataflow import Purity, effects, free_names
-from codegen.gather import ComprehensionGatherer, schedule_block
+from codegen.gather import (
+    OUTCOME,
+    SETTLE_SOURCE,
+    SETTLED,
+    SETTLED_ALL,
+    ComprehensionGatherer,
+    schedule_block,
+)
 from codegen.lift import lift_block
-from codegen.liveness import fresh_locals
+from codegen.liveness import certainly_assigned, fresh_locals
 from codegen.loops import DEFERRED_PRINT_SOURCE, LoopContext, Serial, parallelize_loop
+from codegen.safety import TypeEnv, build_env, non_raising_helpers
 from dicec.errors import ProgramError
+from worker_models.registry import FunctionInfo, catalogue_functions
 
 HEADER = (
     "# Distributed form of {name}\n"
@@ -54,8 +63,11 @@ def parse_program(source: str, filename: str = "<program>") -> ast.Module:
     return tree
 
 
-def distribute(source: str, filename: str = "<program>") -> DistributeResult:
-    """Compile a serial program into its distributed form (no verification here)."""
+def distribute(
+    source: str, filename: str = "<program>", functions: list[FunctionInfo] | None = None
+) -> DistributeResult:
+    """Compile a serial program into its distributed form (no verification here).
+    `functions`: the catalogue whose result schemas type the calls (default: shipped)."""
     tree = parse_program(source, filename)
     style = "hermod"
     notes: list[str] = []
@@ -65,7 +77,7 @@ def distribute(source: str, filename: str = "<program>") -> DistributeResult:
             notes += awaitify(tree)
         except Unsupported as exc:
             return _unchanged(source, filename, style, f"kept serial: {exc}")
-    compiler = _Compiler(tree)
+    compiler = _Compiler(tree, functions if functions is not None else catalogue_functions())
     compiler.run()
     result = DistributeResult(
         source=_render(tree, filename, compiler, notes),
@@ -104,8 +116,16 @@ def compute_purity(tree: ast.Module) -> Purity:
     return purity
 
 
-def _declares_scope(func: ast.AST) -> bool:
-    return any(isinstance(n, ast.Global | ast.Nonlocal) for n in ast.walk(func))
+def _calls_itself(func: ast.AsyncFunctionDef) -> bool:
+    return any(
+        isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == func.name
+        for n in ast.walk(func)
+    )
+
+
+def _declared_names(func: ast.AST) -> set[str]:
+    """Names the function declares global or nonlocal."""
+    return {n for g in ast.walk(func) if isinstance(g, ast.Global | ast.Nonlocal) for n in g.names}
 
 
 def _function_is_pure(
@@ -126,10 +146,16 @@ def _function_is_pure(
 
 
 class _Compiler:
-    def __init__(self, tree: ast.Module) -> None:
+    def __init__(self, tree: ast.Module, functions: list[FunctionInfo]) -> None:
         self.tree = tree
+        self.functions = functions
         self.purity = compute_purity(tree)
-        self.alloc = NameAllocator(all_names(tree) | {"pair"})
+        self.purity.async_helpers.add(OUTCOME)
+        self.purity.sync_helpers |= {SETTLED, SETTLED_ALL}
+        self.alloc = NameAllocator(all_names(tree) | {"pair", OUTCOME, SETTLED, SETTLED_ALL})
+        self.env = TypeEnv({})
+        # Decided on the program as written, before any pass rewrites a helper.
+        self.helper_arity = non_raising_helpers(tree, functions, self.purity)
         self.gathers = 0
         self.loops = 0
         self.deferred_print = False
@@ -138,14 +164,30 @@ class _Compiler:
     def run(self) -> None:
         for func in self.tree.body:
             if isinstance(func, ast.AsyncFunctionDef):
+                if _calls_itself(func):
+                    self.notes.append(
+                        f"line {func.lineno}: {func.name} calls itself: the recursion is not "
+                        "unrolled, so its calls run one level at a time"
+                    )
                 self._function(func)
 
+    def _typed(self, func: ast.AsyncFunctionDef) -> TypeEnv:
+        env = build_env(func, self.tree, self.functions)
+        env.helper_arity = dict(self.helper_arity)
+        return env
+
     def _function(self, func: ast.AsyncFunctionDef) -> None:
-        comps = ComprehensionGatherer(self.purity, self.alloc)
-        func.body = [comps.visit(s) for s in func.body]
+        comps = ComprehensionGatherer(self.purity, self.alloc, self._typed(func))
+        comps.bound = set(comps.env.bound)
+        body = []
+        for stmt in func.body:
+            body.append(comps.visit(stmt))
+            comps.bound |= certainly_assigned([stmt])
+        func.body = body
         self.gathers += comps.made
-        func.body = lift_block(func.body, self.purity, self.alloc)
-        func.body = self._block(func.body, func, [], [])
+        func.body = lift_block(func.body, self.purity, self.alloc, self._typed(func))
+        self.env = self._typed(func)
+        func.body = self._block(func.body, func, [], [], set(self.env.bound))
 
     def _block(
         self,
@@ -153,12 +195,15 @@ class _Compiler:
         func: ast.AsyncFunctionDef,
         after: list[list[ast.stmt]],
         enclosing: list[ast.stmt],
+        bound: set[str],
     ) -> list[ast.stmt]:
         out: list[ast.stmt] = []
+        here = set(bound)
         for k, stmt in enumerate(stmts):
             inner_after = [stmts[k + 1 :], *after]
-            out.extend(self._statement(stmt, func, inner_after, enclosing))
-        scheduled, made = schedule_block(out, self.purity, self.alloc)
+            out.extend(self._statement(stmt, func, inner_after, enclosing, here))
+            here |= certainly_assigned([stmt])
+        scheduled, made = schedule_block(out, self.purity, self.alloc, self.env, bound, self.notes)
         self.gathers += made
         return scheduled
 
@@ -168,34 +213,42 @@ class _Compiler:
         func: ast.AsyncFunctionDef,
         after: list[list[ast.stmt]],
         enclosing: list[ast.stmt],
+        bound: set[str],
     ) -> list[ast.stmt]:
         if isinstance(stmt, ast.For | ast.While):
-            stmt.body = self._block(stmt.body, func, after, [*enclosing, stmt])
-            stmt.orelse = self._block(stmt.orelse, func, after, enclosing)
+            inner = bound | (
+                {n.id for n in ast.walk(stmt.target) if isinstance(n, ast.Name)}
+                if isinstance(stmt, ast.For)
+                else set()
+            )
+            stmt.body = self._block(stmt.body, func, after, [*enclosing, stmt], inner)
+            stmt.orelse = self._block(stmt.orelse, func, after, enclosing, bound)
             if isinstance(stmt, ast.For):
-                return self._loop(stmt, LoopContext(func, after, enclosing))
+                return self._loop(stmt, LoopContext(func, after, enclosing), inner)
+            if any(isinstance(n, ast.Await) for n in ast.walk(stmt)):
+                self.notes.append(
+                    f"line {stmt.lineno}: while loop kept serial: it may not terminate, so no "
+                    "call moves into or across it (overlapping a call made before it would let "
+                    "the loop's calls fail first and change the exception raised)"
+                )
             return [stmt]
         if isinstance(stmt, ast.If | ast.With | ast.AsyncWith | ast.AsyncFor):
-            stmt.body = self._block(stmt.body, func, after, enclosing)
+            stmt.body = self._block(stmt.body, func, after, enclosing, bound)
             if isinstance(stmt, ast.If | ast.AsyncFor):
-                stmt.orelse = self._block(stmt.orelse, func, after, enclosing)
+                stmt.orelse = self._block(stmt.orelse, func, after, enclosing, bound)
         elif isinstance(stmt, ast.Try):
             inside = [*enclosing, stmt]
-            stmt.body = self._block(stmt.body, func, after, inside)
+            stmt.body = self._block(stmt.body, func, after, inside, bound)
             for handler in stmt.handlers:
-                handler.body = self._block(handler.body, func, after, enclosing)
-            stmt.orelse = self._block(stmt.orelse, func, after, enclosing)
-            stmt.finalbody = self._block(stmt.finalbody, func, after, enclosing)
+                handler.body = self._block(handler.body, func, after, enclosing, bound)
+            stmt.orelse = self._block(stmt.orelse, func, after, enclosing, bound)
+            stmt.finalbody = self._block(stmt.finalbody, func, after, enclosing, bound)
         return [stmt]
 
-    def _loop(self, loop: ast.For, ctx: LoopContext) -> list[ast.stmt]:
-        if _declares_scope(ctx.function):
-            self.notes.append(
-                f"line {loop.lineno}: loop kept serial: the function uses global/nonlocal names"
-            )
-            return [loop]
+    def _loop(self, loop: ast.For, ctx: LoopContext, bound: set[str]) -> list[ast.stmt]:
+        ctx.shared = _declared_names(ctx.function)
         try:
-            rewrite = parallelize_loop(loop, ctx, self.purity, self.alloc)
+            rewrite = parallelize_loop(loop, ctx, self.purity, self.alloc, (self.env, bound))
         except Serial as exc:
             self.notes.append(f"line {loop.lineno}: loop kept serial: {exc}")
             return [loop]
@@ -215,6 +268,8 @@ def _render(tree: ast.Module, filename: str, compiler: _Compiler, notes: list[st
         extra.append(ast.Import(names=[ast.alias("asyncio")]))
     if compiler.deferred_print:
         extra.extend(ast.parse(DEFERRED_PRINT_SOURCE).body)
+    if any(isinstance(n, ast.Name) and n.id == OUTCOME for n in ast.walk(tree)):
+        extra.extend(ast.parse(SETTLE_SOURCE).body)
     tree.body[insert_at:insert_at] = extra
     ast.fix_missing_locations(tree)
     header = HEADER.format(name=Path(filename).name)

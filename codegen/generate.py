@@ -27,6 +27,7 @@ NO_CODE = "the answer contains no Python program (expected one ```python code bl
 class FunctionSource:
     functions: list[FunctionInfo]
     origin: str  # where the documentation came from, for the user to see
+    notice: str | None = None  # one line for the user when the shipped catalogue stood in
 
 
 @dataclass
@@ -35,9 +36,19 @@ class GenerateResult:
     attempts: int
 
 
-def load_functions(offline: bool = False, settings: Settings | None = None) -> FunctionSource:
-    """The functions and their docs: the live registry in Redis, or (only when asked) the
-    catalogue compiled into this package."""
+def load_functions(
+    offline: bool = False, settings: Settings | None = None, fallback: bool = False
+) -> FunctionSource:
+    """The functions and their docs: the live registry in Redis, or (when asked) the
+    catalogue compiled into this package. `fallback`: an empty or unreachable registry
+    gives the shipped catalogue, with a one-line notice (converting a program offline)."""
+    if fallback and not offline:
+        try:
+            return load_functions(False, settings)
+        except RegistryError as exc:
+            why = "is empty" if "is empty" in str(exc) else "cannot be read"
+            notice = f"notice: the function registry {why}; using the shipped catalogue"
+            return FunctionSource(catalogue_functions(), "the shipped catalogue", notice)
     if offline:
         return FunctionSource(catalogue_functions(), "the compiled-in catalogue (offline)")
     from dicec.redis_conn import sync_client

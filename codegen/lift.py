@@ -5,7 +5,9 @@
 gather pass sees every call as a statement. An await is lifted only when nothing with an
 effect is evaluated before it in its statement, and never out of a conditionally
 evaluated place (the right of `and`/`or`, a branch of `x if c else y`, a comprehension or
-a lambda): lifting must not change what runs or in which order effects happen.
+a lambda): lifting must not change what runs or in which order effects happen. Nor is
+it lifted above anything that may raise (a subscript, an unknown call: safety.py), or the
+call would be made where the serial program raises first.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from __future__ import annotations
 import ast
 import copy
 
-from codegen.astutil import NameAllocator, call_label
+from codegen.astutil import NameAllocator, call_label, is_generated
 from codegen.dataflow import Purity, _Collector, is_pure_awaitable
+from codegen.liveness import certainly_assigned
+from codegen.safety import TypeEnv, expr_may_raise
 
 
 class _CannotLift(Exception):
@@ -22,13 +26,15 @@ class _CannotLift(Exception):
 
 
 class _Lifter:
-    def __init__(self, purity: Purity, alloc: NameAllocator) -> None:
+    def __init__(self, purity: Purity, alloc: NameAllocator, env: TypeEnv, bound: set[str]) -> None:
         self.purity = purity
         self.alloc = alloc
+        self.env = env
+        self.bound = set(bound)
         self.lifted: list[ast.stmt] = []
         self.effect_seen = False
 
-    def expr(self, node: ast.expr) -> ast.expr:
+    def expr(self, node: ast.expr) -> ast.expr:  # noqa: C901 - one case per node kind
         """Rewrite `node` in evaluation order, lifting its awaits into self.lifted."""
         if isinstance(node, ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
             # Only the first iterable is evaluated here, once, before anything else in it.
@@ -55,7 +61,9 @@ class _Lifter:
         if isinstance(node, ast.Await):
             return self._await(node)
         for name, value in ast.iter_fields(node):
-            if isinstance(value, ast.expr):
+            if isinstance(node, ast.Call) and name == "func" and isinstance(value, ast.Attribute):
+                value.value = self.expr(value.value)  # the method lookup: the call's check
+            elif isinstance(value, ast.expr):
                 setattr(node, name, self.expr(value))
             elif isinstance(value, list):
                 setattr(
@@ -65,6 +73,8 @@ class _Lifter:
                 )
         if isinstance(node, ast.Call) and not self._call_is_pure(node):
             self.effect_seen = True
+        if not is_pure_awaitable(node, self.purity) and expr_may_raise(node, self.env, self.bound):
+            self.effect_seen = True  # (an awaited call is checked by its await)
         return node
 
     def _keyword(self, value: object) -> object:
@@ -73,10 +83,17 @@ class _Lifter:
         return value
 
     def _await(self, node: ast.Await) -> ast.expr:
-        node.value = self.expr(node.value)
+        if not is_generated(node):  # a compiler-made gather was built from safe parts
+            node.value = self.expr(node.value)
         if self.effect_seen or not is_pure_awaitable(node.value, self.purity):
             raise _CannotLift
+        if expr_may_raise(node, self.env, self.bound):  # building the call itself may raise
+            raise _CannotLift
         name = self.alloc.fresh(call_label(node.value))
+        self.bound.add(name)
+        awaited = self.env.of(node)  # the temporary has its call's result type
+        if awaited is not None:
+            self.env.types[name] = awaited
         self.lifted.append(ast.Assign(targets=[ast.Name(name, ast.Store())], value=node, lineno=0))
         return ast.Name(name, ast.Load())
 
@@ -94,10 +111,18 @@ class _Lifter:
         return not (fx.prints or fx.unknown_calls or fx.mutated)
 
 
-def lift_block(stmts: list[ast.stmt], purity: Purity, alloc: NameAllocator) -> list[ast.stmt]:
+def lift_block(
+    stmts: list[ast.stmt],
+    purity: Purity,
+    alloc: NameAllocator,
+    env: TypeEnv,
+    bound: set[str] | None = None,
+) -> list[ast.stmt]:
     """Lift awaits out of every statement of this block and of the blocks nested in it."""
     out: list[ast.stmt] = []
+    bound = set(env.bound if bound is None else bound)
     for stmt in stmts:
+        inner = bound | set(_loop_targets(stmt))
         for field in ("body", "orelse", "finalbody"):
             block = getattr(stmt, field, None)
             if (
@@ -106,15 +131,24 @@ def lift_block(stmts: list[ast.stmt], purity: Purity, alloc: NameAllocator) -> l
                 and isinstance(block[0], ast.stmt)
                 and not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
             ):
-                setattr(stmt, field, lift_block(block, purity, alloc))
+                setattr(stmt, field, lift_block(block, purity, alloc, env, inner))
         if isinstance(stmt, ast.Try):
             for handler in stmt.handlers:
-                handler.body = lift_block(handler.body, purity, alloc)
-        out.extend(_lift_stmt(stmt, purity, alloc))
+                handler.body = lift_block(handler.body, purity, alloc, env, inner)
+        out.extend(_lift_stmt(stmt, purity, alloc, env, bound))
+        bound |= certainly_assigned([stmt])
     return out
 
 
-def _lift_stmt(stmt: ast.stmt, purity: Purity, alloc: NameAllocator) -> list[ast.stmt]:
+def _loop_targets(stmt: ast.stmt) -> list[str]:
+    if isinstance(stmt, ast.For | ast.AsyncFor):
+        return [n.id for n in ast.walk(stmt.target) if isinstance(n, ast.Name)]
+    return []
+
+
+def _lift_stmt(
+    stmt: ast.stmt, purity: Purity, alloc: NameAllocator, env: TypeEnv, bound: set[str]
+) -> list[ast.stmt]:
     slot = _expression_slot(stmt)
     if slot is None:
         return [stmt]
@@ -122,7 +156,7 @@ def _lift_stmt(stmt: ast.stmt, purity: Purity, alloc: NameAllocator) -> list[ast
     value = getattr(stmt, field)
     if value is None or not any(isinstance(n, ast.Await) for n in ast.walk(value)):
         return [stmt]
-    lifter = _Lifter(purity, alloc)
+    lifter = _Lifter(purity, alloc, env, bound)
     value = copy.deepcopy(value)  # the original stays intact if lifting gives up halfway
     try:
         if top_level_await_ok and isinstance(value, ast.Await):
@@ -133,6 +167,8 @@ def _lift_stmt(stmt: ast.stmt, purity: Purity, alloc: NameAllocator) -> list[ast
     except _CannotLift:
         return [stmt]
     setattr(stmt, field, new_value)
+    for lifted in lifter.lifted:  # notes name the serial program's line
+        lifted.lineno = stmt.lineno
     return [*lifter.lifted, stmt]
 
 

@@ -88,8 +88,9 @@ def _exposed_stmt(stmt: ast.stmt, purity: Purity, done: set[str]) -> set[str]:
         return out | exposed_reads(stmt.body + stmt.orelse, purity, frozenset(inner))
     if isinstance(stmt, ast.Try):
         out = exposed_reads(stmt.body, purity, frozen)
-        for handler in stmt.handlers:
-            out |= exposed_reads(handler.body, purity, frozen)
+        for handler in stmt.handlers:  # `except ... as e` binds e before the handler runs
+            bound = frozen | ({handler.name} if handler.name else set())
+            out |= exposed_reads(handler.body, purity, frozenset(bound))
         out |= exposed_reads(stmt.orelse + stmt.finalbody, purity, frozen)
         return out
     if isinstance(stmt, ast.With | ast.AsyncWith):

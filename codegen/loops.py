@@ -33,6 +33,7 @@ from codegen.astutil import (
 )
 from codegen.dataflow import Effects, Purity, effects, free_names
 from codegen.liveness import certainly_assigned, exposed_reads, fresh_locals
+from codegen.safety import TypeEnv, body_may_raise
 
 DEFERRED_PRINT = "_deferred_print"
 DEFERRED_PRINT_SOURCE = f'''
@@ -55,6 +56,7 @@ class LoopContext:
     function: ast.AsyncFunctionDef
     after: list[list[ast.stmt]] = field(default_factory=list)  # innermost first
     enclosing: list[ast.stmt] = field(default_factory=list)  # loops and trys around it
+    shared: set[str] = field(default_factory=set)  # names the function declares global
 
 
 @dataclass
@@ -65,7 +67,11 @@ class LoopRewrite:
 
 
 def parallelize_loop(
-    loop: ast.For, ctx: LoopContext, purity: Purity, alloc: NameAllocator
+    loop: ast.For,
+    ctx: LoopContext,
+    purity: Purity,
+    alloc: NameAllocator,
+    safety: tuple[TypeEnv, set[str]],
 ) -> LoopRewrite | None:
     """The gathered form of `loop`, None when it has no call to gather; Serial if unsafe."""
     fx = effects(loop.body, purity)
@@ -74,14 +80,96 @@ def parallelize_loop(
     _check_effects(loop, fx)
     written = fx.writes | set(target_names(loop.target))
     lists = _deferred_lists(loop, ctx, written)
-    _check_mutations(loop, fx, written, lists, purity)
+    dicts = _deferred_dicts(loop, ctx, written)
+    accs = _accumulators(loop, set(lists) | set(dicts))
+    written -= set(accs)  # their updates are folded after the gather, in iteration order
+    used = {n.id for n in _walk_own(loop.body) if isinstance(n, ast.Name)}
+    if (used & ctx.shared) - set(accs):
+        shared = (used & ctx.shared) - set(accs)
+        raise Serial(f"uses global/nonlocal {_names(shared)} other than as a running total")
+    _check_mutations(loop, fx, written, [*lists, *dicts], purity)
     carried = written & exposed_reads(loop.body, purity, frozenset(target_names(loop.target)))
     if carried:
         raise Serial(f"reads {_names(carried)} before assigning it: carried between iterations")
     live = written & _live_after(loop, ctx, purity)
     if live:
         raise Serial(f"{_names(live)} set in the loop is used after it")
-    return _rewrite(loop, fx, lists, purity, alloc)
+    raising = body_may_raise(loop.body, *safety)
+    if raising is not None:
+        text = ast.unparse(raising).split("\n")[0][:60]
+        raise Serial(
+            f"`{text}` (line {raising.lineno}) may raise: the serial loop would stop there and "
+            "not make the later iterations' calls"
+        )
+    return _rewrite(loop, fx, (lists, accs, dicts), purity, alloc)
+
+
+def _store_chain(target: ast.expr) -> tuple[str, list[ast.expr]] | None:
+    """`d[k1][k2]` -> ("d", [k1, k2]); None for anything else."""
+    keys: list[ast.expr] = []
+    while isinstance(target, ast.Subscript) and not isinstance(target.slice, ast.Slice):
+        keys.insert(0, target.slice)
+        target = target.value
+    return (target.id, keys) if isinstance(target, ast.Name) and keys else None
+
+
+def _deferred_dicts(loop: ast.For, ctx: LoopContext, written: set[str]) -> dict[str, int]:
+    """Dicts made outside the loop (`d = {...}`) that the loop only stores into
+    (`d[k] = v`, `d[a][k] = v`, one depth per dict): the stores are replayed after the
+    gather in iteration order, so the dict ends as the serial loop leaves it."""
+    depths: dict[str, int] = {}
+    bases: set[int] = set()
+    bad: set[str] = set(written)
+    for node in _walk_own(loop.body):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            chain = _store_chain(node.targets[0])
+            if chain is None:
+                continue
+            name, keys = chain
+            if depths.setdefault(name, len(keys)) != len(keys):
+                bad.add(name)
+            base = node.targets[0]
+            while isinstance(base, ast.Subscript):
+                base = base.value
+            bases.add(id(base))
+            if any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node.value)):
+                bad.add(name)
+    for node in [*_walk_own(loop.body), *ast.walk(loop.iter)]:
+        if isinstance(node, ast.Name) and node.id in depths and id(node) not in bases:
+            bad.add(node.id)  # read elsewhere in the loop: not only stored into
+    return {
+        n: d
+        for n, d in depths.items()
+        if n not in bad and _only_ever_fresh(n, ctx.function, (ast.Dict, ast.DictComp))
+    }
+
+
+def _accumulators(loop: ast.For, lists: set[str]) -> dict[str, ast.operator]:
+    """Names the loop only updates by `name op= value` (one op of + - *, value not reading
+    the name): a reduction. Each iteration records its values; the fold runs after the
+    gather, in iteration order, so the result is the serial one (no commutativity needed)."""
+    targets = set(target_names(loop.target))
+    ops: dict[str, ast.operator] = {}
+    bad: set[str] = set(targets | lists)
+    updates: set[int] = set()
+    for node in _walk_own(loop.body):
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            name = node.target.id
+            updates.add(id(node.target))
+            same = ops.setdefault(name, node.op)
+            reads_itself = any(
+                isinstance(n, ast.Name) and n.id == name for n in ast.walk(node.value)
+            )
+            if (
+                type(same) is not type(node.op)
+                or reads_itself
+                or not isinstance(node.op, ast.Add | ast.Sub | ast.Mult)
+            ):
+                bad.add(name)
+    for node in _walk_own(loop.body):
+        if isinstance(node, ast.Name) and node.id in ops and id(node) not in updates:
+            bad.add(node.id)  # read or bound elsewhere in the body: not a plain reduction
+    return {name: op for name, op in ops.items() if name not in bad}
 
 
 def _names(names: set[str]) -> str:
@@ -164,12 +252,16 @@ def _deferred_lists(loop: ast.For, ctx: LoopContext, written: set[str]) -> list[
 
 
 def _only_ever_a_fresh_list(name: str, function: ast.AsyncFunctionDef) -> bool:
-    """Bound only by `name = [...]` in this function and never aliased by `x = name`."""
+    return _only_ever_fresh(name, function, LIST_BUILDERS)
+
+
+def _only_ever_fresh(name: str, function: ast.AsyncFunctionDef, builders: tuple[type, ...]) -> bool:
+    """Bound only by `name = <display>` in this function and never aliased by `x = name`."""
     bound_ok = False
     for node in ast.walk(function):
         if isinstance(node, ast.Assign):
             if any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
-                if not isinstance(node.value, LIST_BUILDERS):
+                if not isinstance(node.value, builders):
                     return False
                 bound_ok = True
             if isinstance(node.value, ast.Name) and node.value.id == name:
@@ -243,9 +335,18 @@ class _Deferrer(ast.NodeTransformer):
     """Inside the iteration helper: prints and outer-list appends are recorded; `continue`
     ends the iteration."""
 
-    def __init__(self, printed: str, lists: dict[str, str], result: ast.expr) -> None:
+    def __init__(
+        self,
+        printed: str,
+        lists: dict[str, str],
+        result: ast.expr,
+        accs: dict[str, str],
+        stores: dict[str, str],
+    ) -> None:
         self.printed = printed
         self.lists = lists
+        self.accs = accs
+        self.stores = stores
         self.result = result
         self.used_print = False
         self._loops = 0
@@ -274,6 +375,18 @@ class _Deferrer(ast.NodeTransformer):
             return node
         return ast.Return(value=copy.deepcopy(self.result))
 
+    def visit_Assign(self, node: ast.Assign) -> ast.AST:
+        chain = _store_chain(node.targets[0]) if len(node.targets) == 1 else None
+        if chain is not None and chain[0] in self.stores:
+            record = ast.Tuple([*chain[1], node.value], ast.Load())
+            return _call_stmt(self.stores[chain[0]], "append", record)
+        return self.generic_visit(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
+        if isinstance(node.target, ast.Name) and node.target.id in self.accs:
+            return _call_stmt(self.accs[node.target.id], "append", node.value)
+        return node
+
     def visit_Expr(self, node: ast.Expr) -> ast.AST:
         if _is_print(node.value):
             self.used_print = True
@@ -294,18 +407,26 @@ def _call_stmt(receiver: str, method: str, arg: ast.expr) -> ast.Expr:
 
 
 def _rewrite(
-    loop: ast.For, fx: Effects, lists: list[str], purity: Purity, alloc: NameAllocator
+    loop: ast.For,
+    fx: Effects,
+    deferred: tuple[list[str], dict[str, ast.operator], dict[str, int]],
+    purity: Purity,
+    alloc: NameAllocator,
 ) -> LoopRewrite:
+    lists, accs, dicts = deferred
     params = list(dict.fromkeys(target_names(loop.target)))
     helper = alloc.fresh(f"each_{params[-1]}")
     printed = alloc.fresh("printed") if fx.prints else None
     buffers = {name: alloc.fresh(f"{name}_items") for name in lists}
-    outputs = ([printed] if printed else []) + list(buffers.values())
+    folds = {name: alloc.fresh(f"{name}_terms") for name in accs}
+    stores = {name: alloc.fresh(f"{name}_stores") for name in dicts}
+    outputs = ([printed] if printed else []) + list(buffers.values()) + list(folds.values())
+    outputs += list(stores.values())
     error = alloc.fresh("error")
     # An iteration returns its recorded output and the exception that ended it (or None):
     # the replay then fails where the serial loop failed, after the same output.
     done, failed = _outputs(outputs, "None"), _outputs(outputs, error)
-    deferrer = _Deferrer(printed or "", buffers, _expr(done))
+    deferrer = _Deferrer(printed or "", buffers, _expr(done), folds, stores)
     body = [deferrer.visit(s) for s in copy.deepcopy(loop.body)]
     func = _parse_stmt(
         f"async def {helper}({', '.join(params)}):\n"
@@ -320,8 +441,37 @@ def _rewrite(
     element = ast.Call(ast.Name(helper, ast.Load()), [ast.Name(p, ast.Load()) for p in params], [])
     comp = ast.comprehension(target=copy.deepcopy(loop.target), iter=loop.iter, ifs=[], is_async=0)
     replay = _replay(outputs, printed, buffers, error, alloc)
+    _fold_into(replay, accs, folds, alloc)
+    _store_into(replay, dicts, stores, alloc)
     replay.iter = gather_each(element, [comp])
     return LoopRewrite([func, replay, *loop.orelse], helper, deferrer.used_print)
+
+
+def _fold_into(
+    replay: ast.For, accs: dict[str, ast.operator], folds: dict[str, str], alloc: NameAllocator
+) -> None:
+    """`for _t in _total_terms: total += _t` in the replay, before a failure is re-raised."""
+    for name, op in accs.items():
+        term = alloc.fresh("term")
+        fold = ast.For(
+            target=ast.Name(term, ast.Store()),
+            iter=ast.Name(folds[name], ast.Load()),
+            body=[ast.AugAssign(ast.Name(name, ast.Store()), op, ast.Name(term, ast.Load()))],
+            orelse=[],
+        )
+        replay.body.insert(len(replay.body) - 1, fold)
+
+
+def _store_into(
+    replay: ast.For, dicts: dict[str, int], stores: dict[str, str], alloc: NameAllocator
+) -> None:
+    """`for _k, _v in _d_stores: d[_k] = _v` in the replay, before a failure is re-raised."""
+    for name, depth in dicts.items():
+        keys = [alloc.fresh("key") for _ in range(depth)]
+        value = alloc.fresh("value")
+        path = name + "".join(f"[{k}]" for k in keys)
+        text = f"for {', '.join([*keys, value])} in {stores[name]}:\n    {path} = {value}"
+        replay.body.insert(len(replay.body) - 1, _parse_stmt(text))
 
 
 def _outputs(outputs: list[str], error: str) -> str:

@@ -41,7 +41,7 @@ def distribute_verified(
         chosen = _try_llm(serial, filename, functions, llm, seeds, messages)
         if chosen is not None:
             return chosen
-    compiled = distribute(serial, filename)
+    compiled = distribute(serial, filename, functions)
     report = verify(serial, compiled.source, functions=functions, seeds=seeds)
     if report.equivalent:
         return Distribution(compiled.source, "compiler", report, messages + compiled.notes)

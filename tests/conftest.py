@@ -15,7 +15,9 @@ import pytest
 import redis
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE_PROGRAMS = ROOT.parent / "shared" / "reference-programs"
+REFERENCE_PROGRAMS = Path(  # a checkout outside the project folder (a git worktree) sets it
+    os.environ.get("DICEC_REFERENCE_PROGRAMS") or ROOT.parent / "shared" / "reference-programs"
+)
 TEST_POOLS = ROOT / "tests" / "data" / "pools-test.yaml"
 CHECKPOINT_DIR = ROOT / "var" / "checkpoints"
 # DB 0 unless told otherwise; a parallel run can point REDIS_URL at another DB number.

@@ -23,3 +23,5 @@ MODEL_METHODS = frozenset(
     }
 )
 ASYNC_SUFFIX = "_async"  # find -> find_async
+# Free functions of ViperGPT's API that call a model; each has an `<name>_async` twin.
+MODEL_FUNCTIONS = frozenset({"best_image_match"})

@@ -17,6 +17,7 @@ from PIL import Image
 
 from orchestrator.program.imagepatch import blocking_runner, build_image_patch_class
 from orchestrator.program.sandbox.programs import CompiledProgram, Limits, ProgramRun, run_program
+from orchestrator.program.viper import PROGRAM_GLOBALS
 
 
 class CallsModule(Protocol):
@@ -40,7 +41,7 @@ async def run_on_image(
         modules={"hermod": hermod},
         image_path=str(image_path),
         image=image,
-        extra_globals={"ImagePatch": image_patch},
+        extra_globals={**PROGRAM_GLOBALS, "ImagePatch": image_patch},
         limits=limits,
         executor=executor,
     )

@@ -21,6 +21,7 @@ CallFn = Callable[..., Awaitable[Any]]
 RunSync = Callable[[Awaitable[Any]], Any]
 LlmFn = Callable[[str], Awaitable[str]]
 
+DEFAULT_QUESTION = "What is this?"  # ViperGPT's simple_query() without a question
 # The functions each model method calls (llm_query asks the LLM, no pool).
 METHOD_FUNCTIONS: dict[str, tuple[str, ...]] = {
     "find": ("glip",),
@@ -78,7 +79,8 @@ class ImagePatchBase:
         out = await self._call("xvlm", image=self.image, object_name=object_name, property=property)
         return bool(out["result"])
 
-    async def simple_query_async(self, question: str) -> str:
+    async def simple_query_async(self, question: str | None = None) -> str:
+        question = DEFAULT_QUESTION if question is None else question
         out = await self._call("blip", image=self.image, question=question)
         return out["answer"]
 
@@ -86,16 +88,22 @@ class ImagePatchBase:
         out = await self._call("depth", image=self.image)
         return float(out["depth"])
 
-    async def best_text_match_async(self, option_list: list[str]) -> str:
+    async def best_text_match_async(self, option_list: list[str], prefix: str | None = None) -> str:
         if not option_list:
             raise ValueError("best_text_match needs at least one option")
         scores = []
         for option in option_list:
-            out = await self._call("xvlm", image=self.image, object_name=option, property=option)
+            text = f"{prefix} {option}" if prefix else option
+            out = await self._call("xvlm", image=self.image, object_name=text, property=text)
             scores.append(out["score"])
         return option_list[scores.index(max(scores))]
 
-    async def llm_query_async(self, question: str) -> str:
+    async def text_score_async(self, text: str) -> float:
+        """How well the patch matches a text (xvlm's score); best_image_match uses it."""
+        out = await self._call("xvlm", image=self.image, object_name=text, property=text)
+        return float(out["score"])
+
+    async def llm_query_async(self, question: str, long_answer: bool = True) -> str:
         if self._llm is None:
             raise LLMError(
                 "llm_query needs an LLM: none is configured for this run "
@@ -113,17 +121,20 @@ class ImagePatchBase:
     def verify_property(self, object_name: str, property: str) -> bool:
         return self._run_sync(self.verify_property_async(object_name, property))
 
-    def simple_query(self, question: str) -> str:
+    def simple_query(self, question: str | None = None) -> str:
         return self._run_sync(self.simple_query_async(question))
 
     def compute_depth(self) -> float:
         return self._run_sync(self.compute_depth_async())
 
-    def best_text_match(self, option_list: list[str]) -> str:
-        return self._run_sync(self.best_text_match_async(option_list))
+    def best_text_match(self, option_list: list[str], prefix: str | None = None) -> str:
+        return self._run_sync(self.best_text_match_async(option_list, prefix))
 
-    def llm_query(self, question: str) -> str:
-        return self._run_sync(self.llm_query_async(question))
+    def llm_query(self, question: str, long_answer: bool = True) -> str:
+        return self._run_sync(self.llm_query_async(question, long_answer))
+
+    def text_score(self, text: str) -> float:
+        return self._run_sync(self.text_score_async(text))
 
 
 SYNC_IN_ASYNC = (

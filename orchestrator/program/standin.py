@@ -5,6 +5,10 @@ the function's parameters schema (from the registry), records it, and returns a 
 generated from the result schema, deterministically from (seed, function, arguments), so
 the serial and the distributed program see the same answer to the same question.
 
+Faults. A run may inject, deterministically from (seed, function, arguments) so that both
+programs meet the same ones: call failures (`CallFailedError`, as a failed worker call
+raises) and empty results (no boxes, empty answers), besides normal results.
+
 Rounds. Calls are answered in waves: a call waits until nothing else in the program can
 run (every task is blocked on a call), then all waiting calls are answered together as
 one round. A call's round is thus the number of answers the program had to wait for
@@ -26,7 +30,7 @@ from typing import Any
 import jsonschema
 from PIL import Image
 
-from dicec.errors import CallValidationError, UnknownFunctionError
+from dicec.errors import CallFailedError, CallValidationError, UnknownFunctionError
 from orchestrator.program.schemagen import generate
 from worker_models.registry import FunctionInfo
 
@@ -34,6 +38,14 @@ from worker_models.registry import FunctionInfo
 MAX_SETTLE_HOPS = 1000
 # Without access to the loop's ready queue: turns with no new call that count as settled.
 SETTLED_HOPS = 50
+# Share of calls that fail (besides the targeted function), of results made empty.
+FAIL_SHARE = 0.0
+EMPTY_SHARE = 0.5
+NORMAL, EMPTY, FAIL = "normal", "empty", "fail"
+FAULT_MODES = (NORMAL, EMPTY, FAIL)
+# A failing run targets one function (the caller picks it, by turns over those the program
+# calls), failing half its calls, so that calls deep in a program fail too.
+TARGET_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -72,9 +84,20 @@ def _box(box: tuple[int, int, int, int] | None) -> str:
 class StandIn:
     """A hermod stand-in for one run: `await standin.call(name, **kwargs)`."""
 
-    def __init__(self, functions: list[FunctionInfo], seed: int) -> None:
+    def __init__(
+        self,
+        functions: list[FunctionInfo],
+        seed: int,
+        faults: str = NORMAL,
+        target: str | None = None,
+    ) -> None:
+        if faults not in FAULT_MODES:
+            raise ValueError(f"faults must be one of {', '.join(FAULT_MODES)}")
         self._functions = {f.name: f for f in functions}
         self.seed = seed
+        self.faults = faults
+        self.target = target  # the function whose calls fail, in a failing run
+        self.failed = 0  # calls that failed by injection
         self.calls: list[RecordedCall] = []
         self._pending: list[
             tuple[str, tuple[tuple[str, str], ...], tuple[int, int], asyncio.Future[Any]]
@@ -149,8 +172,25 @@ class StandIn:
         batch, self._pending = self._pending, []
         for name, args, size, future in batch:
             self.calls.append(RecordedCall(name, args, self._round))
-            if not future.done():
+            if future.done():
+                continue
+            if self._fails(name, args):
+                self.failed += 1
+                future.set_exception(
+                    CallFailedError(f"{name}: injected failure (stand-in seed {self.seed})")
+                )
+            else:
                 future.set_result(self._result(name, args, size))
+
+    def _fails(self, name: str, args: tuple[tuple[str, str], ...]) -> bool:
+        if self.faults != FAIL:
+            return False
+        share = max(FAIL_SHARE, TARGET_SHARE if name == self.target else 0.0)
+        return self._draw("fail", name, args) < share
+
+    def _draw(self, purpose: str, name: str, args: tuple[tuple[str, str], ...]) -> float:
+        text = json.dumps([purpose, self.seed, name, args])
+        return random.Random(hashlib.sha256(text.encode()).hexdigest()).random()
 
     def _result(self, name: str, args: tuple[tuple[str, str], ...], size: tuple[int, int]) -> Any:
         info = self._functions[name]
@@ -161,9 +201,20 @@ class StandIn:
             text = json.dumps([self.seed, name, args])
             rng = random.Random(hashlib.sha256(text.encode()).hexdigest())
             result = generate(info.result_schema, rng, size)
+            if self.faults == EMPTY and self._draw("empty", name, args) < EMPTY_SHARE:
+                result = _emptied(result)
         jsonschema.validate(result, info.result_schema)
         value = result[info.unwrap] if info.unwrap else result
         return copy.deepcopy(value)
+
+
+def _emptied(result: Any) -> Any:
+    """No boxes, empty answers: every list and string field of the result emptied."""
+    if not isinstance(result, dict):
+        return result
+    return {
+        k: [] if isinstance(v, list) else "" if isinstance(v, str) else v for k, v in result.items()
+    }
 
 
 def _is_image_param(prop: dict[str, Any]) -> bool:

@@ -17,7 +17,7 @@ from PIL import Image
 
 from orchestrator.program.execute import run_on_image
 from orchestrator.program.sandbox.programs import CompiledProgram, Limits
-from orchestrator.program.standin import RecordedCall, StandIn, image_identity
+from orchestrator.program.standin import NORMAL, RecordedCall, StandIn, image_identity
 from worker_models.registry import FunctionInfo
 
 DEFAULT_IMAGE_SIZES = ((64, 48), (96, 80))
@@ -32,6 +32,7 @@ class RunOutcome:
     calls: list[RecordedCall] = field(default_factory=list)
     rounds: int = 0
     error: str | None = None
+    failed_calls: int = 0  # calls that failed by injection
 
     def call_counts(self) -> Counter[Any]:
         return Counter(c.key for c in self.calls)
@@ -50,10 +51,16 @@ def write_test_images(folder: Path, sizes: tuple[tuple[int, int], ...]) -> list[
 
 
 async def run_on_standin(
-    program: CompiledProgram, image_path: Path, functions: list[FunctionInfo], seed: int
+    program: CompiledProgram,
+    image_path: Path,
+    functions: list[FunctionInfo],
+    seed: int,
+    faults: str = NORMAL,
+    target: str | None = None,
 ) -> RunOutcome:
-    """Run a compiled program in the sandbox, its hermod and ImagePatch on the stand-in."""
-    standin = StandIn(functions, seed)
+    """Run a compiled program in the sandbox, its hermod and ImagePatch on the stand-in
+    (`faults`: also inject call failures or empty results, see standin.py)."""
+    standin = StandIn(functions, seed, faults, target)
     with Image.open(image_path) as opened:
         image = opened.convert("RGB")
     try:  # only the program's run: a failure of ours must not pass for the program's
@@ -62,10 +69,11 @@ async def run_on_standin(
         raise
     except Exception as exc:  # noqa: BLE001 - the program's own failure is an outcome
         printed = list(getattr(exc, "printed", []) or [])
-        return RunOutcome(
-            "", printed, standin.calls, standin.rounds, f"{type(exc).__name__}: {exc}"
-        )
-    return RunOutcome(canonical(run.value), list(run.printed), standin.calls, standin.rounds)
+        error = f"{type(exc).__name__}: {exc}"
+        return RunOutcome("", printed, standin.calls, standin.rounds, error, standin.failed)
+    return RunOutcome(
+        canonical(run.value), list(run.printed), standin.calls, standin.rounds, None, standin.failed
+    )
 
 
 def canonical(value: Any) -> str:

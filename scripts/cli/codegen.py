@@ -89,7 +89,9 @@ def distribute(
     """Compile a serial program into a distributed one, verified on the stand-in runtime."""
     source = _read(serial)
     try:
-        functions = load_functions(offline_catalogue)
+        functions = load_functions(offline_catalogue, fallback=True)
+        if functions.notice:
+            typer.echo(functions.notice)
         chosen = distribute_verified(
             source, serial.name, functions.functions, LLMClient() if llm else None, seeds
         )
@@ -121,7 +123,9 @@ def verify(
     """Check two programs equivalent on the stand-in runtime; exit 1 if they are not."""
     serial_source, distributed_source = _read(serial), _read(distributed)
     try:
-        functions = load_functions(offline_catalogue)
+        functions = load_functions(offline_catalogue, fallback=True)
+        if functions.notice:
+            typer.echo(functions.notice)
         report = verify_programs(
             serial_source, distributed_source, functions=functions.functions, seeds=seeds
         )

@@ -3,8 +3,11 @@
 Programs mix what real generated programs do: detections and loops over them, calls that
 depend on earlier answers, branches on results, early exits (return / break / continue),
 accumulators carried between iterations, appends to outer lists, shared dict updates,
-helpers (pure and printing), prints everywhere. They are correct Python by construction;
-some of them fail at run time (as real programs do), which the comparison covers too.
+helpers (pure and printing), prints everywhere, indexing a detection list (IndexError when
+it is empty), calls guarded by try/except reading the error, running totals and dict
+stores in loops, a module-level counter (`global`). They are correct Python by
+construction; some fail at run time (as real programs do), which the comparison covers,
+as it covers empty results and failing calls (the verifier's stand-in injects both).
 """
 
 from __future__ import annotations
@@ -76,11 +79,16 @@ class ProgramBuilder:
     def build(self) -> str:
         self.lines = []
         scope = Scope()
+        self.uses_global = bool(self.draw(st.booleans()))
+        if self.uses_global:
+            self.emit(1, "global calls_made")
         self.emit(1, "image = Image.open(image_filename)")
         self.block(1, scope, depth=0, size=self.draw(st.integers(2, 7)))
         if self.draw(st.booleans()):
             self.emit(1, f"return {self.value_expr(scope)}")
         head = "import asyncio\nimport hermod\nfrom PIL import Image\n" + HELPERS
+        if self.uses_global:
+            head += "\n\ncalls_made = 0\n"
         return (
             head + "\n\nasync def execute_query(image_filename):\n" + "\n".join(self.lines) + "\n"
         )
@@ -115,11 +123,16 @@ class ProgramBuilder:
             "helper",
             "inline",
             "comprehension",
+            "index",
+            "guarded",
         ]
+        if getattr(self, "uses_global", False):
+            kinds.append("bump")
         if depth < self.max_depth:
             kinds += ["loop", "loop", "branch"]
         if scope.in_loop:
             kinds += ["exit_loop", "continue", "carry", "append", "shared", "risky"]
+            kinds += ["accumulate", "store"]
         else:
             kinds += ["early_return"]
         getattr(self, f"_{self.choice(kinds)}")(indent, scope, depth)
@@ -248,6 +261,47 @@ class ProgramBuilder:
         """Fails at run time when a detection came back empty (as careless programs do)."""
         if scope.boxes:
             self.emit(indent, f"print('share', 10 // len({self.choice(scope.boxes)}))")
+
+    def _index(self, indent: int, scope: Scope, depth: int) -> None:
+        """The first detection, cropped: IndexError when nothing was found."""
+        if not scope.boxes:
+            return
+        pick, crop = self.fresh("pick"), self.fresh("first")
+        self.emit(indent, f"{pick} = {self.choice(scope.boxes)}[0]")
+        self.emit(
+            indent,
+            f"{crop} = image.crop(({pick}['x'], {pick}['y'], {pick}['x'] + "
+            f"{pick}['width'], {pick}['y'] + {pick}['height']))",
+        )
+        scope.images.append(crop)
+
+    def _guarded(self, indent: int, scope: Scope, depth: int) -> None:
+        """A call whose failure the program catches, reading the error."""
+        raw, text, error = self.fresh("raw"), self.fresh("safe"), self.fresh("error")
+        image = self.choice(scope.images)
+        self.emit(indent, "try:")
+        self.emit(
+            indent + 1,
+            f"{raw} = await hermod.call('blip', image={image}, question={self.question(scope)})",
+        )
+        self.emit(indent + 1, f"{text} = {raw}['answer']")
+        self.emit(indent, f"except Exception as {error}:")
+        self.emit(indent + 1, f"{text} = f'failed: {{{error}}}'")
+        scope.texts.append(text)
+
+    def _bump(self, indent: int, scope: Scope, depth: int) -> None:
+        self.emit(indent, "calls_made += 1")
+
+    def _accumulate(self, indent: int, scope: Scope, depth: int) -> None:
+        if scope.prelude == "carry" and scope.depths:
+            self.emit(indent, f"total += {self.choice(scope.depths)}['depth']")
+        elif scope.prelude == "carry" and scope.flags:
+            self.emit(indent, f"if {self.choice(scope.flags)}['result']:")
+            self.emit(indent + 1, "total += 1")
+
+    def _store(self, indent: int, scope: Scope, depth: int) -> None:
+        if scope.prelude == "dict" and scope.texts:
+            self.emit(indent, f"seen[{self.choice(scope.texts)}] = {self.value_expr(scope)}")
 
     def _inline(self, indent: int, scope: Scope, depth: int) -> None:
         """An await inside an expression (the compiler lifts it out)."""

@@ -70,9 +70,7 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, way:
             await sender
 
 
-async def serve(
-    listen: tuple[str, int], target: tuple[str, int], up: Direction, down: Direction
-):
+async def serve(listen: tuple[str, int], target: tuple[str, int], up: Direction, down: Direction):
     async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         try:
             server_r, server_w = await asyncio.open_connection(*target)

@@ -14,6 +14,7 @@ import redis
 from codegen.generate import generate, load_functions
 from codegen.llm import LLMClient, LLMConfig, extract_code
 from codegen.rewrite import distribute_verified
+from codegen.verify import verify
 from dicec import keys
 from dicec.errors import LLMError, RegistryError
 from dicec.settings import Settings
@@ -184,10 +185,59 @@ def test_registry_unreachable_is_a_clear_error() -> None:
 
 
 # -- --llm: the rewrite is used only when it verifies equivalent -----------------------------
-def test_an_equivalent_llm_rewrite_is_used() -> None:
+FAITHFUL_REWRITE = """
+import asyncio
+import hermod
+from PIL import Image
+
+
+async def get_car_details(car_patch, index):
+    color, model, damaged, overturned = await asyncio.gather(
+        hermod.call("blip", image=car_patch, question="What is the color of the car?"),
+        hermod.call("blip", image=car_patch, question="What is the model of the car?"),
+        hermod.call("xvlm", image=car_patch, object_name="car", property="damaged"),
+        hermod.call("xvlm", image=car_patch, object_name="car", property="overturned"),
+        return_exceptions=True,
+    )
+    for outcome in (color, model, damaged, overturned):  # the first failure, in order
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return (f"Car {index + 1}: Color - {color.get('answer', 'Unknown')}, "
+            f"Model - {model.get('answer', 'Unknown')}, "
+            f"Damaged - {damaged.get('result', False)}, "
+            f"Overturned - {overturned.get('result', False)}")
+
+
+async def execute_query(image_filename):
+    image = Image.open(image_filename)
+    cars = await hermod.call("glip", image=image, object_name="car")
+    if not cars:
+        print("No cars detected in the image.")
+        return
+    patches = [image.crop((c["x"], c["y"], c["x"] + c["width"], c["y"] + c["height"]))
+               for c in cars]
+    infos = await asyncio.gather(*[get_car_details(p, i) for i, p in enumerate(patches)],
+                                 return_exceptions=True)
+    for info in infos:
+        if isinstance(info, BaseException):
+            raise info
+        print(info)
+"""
+
+
+def test_the_papers_rewrite_is_refused_it_swallows_call_failures() -> None:
+    """claims_distributed.py catches every exception and prints "Error occurred": under a
+    failing call the serial program raises. The strengthened verifier sees it."""
     serial = (REFERENCE / "claims_serial.py").read_text()
     paper_rewrite = (REFERENCE / "claims_distributed.py").read_text()
-    with fake_llm([fenced(paper_rewrite)]) as server:
+    report = verify(serial, paper_rewrite, seeds=4)
+    assert not report.equivalent
+    assert any("CallFailedError" in r for r in report.reasons), report.reasons
+
+
+def test_an_equivalent_llm_rewrite_is_used() -> None:
+    serial = (REFERENCE / "claims_serial.py").read_text()
+    with fake_llm([fenced(FAITHFUL_REWRITE)]) as server:
         chosen = distribute_verified(
             serial, "claims_serial.py", FUNCTIONS, client(server.base_url), seeds=4
         )

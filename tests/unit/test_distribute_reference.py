@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -16,7 +17,10 @@ from dicec.errors import VerificationError
 from orchestrator.program.trial import run_on_standin, write_test_images
 from worker_models.registry import catalogue_functions
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference-programs"
+REFERENCE = Path(
+    os.environ.get("DICEC_REFERENCE_PROGRAMS")  # a checkout outside the project folder
+    or Path(__file__).resolve().parents[3] / "shared" / "reference-programs"
+)
 
 
 def calls_by_round(source: str, seed: int) -> list[list[str]]:
@@ -48,7 +52,7 @@ def compile_and_verify(name: str) -> tuple[str, VerificationReport]:
 
 def test_claims_runs_in_two_rounds_glip_then_every_car_at_once() -> None:
     distributed, report = compile_and_verify("claims_serial.py")
-    with_cars = [c for c in report.cases if c.calls_serial > 1]
+    with_cars = [c for c in report.cases if c.calls_serial > 1 and c.mode != "fail"]
     assert with_cars and {c.rounds_distributed for c in with_cars} == {2}
     # serially: glip, then four calls per car one after the other
     assert all(
@@ -81,8 +85,9 @@ def test_litter_runs_in_the_fewest_rounds_its_dependencies_allow() -> None:
 
 def test_muffins_runs_in_one_round_both_finds_together() -> None:
     distributed, report = compile_and_verify("muffins_imagepatch_serial.py")
-    assert {c.rounds_distributed for c in report.cases} == {1}
-    assert {c.rounds_serial for c in report.cases} == {2}
+    clean = [c for c in report.cases if c.mode != "fail"]  # no injected call failures
+    assert {c.rounds_distributed for c in clean} == {1}
+    assert {c.rounds_serial for c in clean} == {2}
     assert "asyncio.gather" in distributed
 
 

@@ -144,8 +144,8 @@ def test_check_source_returns_the_tree_and_skips_main_guard() -> None:
 
 
 @pytest.mark.parametrize("snippet,offender", [
-    ("x = type(1)", "'type'"), ("x = getattr(1, 'real')", "'getattr'"),
-    ("x = (1).__class__", "'__class__'"), ("x = 'a'.format()", "'format'"),
+    ("x = type('X', (), {})", "'type'"), ("x = getattr(1, 'real')", "'getattr'"),
+    ("x = (1).__class__", "'__class__'"), ("x = '{0.real}'.format(1)", "'format'"),
     ("from collections import abc as __x", "'__x'"), ("x = f'{(1).__doc__}'", "'__doc__'"),
 ])  # fmt: skip
 def test_forbidden_snippets(snippet: str, offender: str) -> None:
@@ -469,3 +469,22 @@ async def execute_query(image_filename):
         return out.value, len(stray)
 
     assert asyncio.run(scenario()) == ("done", 0)
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    ["x = 'a {} b {name:>4} {0!r}'.format(1, name=2)", "x = type(1)", "x = str(type('a'))"],
+)
+def test_the_safe_forms_of_format_and_type_are_allowed(snippet: str) -> None:
+    """ViperGPT's programs use both; only attribute/index fields and 3-argument type are
+    refused (see test_forbidden_snippets)."""
+    check_source(f"def execute_command(image):\n    {snippet}\n    return x\n", "p.py")
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    ["'{0[0]}'.format('a')", "'{:{0.real}}'.format(1)", "t.format(1)", "type('X', (), {})"],
+)
+def test_the_unsafe_forms_of_format_and_type_are_refused(snippet: str) -> None:
+    with pytest.raises(ProgramError, match="format|type"):
+        check_source(f"def execute_command(image):\n    t = ''\n    return {snippet}\n", "p.py")

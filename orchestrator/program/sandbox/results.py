@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from dicec.errors import ProgramError, ProgramResourceError
+from orchestrator.program.imagepatch import ImagePatchBase
 
 MAX_RESULT_DEPTH = 64
 MAX_RESULT_CHARS = 1_000_000  # JSON text of one task's value
@@ -41,6 +42,9 @@ def _convert(value: Any, depth: int) -> Any:
         return [_convert(item, depth + 1) for item in value]
     if isinstance(value, dict):
         return {_key(k): _convert(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, ImagePatchBase):  # ViperGPT's programs return patches: their box
+        box = {k: getattr(value, k) for k in ("left", "lower", "right", "upper")}
+        return _convert(box, depth + 1)
     hint = " (convert it to a sorted list)" if isinstance(value, set | frozenset) else ""
     raise ProgramError(f"result is not JSON-serialisable: {type(value).__name__}{hint}")
 

@@ -1,0 +1,13 @@
+# shape: dependent chain
+# minimal-rounds: 3
+import asyncio
+import hermod
+from PIL import Image
+
+
+async def execute_query(image_filename):
+    image = Image.open(image_filename)
+    a = await hermod.call("blip", image=image, question="What is it?")
+    b = await hermod.call("blip", image=image, question=f"Is the {a['answer']} old?")
+    c = await hermod.call("blip", image=image, question=f"Why is it {b['answer']}?")
+    return c["answer"]

@@ -1,0 +1,18 @@
+# shape: loop over detections
+# minimal-rounds: 2
+import asyncio
+import hermod
+from PIL import Image
+
+
+async def execute_query(image_filename):
+    image = Image.open(image_filename)
+    boxes = await hermod.call("glip", image=image, object_name="car")
+    for i, b in enumerate(boxes):
+        crop = image.crop((b["x"], b["y"], b["x"] + b["width"], b["y"] + b["height"]))
+        a0 = await hermod.call("blip", image=crop, question="color?")
+        a1 = await hermod.call("blip", image=crop, question="model?")
+        a2 = await hermod.call("blip", image=crop, question="year?")
+        a3 = await hermod.call("blip", image=crop, question="damage?")
+        print(i, a0["answer"], a1["answer"], a2["answer"], a3["answer"])
+    return len(boxes)

@@ -1,0 +1,9 @@
+# shape: sort with a key
+# minimal-rounds: 2
+def execute_command(image):
+    image_patch = ImagePatch(image)
+    bars = image_patch.find("bar")
+    bars.sort(key=lambda bar: bar.compute_depth())
+    if not bars:
+        return "none"
+    return bars[-1].horizontal_center

@@ -1,0 +1,7 @@
+# From ViperGPT (https://github.com/cvlab-columbia/viper, commit 09fe346),
+# prompts/api.prompt, line 79 (a docstring example, '>>> ' removed); licence
+# CC BY-NC 4.0 (Surís, Menon, Vondrick: ViperGPT, ICCV 2023). Otherwise unmodified.
+def execute_command(image) -> List[ImagePatch]:
+    image_patch = ImagePatch(image)
+    foo_patches = image_patch.find("foo")
+    return foo_patches

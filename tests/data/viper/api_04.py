@@ -1,0 +1,8 @@
+# From ViperGPT (https://github.com/cvlab-columbia/viper, commit 09fe346),
+# prompts/api.prompt, line 137 (a docstring example, '>>> ' removed); licence
+# CC BY-NC 4.0 (Surís, Menon, Vondrick: ViperGPT, ICCV 2023). Otherwise unmodified.
+def execute_command(image)->str:
+    image_patch = ImagePatch(image)
+    foo_patches = image_patch.find("foo")
+    # Question assumes one foo patch
+    return foo_patches[0].best_text_match(["gold", "white"])
