@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from _harness import ROOT
 
@@ -63,12 +64,14 @@ def call_params(function: str, ref: str, index: int) -> dict[str, object]:
     return {"image": ref, "object_name": "car", "property": PROPERTIES[index % len(PROPERTIES)]}
 
 
-def best_time_s(fn: Callable[[], object], repeats: int) -> float:
+def best_cpu_s(fn: Callable[[], object], repeats: int) -> float:
+    """The least CPU time (this process, torch at one thread) of `repeats` runs of `fn`:
+    CPU time, not wall time, so that other load on the machine does not inflate it."""
     best = float("inf")
     for _ in range(repeats):
-        started = time.perf_counter()
+        started = time.process_time()
         fn()
-        best = min(best, time.perf_counter() - started)
+        best = min(best, time.process_time() - started)
     return best
 
 
@@ -89,8 +92,73 @@ def compute_floor(images: list[Path], batch: int, repeats: int = 3) -> dict[str,
         params = [spec.params.model_validate(call_params(function, "x", i)) for i in range(batch)]
         pixels = parents if function == "glip" else crops
         backend.run_batch(params, pixels)  # warm-up
-        seconds = best_time_s(lambda b=backend, p=params, x=pixels: b.run_batch(p, x), repeats)
+        seconds = best_cpu_s(lambda b=backend, p=params, x=pixels: b.run_batch(p, x), repeats)
         per_item_ms[function] = seconds / batch * MS_PER_S
     task_ms = sum(per_item_ms[f] * n for f, n in calls_per_task().items())
     cores = os.cpu_count() or 1
     return {**per_item_ms, "task_ms": task_ms, "tasks_per_s": cores * MS_PER_S / task_ms}
+
+
+class TreeCpu:
+    """CPU seconds (user + system) used by a process and each of its descendants, sampled
+    in a thread, so that the CPU spent inside a timed window can be read afterwards, per
+    role. On a machine other people load, CPU per task moves far less than tasks/s."""
+
+    SAMPLE_S = 0.05
+
+    def __init__(self, pid: int) -> None:
+        import psutil
+
+        self._root = psutil.Process(pid)
+        self._seen: dict[int, float] = {}  # the last reading of every process ever seen
+        self.roles: dict[int, str] = {}
+        self.samples: list[tuple[float, dict[int, float]]] = []  # (wall clock, CPU s by pid)
+        self._stop = False
+
+    def _reading(self) -> dict[int, float]:
+        import psutil
+
+        try:
+            procs = [self._root, *self._root.children(recursive=True)]
+        except psutil.Error:
+            procs = []
+        for proc in procs:
+            try:
+                times = proc.cpu_times()
+                if proc.pid not in self.roles:
+                    self.roles[proc.pid] = _role(proc, self._root.pid)
+            except psutil.Error:
+                continue
+            self._seen[proc.pid] = times.user + times.system
+        return dict(self._seen)
+
+    def run(self) -> None:
+        while not self._stop:
+            self.samples.append((time.time(), self._reading()))
+            time.sleep(self.SAMPLE_S)
+
+    def stop(self) -> None:
+        self._stop = True
+
+    def between(self, start: float, end: float) -> dict[str, float]:
+        """CPU seconds of each role between two wall-clock instants (nearest samples)."""
+        before = [cpu for t, cpu in self.samples if t <= start] or [self.samples[0][1]]
+        after = [cpu for t, cpu in self.samples if t >= end] or [self.samples[-1][1]]
+        by_role: dict[str, float] = {}
+        for pid, cpu in after[0].items():
+            role = self.roles.get(pid, "other")
+            by_role[role] = by_role.get(role, 0.0) + cpu - before[-1].get(pid, 0.0)
+        return by_role
+
+
+def _role(proc: Any, root_pid: int) -> str:
+    """What a process of a runner's tree is: the driver, a worker's main process, or a
+    process that runs models."""
+    if proc.pid == root_pid:
+        return "driver/orchestrator"
+    command = " ".join(proc.cmdline())
+    if "scripts.cli.main worker" in command:
+        parent = proc.parent()
+        is_main = parent is not None and parent.pid == root_pid
+        return "celery worker main" if is_main else "model processes"
+    return "model processes"

@@ -123,17 +123,17 @@ class PeerRunner:
 
         return list(await asyncio.gather(*(car(b) for b in car_boxes())))
 
-    async def run(self, paths: list[str]) -> float:
+    async def run(self, paths: list[str]) -> tuple[float, float]:
         loop = asyncio.get_running_loop()
         reader = threading.Thread(target=self._read_replies, args=(loop,), daemon=True)
         reader.start()
         await self.task(paths[0])  # warm-up: every model has run once
-        started = time.perf_counter()
+        started = time.time()
         await asyncio.gather(*(self.task(p) for p in paths))
-        return time.perf_counter() - started
+        return started, time.time()
 
 
-def run_mpqueues(paths: list[str], batches: dict[str, int]) -> float:
+def run_mpqueues(paths: list[str], batches: dict[str, int]) -> tuple[float, float]:
     runner = PeerRunner(batches)
     runner.start()
     try:
@@ -142,7 +142,7 @@ def run_mpqueues(paths: list[str], batches: dict[str, int]) -> float:
         runner.stop()
 
 
-def run_loop(paths: list[str]) -> float:
+def run_loop(paths: list[str]) -> tuple[float, float]:
     """The plain monolith: every call of every task in turn, one process."""
     from worker_models.catalogue import get_spec
 
@@ -161,10 +161,10 @@ def run_loop(paths: list[str]) -> float:
                 one(function, path, box, index)
 
     task(paths[0])  # warm-up
-    started = time.perf_counter()
+    started = time.time()
     for path in paths:
         task(path)
-    return time.perf_counter() - started
+    return started, time.time()
 
 
 def main() -> None:
@@ -181,11 +181,13 @@ def main() -> None:
     files = sorted(str(p) for p in ensure_workload(images))
     paths = [files[i % len(files)] for i in range(args.tasks)]
     if args.mode == "loop":
-        wall_s = run_loop(paths)
+        started, ended = run_loop(paths)
     else:
         batches = {"glip": args.glip_batch, "blip": args.blip_batch, "xvlm": args.xvlm_batch}
-        wall_s = run_mpqueues(paths, batches)
+        started, ended = run_mpqueues(paths, batches)
+    wall_s = ended - started
     summary = {"mode": args.mode, "tasks": args.tasks, "wall_s": wall_s}
+    summary.update(started_at=started, finished_at=ended)
     summary["tasks_per_s"] = args.tasks / wall_s
     if args.json:
         print(json.dumps(summary))

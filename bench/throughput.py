@@ -14,21 +14,26 @@ per item at batch --floor-batch in one process, times the calls per task, over t
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ["DICEC_CHECKPOINT_DIR"] = str(ROOT / "var" / "checkpoints-224")
 
-from _harness import submit, submit_command  # noqa: E402
+from _harness import submit_command  # noqa: E402
 from _workload import (  # noqa: E402
     DISTRIBUTED_PROGRAM,
     FUNCTIONS,
+    MS_PER_S,
     SERIAL_PROGRAM,
+    TreeCpu,
     calls_per_task,
     compute_floor,
     ensure_workload,
@@ -43,24 +48,61 @@ TARGET_VS_FLOOR = 0.75
 TARGET_BASELINE_VS_LOOP = 0.95
 
 
-def peer(mode: str, tasks: int, images: Path, extra: list[str]) -> float:
+@dataclass(frozen=True)
+class Run:
+    tasks_per_s: float
+    cpu_ms_per_task: float  # the runner's whole process tree, inside the timed window
+    by_role: dict[str, float]  # the same, per role (driver, worker main, model processes)
+
+
+def measured(cmd: list[str], what: str) -> tuple[dict, TreeCpu]:
+    """Run a runner's command with its process tree's CPU sampled; its JSON summary."""
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    cpu = TreeCpu(proc.pid)
+    sampler = threading.Thread(target=cpu.run, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    cpu.stop()
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{what} failed:\n{err[-3000:]}")
+    return json.loads(out), cpu
+
+
+def peer(mode: str, tasks: int, images: Path, extra: list[str]) -> Run:
     cmd = [*PEER, "--mode", mode, "--tasks", str(tasks), "--images", str(images), *extra]
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
-    if out.returncode != 0:
-        raise SystemExit(f"peer {mode} failed:\n{out.stderr[-3000:]}")
-    import json
-
-    return float(json.loads(out.stdout.strip().splitlines()[-1])["tasks_per_s"])
+    summary, cpu = measured(cmd, f"peer {mode}")
+    return _run(
+        summary["tasks_per_s"], cpu.between(summary["started_at"], summary["finished_at"]), tasks
+    )
 
 
-def project(mode: str, tasks: int, images: Path, pools: str) -> float:
+def batch_window(batch_id: str) -> tuple[float, float]:
+    """First task start and last task end of a batch, from its task records in Redis."""
+    from dicec import keys
+    from dicec.records import TaskRecord
+    from dicec.redis_conn import sync_client
+
+    raw = sync_client(get_settings()).hvals(keys.batch_tasks_key(batch_id))
+    records = [TaskRecord.model_validate_json(r) for r in raw]
+    return min(r.started_at for r in records), max(r.finished_at for r in records)
+
+
+def project(mode: str, tasks: int, images: Path, pools: str) -> Run:
     program = SERIAL_PROGRAM if mode == "baseline" else DISTRIBUTED_PROGRAM
     options = ["--mode", mode, "--nodes", "1", "--seed", "3", "--no-cache"]
     options += ["--pools", pools, "--local", "yes"]
-    summary = submit(submit_command(program, images, tasks, *options), f"{mode} batch")
+    summary, cpu = measured(submit_command(program, images, tasks, *options), f"{mode} batch")
     if summary["errors"]:
         raise SystemExit(f"{mode}: {summary['errors']} of {tasks} tasks failed")
-    return float(summary["tasks_per_s"])
+    return _run(summary["tasks_per_s"], cpu.between(*batch_window(summary["batch_id"])), tasks)
+
+
+def _run(tasks_per_s: float, cpu_s: dict[str, float], tasks: int) -> Run:
+    by_role = {role: s / tasks * MS_PER_S for role, s in cpu_s.items()}
+    return Run(float(tasks_per_s), sum(by_role.values()), by_role)
 
 
 def runners(args: argparse.Namespace, images: Path) -> dict[str, object]:
@@ -75,34 +117,61 @@ def runners(args: argparse.Namespace, images: Path) -> dict[str, object]:
     }
 
 
-def report(results: dict[str, list[float]], floor: dict[str, float], batch: int) -> None:
-    med = {name: statistics.median(v) for name, v in results.items()}
-    loop_name, peer_name, dist_name, base_name = list(med)
-    for name, values in results.items():
-        every = ", ".join(f"{v:.2f}" for v in values)
-        ratio = med[name] / med[peer_name]
-        print(f"{name:34s} {med[name]:7.2f} tasks/s  {ratio:5.2f}x the peer   (rounds: {every})")
+def _verdict(name: str, value: float, target: float) -> str:
+    met = "MET" if value >= target else "not met"
+    return f"{name:36s} {value:5.2f}   target >= {target:.2f}  {met}"
+
+
+def report(results: dict[str, list[Run]], floor: dict[str, float], batch: int) -> None:
+    rate = {n: statistics.median(r.tasks_per_s for r in runs) for n, runs in results.items()}
+    cpu = {n: statistics.median(r.cpu_ms_per_task for r in runs) for n, runs in results.items()}
+    loop_name, peer_name, dist_name, base_name = list(results)
+    for name, runs in results.items():
+        every = ", ".join(f"{r.tasks_per_s:.2f}" for r in runs)
+        print(
+            f"{name:34s} {rate[name]:7.2f} tasks/s ({rate[name] / rate[peer_name]:4.2f}x the peer)"
+            f"  {cpu[name]:6.1f} CPU-ms/task ({cpu[peer_name] / cpu[name]:4.2f}x the peer's "
+            f"economy)  rounds: {every}"
+        )
+    for name, runs in results.items():
+        roles = sorted({role for r in runs for role in r.by_role})
+        split = ", ".join(
+            f"{role} {statistics.median(r.by_role.get(role, 0.0) for r in runs):.1f}"
+            for role in roles
+        )
+        print(f"  CPU-ms/task of {name}: {split}")
     costs = ", ".join(f"{f} {floor[f]:.2f} ms" for f in FUNCTIONS)
     calls = ", ".join(f"{n} {f}" for f, n in calls_per_task().items())
-    cores = os.cpu_count() or 1
     print(
-        f"compute floor: {floor['tasks_per_s']:.2f} tasks/s on {cores} cores "
-        f"(per item at batch {batch}: {costs}; per task: {calls}; {floor['task_ms']:.1f} ms)"
-    )
-    efficiency = med[dist_name] / floor["tasks_per_s"]
-    vs_peer = med[dist_name] / med[peer_name]
-    vs_loop = med[base_name] / med[loop_name]
-    print(
-        f"distributed / peer      {vs_peer:5.2f}   target >= {TARGET_VS_PEER}  "
-        f"{'MET' if vs_peer >= TARGET_VS_PEER else 'not met'}"
+        f"compute floor: {floor['tasks_per_s']:.2f} tasks/s on {os.cpu_count() or 1} cores = "
+        f"{floor['task_ms']:.1f} CPU-ms/task (per item at batch {batch}: {costs}; a task: {calls})"
     )
     print(
-        f"distributed / floor     {efficiency:5.2f}   target >= {TARGET_VS_FLOOR}  "
-        f"{'MET' if efficiency >= TARGET_VS_FLOOR else 'not met'}"
+        _verdict("distributed / peer (tasks/s)", rate[dist_name] / rate[peer_name], TARGET_VS_PEER)
     )
     print(
-        f"baseline / plain loop   {vs_loop:5.2f}   target >= {TARGET_BASELINE_VS_LOOP}  "
-        f"{'MET' if vs_loop >= TARGET_BASELINE_VS_LOOP else 'not met'}"
+        _verdict(
+            "distributed / floor (tasks/s)", rate[dist_name] / floor["tasks_per_s"], TARGET_VS_FLOOR
+        )
+    )
+    print(
+        _verdict(
+            "floor / distributed (CPU-ms/task)", floor["task_ms"] / cpu[dist_name], TARGET_VS_FLOOR
+        )
+    )
+    print(
+        _verdict(
+            "baseline / plain loop (tasks/s)",
+            rate[base_name] / rate[loop_name],
+            TARGET_BASELINE_VS_LOOP,
+        )
+    )
+    print(
+        _verdict(
+            "plain loop / baseline (CPU-ms/task)",
+            cpu[loop_name] / cpu[base_name],
+            TARGET_BASELINE_VS_LOOP,
+        )
     )
 
 
@@ -117,14 +186,19 @@ def main() -> None:
     images = Path(tempfile.mkdtemp(prefix="dicec-throughput-"))
     paths = ensure_workload(images)
     table = runners(args, images)
-    results: dict[str, list[float]] = {name: [] for name in table}
+    results: dict[str, list[Run]] = {name: [] for name in table}
     floors = []
     with ensure_redis(get_settings()):
         for round_no in range(args.rounds):
             floors.append(compute_floor(paths, args.floor_batch))
             for name, run in table.items():
                 results[name].append(run())  # type: ignore[operator]
-                print(f"round {round_no + 1}: {name}: {results[name][-1]:.2f} tasks/s", flush=True)
+                last = results[name][-1]
+                print(
+                    f"round {round_no + 1}: {name}: {last.tasks_per_s:.2f} tasks/s, "
+                    f"{last.cpu_ms_per_task:.1f} CPU-ms/task",
+                    flush=True,
+                )
     floor = max(floors, key=lambda f: f["tasks_per_s"])  # the least disturbed measurement
     report(results, floor, args.floor_batch)
 
