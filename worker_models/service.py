@@ -272,10 +272,15 @@ class FunctionService:
         )
 
     def _push(self, pairs: list[tuple[CallRequest, CallReply]], clear: Sequence[str] = ()) -> None:
-        pipe = self.redis.pipeline(transaction=False)
+        # One RPUSH and one EXPIRE per reply list (a message's calls mostly share one),
+        # not a pair of commands per call.
+        by_list: dict[str, list[str]] = {}
         for req, reply in pairs:
-            pipe.rpush(req.reply_to, reply.model_dump_json())
-            pipe.expire(req.reply_to, keys.REPLY_TTL_S)
+            by_list.setdefault(req.reply_to, []).append(reply.model_dump_json())
+        pipe = self.redis.pipeline(transaction=False)
+        for reply_to, raw in by_list.items():
+            pipe.rpush(reply_to, *raw)
+            pipe.expire(reply_to, keys.REPLY_TTL_S)
         if clear:
             pipe.delete(*clear)
         pipe.execute()
