@@ -31,6 +31,11 @@ NOTE = "random weights: answers are meaningless"
 # The model functions; worker_models.small_models holds one builder each. Importing it
 # pulls in torch, so it is imported only to build.
 SMALL_FUNCTIONS = ("glip", "blip", "xvlm", "yolov8", "blip2", "depth")
+# Image side of the default build (tests: calls cost milliseconds, so batches measure
+# dispatch), and the sizes `dicec checkpoints build --image-size` accepts. At 224 px the
+# same architectures do the image-tower work of real checkpoints (196 patches).
+DEFAULT_IMAGE_PX = 64
+IMAGE_SIZES_PX = (64, 224)
 
 
 def read_marker(folder: Path) -> dict[str, object] | None:
@@ -42,14 +47,25 @@ def read_marker(folder: Path) -> dict[str, object] | None:
     return data if isinstance(data, dict) else None
 
 
-def is_complete(folder: Path, function: str, seed: int | None = None) -> bool:
-    """A finished build of `function` by this builder version (and this seed, if given)."""
+def is_complete(
+    folder: Path, function: str, seed: int | None = None, image_px: int = DEFAULT_IMAGE_PX
+) -> bool:
+    """A finished build of `function` by this builder version, at this image size (and
+    with this seed, if given)."""
     marker = read_marker(folder)
     if marker is None or not (folder / "config.json").is_file():
         return False
     if marker.get("function") != function or marker.get("build_version") != BUILD_VERSION:
         return False
+    if marker.get("image_px", DEFAULT_IMAGE_PX) != image_px:
+        return False
     return seed is None or marker.get("seed") == seed
+
+
+def default_dir_for(base: Path, image_px: int) -> Path:
+    """Where a build at `image_px` goes by default: `base` itself at the default size, a
+    sibling `<base>-<px>` otherwise, so the test checkpoints are never replaced."""
+    return base if image_px == DEFAULT_IMAGE_PX else base.with_name(f"{base.name}-{image_px}")
 
 
 def build_small_checkpoints(
@@ -57,12 +73,17 @@ def build_small_checkpoints(
     functions: Iterable[str] | None = None,
     seed: int = 0,
     force: bool = False,
+    image_px: int = DEFAULT_IMAGE_PX,
 ) -> dict[str, Path]:
     """Build (or keep) the small checkpoint of each function; returns function -> folder.
 
-    A folder that already holds a complete build with the same seed is kept unless
-    `force` is set.
+    A folder that already holds a complete build with the same seed and image size is
+    kept unless `force` is set.
     """
+    if image_px not in IMAGE_SIZES_PX:
+        raise ConfigError(
+            f"image size {image_px} px: choose one of {', '.join(map(str, IMAGE_SIZES_PX))}"
+        )
     wanted = list(functions) if functions is not None else list(SMALL_FUNCTIONS)
     unknown = [f for f in wanted if f not in SMALL_FUNCTIONS]
     if unknown:
@@ -75,8 +96,8 @@ def build_small_checkpoints(
     built = {}
     for function in wanted:
         target = out_dir / function
-        if force or not is_complete(target, function, seed):
-            _build_one(function, target, seed)
+        if force or not is_complete(target, function, seed, image_px):
+            _build_one(function, target, seed, image_px)
         built[function] = target
     return built
 
@@ -97,17 +118,18 @@ def quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def _build_one(function: str, target: Path, seed: int) -> None:
+def _build_one(function: str, target: Path, seed: int, image_px: int) -> None:
     from worker_models.small_models import build_model_dir
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{function}.", dir=target.parent))
     try:
         with quiet_transformers():
-            architecture = build_model_dir(function, tmp, seed)
+            architecture = build_model_dir(function, tmp, seed, image_px)
         marker = {
             "function": function,
             "architecture": architecture,
             "seed": seed,
+            "image_px": image_px,
             "build_version": BUILD_VERSION,
             "note": NOTE,
         }

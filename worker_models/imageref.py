@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ from worker_models.images import decode_image
 
 REF_PATTERN = re.compile(r"^img:([0-9a-f]{64})(?:@(-?\d+),(-?\d+),(-?\d+),(-?\d+))?$")
 DECODED_CACHE_ENTRIES = 64
+# A crop is at least this many pixels on each side (or the whole image side, if smaller):
+# a degenerate detector box (1 px wide) still gives a model something to look at.
+MIN_CROP_SIDE_PX = 4
 
 
 @dataclass(frozen=True)
@@ -76,20 +80,47 @@ class TrackedImage(Image.Image):
         return tracked
 
     def crop(self, box=None) -> Image.Image:  # noqa: ANN001 - PIL's signature
-        cropped = super().crop(box)
+        """A crop clamped to this image (see `clamp_box`), still a reference."""
         if box is None:
-            return TrackedImage.wrap(cropped, self.dicec_ref)
-        return TrackedImage.wrap(cropped, self.dicec_ref.crop(tuple(box)))
+            return TrackedImage.wrap(super().crop(None), self.dicec_ref)
+        clamped = clamp_box(tuple(box), self.size)
+        return TrackedImage.wrap(super().crop(clamped), self.dicec_ref.crop(clamped))
 
     def copy(self) -> Image.Image:
         return TrackedImage.wrap(super().copy(), self.dicec_ref)
 
 
+def clamp_box(box: tuple[float, ...], size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A crop box in integer pixels, inside an image of `size`, at least MIN_CROP_SIDE_PX on
+    each side (or the image's side): the pixels a crop may cost are bounded by its image.
+
+    A box that lies outside the image, or whose corners are swapped, is a BadImageError."""
+    if len(box) != 4 or not all(isinstance(v, int | float) and math.isfinite(v) for v in box):
+        raise BadImageError(f"crop box {box!r}: four finite numbers expected")
+    x0, y0, x1, y1 = (round(v) for v in box)
+    if x1 < x0 or y1 < y0:
+        raise BadImageError(f"crop box {box}: right/upper edge before left/lower edge")
+    width, height = size
+    if x1 < 0 or y1 < 0 or x0 > width or y0 > height:
+        raise BadImageError(f"crop box {box} lies outside its {width} x {height} image")
+    x0, x1 = _clamp_span(x0, x1, width)
+    y0, y1 = _clamp_span(y0, y1, height)
+    return x0, y0, x1, y1
+
+
+def _clamp_span(lo: int, hi: int, side: int) -> tuple[int, int]:
+    """[lo, hi) cut to [0, side) and widened about its centre to the minimum side."""
+    lo, hi = max(0, lo), min(side, hi)
+    want = min(MIN_CROP_SIDE_PX, side)
+    if hi - lo < want:
+        lo = max(0, min(side - want, (lo + hi - want) // 2))
+        hi = lo + want
+    return lo, hi
+
+
 def crop_to_box(image: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
-    x0, y0, x1, y1 = box
-    if x1 <= x0 or y1 <= y0:
-        raise BadImageError(f"empty crop box {box}: width and height must be positive")
-    return image.crop(box)
+    """The pixels of a reference's box, clamped to the image."""
+    return image.crop(clamp_box(box, image.size))
 
 
 class ImageStore:

@@ -18,13 +18,14 @@ import redis
 from pydantic import ValidationError
 
 from dicec import keys
-from dicec.errors import ConfigError, CrashLoopError, DicecError
+from dicec.errors import BadImageError, ConfigError, CrashLoopError, DicecError
 from dicec.redis_conn import sync_client
 from dicec.settings import Settings, env_name, get_settings
 from worker_models.backends.base import Backend
 from worker_models.callcache import CallCache, cache_digest
 from worker_models.catalogue import Params, Result, get_spec
 from worker_models.imageref import ImageStore
+from worker_models.images import BOMB_ERRORS, DECODE_ERRORS
 from worker_models.pools import Pool, load_pools
 from worker_models.wire import CallReply, CallRequest, parse_requests
 
@@ -240,8 +241,18 @@ class FunctionService:
         for name in spec.image_params():
             ref = getattr(params, name)
             if ref is not None:
-                image = self.store.resolve(ref)
+                image = self._resolve(function, ref)
         return params, image
+
+    def _resolve(self, function: str, ref: str) -> Any:
+        """A call's pixels; whatever PIL or numpy raises on them is this call's BadImageError
+        (a bomb, a bad box, a failed decode), never the whole message's."""
+        try:
+            return self.store.resolve(ref)
+        except DicecError:
+            raise
+        except (*BOMB_ERRORS, *DECODE_ERRORS, MemoryError) as exc:
+            raise BadImageError(f"{function}: cannot read image {ref[:80]}: {exc}") from None
 
     def _run(
         self, function: str, ready: list[tuple[CallRequest, Params, Any]]
@@ -273,10 +284,15 @@ class FunctionService:
         )
 
     def _push(self, pairs: list[tuple[CallRequest, CallReply]], clear: Sequence[str] = ()) -> None:
-        pipe = self.redis.pipeline(transaction=False)
+        # One RPUSH and one EXPIRE per reply list (a message's calls mostly share one),
+        # not a pair of commands per call.
+        by_list: dict[str, list[str]] = {}
         for req, reply in pairs:
-            pipe.rpush(req.reply_to, reply.model_dump_json())
-            pipe.expire(req.reply_to, keys.REPLY_TTL_S)
+            by_list.setdefault(req.reply_to, []).append(reply.model_dump_json())
+        pipe = self.redis.pipeline(transaction=False)
+        for reply_to, raw in by_list.items():
+            pipe.rpush(reply_to, *raw)
+            pipe.expire(reply_to, keys.REPLY_TTL_S)
         if clear:
             pipe.delete(*clear)
         pipe.execute()

@@ -3,7 +3,9 @@
 Each builder writes a model (random weights, initialised after `torch.manual_seed`) and
 its processor into an empty folder with `save_pretrained`, so that loading a small
 checkpoint is exactly loading a real one. Sizes: hidden 32, 2-4 layers, 64 px images
-(patch 16 -> 16 patches), vocabularies of about 1000 tokens.
+(patch 16 -> 16 patches), vocabularies of about 1000 tokens. `image_px` builds the same
+architectures for larger images (224 px: 196 patches, the cost regime of real models'
+image towers, for benchmarks).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import transformers as tf
 
 from worker_models import small_tokenizers as toks
 
-IMAGE_PX = 64
+IMAGE_PX = 64  # the default, for tests: calls cost milliseconds
 PATCH_PX = 16
 HIDDEN = 32
 FFN = 64
@@ -35,19 +37,22 @@ IMAGE_TOKEN = "<image>"
 INIT_STD = 0.3
 DEPTH_INIT_STD = 0.1
 OWL_INIT_FACTOR = 0.1  # at 1.0 every patch scores ~1.0 for any query
-# Image processors resize every image to one fixed size: a batch then stacks without
-# padding, so an image's result cannot depend on its neighbours.
-FIXED_SIZE = {"height": IMAGE_PX, "width": IMAGE_PX}
 
 
-def _vit(**extra: object) -> dict[str, object]:
+def fixed_size(image_px: int) -> dict[str, int]:
+    """Image processors resize every image to one fixed size: a batch then stacks without
+    padding, so an image's result cannot depend on its neighbours."""
+    return {"height": image_px, "width": image_px}
+
+
+def _vit(image_px: int, **extra: object) -> dict[str, object]:
     """A tiny ViT-style vision tower config."""
     return {
         "hidden_size": HIDDEN,
         "intermediate_size": FFN,
         "num_hidden_layers": LAYERS,
         "num_attention_heads": HEADS,
-        "image_size": IMAGE_PX,
+        "image_size": image_px,
         "patch_size": PATCH_PX,
         **extra,
     }
@@ -121,7 +126,7 @@ def _clip_text(tok: tf.PreTrainedTokenizerBase) -> dict[str, object]:
     }
 
 
-def build_blip(out: Path) -> None:
+def build_blip(out: Path, image_px: int) -> None:
     tok = _bert_tokenizer()
     text = {
         "vocab_size": len(tok),
@@ -136,13 +141,13 @@ def build_blip(out: Path) -> None:
         "sep_token_id": tok.sep_token_id,
         "eos_token_id": tok.sep_token_id,
     }
-    config = tf.BlipConfig(text_config=text, vision_config=_vit(), projection_dim=HIDDEN)
+    config = tf.BlipConfig(text_config=text, vision_config=_vit(image_px), projection_dim=HIDDEN)
     _random_model(tf.BlipForQuestionAnswering, config).save_pretrained(out)
-    images = tf.BlipImageProcessor(size=FIXED_SIZE)
+    images = tf.BlipImageProcessor(size=fixed_size(image_px))
     tf.BlipProcessor(image_processor=images, tokenizer=tok).save_pretrained(out)
 
 
-def build_blip2(out: Path) -> None:
+def build_blip2(out: Path, image_px: int) -> None:
     tok = _opt_tokenizer()
     opt = tf.OPTConfig(
         vocab_size=len(tok),
@@ -165,66 +170,68 @@ def build_blip2(out: Path) -> None:
         "vocab_size": len(tok),
     }
     config = tf.Blip2Config(
-        vision_config=_vit(),
+        vision_config=_vit(image_px),
         qformer_config=qformer,
         text_config=opt.to_dict(),
         num_query_tokens=BLIP2_QUERY_TOKENS,
         image_token_index=tok.convert_tokens_to_ids(IMAGE_TOKEN),
     )
     _random_model(tf.Blip2ForConditionalGeneration, config).save_pretrained(out)
-    images = tf.BlipImageProcessor(size=FIXED_SIZE)
+    images = tf.BlipImageProcessor(size=fixed_size(image_px))
     processor = tf.Blip2Processor(
         image_processor=images, tokenizer=tok, num_query_tokens=BLIP2_QUERY_TOKENS
     )
     processor.save_pretrained(out)
 
 
-def build_xvlm(out: Path) -> None:
+def build_xvlm(out: Path, image_px: int) -> None:
     tok = _clip_tokenizer()
-    config = tf.CLIPConfig(text_config=_clip_text(tok), vision_config=_vit(), projection_dim=HIDDEN)
+    config = tf.CLIPConfig(
+        text_config=_clip_text(tok), vision_config=_vit(image_px), projection_dim=HIDDEN
+    )
     _random_model(tf.CLIPModel, config).save_pretrained(out)
-    images = tf.CLIPImageProcessor(size={"shortest_edge": IMAGE_PX}, crop_size=FIXED_SIZE)
+    images = tf.CLIPImageProcessor(size={"shortest_edge": image_px}, crop_size=fixed_size(image_px))
     tf.CLIPProcessor(image_processor=images, tokenizer=tok).save_pretrained(out)
 
 
-def build_glip(out: Path) -> None:
+def build_glip(out: Path, image_px: int) -> None:
     # OWL-ViT pads text queries with "!" (id below EOS), as the real checkpoints do.
     tok = _clip_tokenizer(pad_token="!")
     config = tf.OwlViTConfig(
-        text_config=_clip_text(tok), vision_config=_vit(), projection_dim=HIDDEN
+        text_config=_clip_text(tok), vision_config=_vit(image_px), projection_dim=HIDDEN
     )
     _random_model(tf.OwlViTForObjectDetection, config, factor=OWL_INIT_FACTOR).save_pretrained(out)
-    images = tf.OwlViTImageProcessor(size=FIXED_SIZE, crop_size=FIXED_SIZE)
+    images = tf.OwlViTImageProcessor(size=fixed_size(image_px), crop_size=fixed_size(image_px))
     tf.OwlViTProcessor(image_processor=images, tokenizer=tok).save_pretrained(out)
 
 
-def build_yolov8(out: Path) -> None:
+def build_yolov8(out: Path, image_px: int) -> None:
     labels = dict(enumerate(toks.COCO_CLASSES))
     config = tf.YolosConfig(
-        **_vit(image_size=[IMAGE_PX, IMAGE_PX]),
+        **_vit(image_px, image_size=[image_px, image_px]),
         num_detection_tokens=YOLOS_DETECTION_TOKENS,
         use_mid_position_embeddings=False,
         id2label=labels,
         label2id={v: k for k, v in labels.items()},
     )
     _random_model(tf.YolosForObjectDetection, config).save_pretrained(out)
-    tf.YolosImageProcessor(size=FIXED_SIZE, do_pad=False).save_pretrained(out)
+    tf.YolosImageProcessor(size=fixed_size(image_px), do_pad=False).save_pretrained(out)
 
 
-def build_depth(out: Path) -> None:
+def build_depth(out: Path, image_px: int) -> None:
     # DPT taps one hidden state per reassemble stage: 4 layers, one tap each.
     config = tf.DPTConfig(
-        **_vit(num_hidden_layers=4),
+        **_vit(image_px, num_hidden_layers=4),
         backbone_out_indices=[0, 1, 2, 3],
         neck_hidden_sizes=[16, 16, 32, 32],
         fusion_hidden_size=16,
         use_auxiliary_head=False,
     )
     _random_model(tf.DPTForDepthEstimation, config, DEPTH_INIT_STD).save_pretrained(out)
-    tf.DPTImageProcessor(size=FIXED_SIZE, keep_aspect_ratio=False).save_pretrained(out)
+    tf.DPTImageProcessor(size=fixed_size(image_px), keep_aspect_ratio=False).save_pretrained(out)
 
 
-BUILDERS: dict[str, tuple[str, Callable[[Path], None]]] = {
+BUILDERS: dict[str, tuple[str, Callable[[Path, int], None]]] = {
     "glip": ("OwlViTForObjectDetection", build_glip),
     "blip": ("BlipForQuestionAnswering", build_blip),
     "xvlm": ("CLIPModel", build_xvlm),
@@ -234,9 +241,9 @@ BUILDERS: dict[str, tuple[str, Callable[[Path], None]]] = {
 }
 
 
-def build_model_dir(function: str, out: Path, seed: int) -> str:
+def build_model_dir(function: str, out: Path, seed: int, image_px: int = IMAGE_PX) -> str:
     """Write `function`'s small model + processor into `out`; returns the architecture."""
     architecture, builder = BUILDERS[function]
     torch.manual_seed(seed)
-    builder(out)
+    builder(out, image_px)
     return architecture

@@ -164,12 +164,22 @@ def checkpoints_build(
     out: Annotated[Path | None, typer.Option(help="output folder")] = None,
     force: bool = False,
     seed: int = 0,
+    image_size: Annotated[
+        int,
+        typer.Option(
+            help="image side in px: 64 (tests, the default) or 224 (real-model cost, for "
+            "benchmarks; built into <checkpoint dir>-224 unless --out says otherwise)"
+        ),
+    ] = 64,
 ) -> None:
     """Build small random-weight checkpoints offline from the real architectures."""
-    from worker_models.checkpoints import build_small_checkpoints
+    from worker_models.checkpoints import build_small_checkpoints, default_dir_for
 
-    folder = out or get_settings().checkpoint_dir
-    built = build_small_checkpoints(folder, seed=seed, force=force)
+    folder = out or default_dir_for(get_settings().checkpoint_dir, image_size)
+    try:
+        built = build_small_checkpoints(folder, seed=seed, force=force, image_px=image_size)
+    except DicecError as exc:
+        fail(exc)
     for fn, path in built.items():
         typer.echo(f"{fn}: {path}")
     err.print("These checkpoints have RANDOM WEIGHTS: their answers mean nothing.")

@@ -174,3 +174,23 @@ def test_loading_a_model_sets_the_torch_thread_count(small_settings: Settings) -
 
     load_backend("xvlm", small_settings)
     assert torch.get_num_threads() == small_settings.torch_threads
+
+
+def test_the_224_px_build_is_the_same_architecture_for_larger_images(
+    small_checkpoint_dir: Path, tmp_path: Path, small_settings: Settings
+) -> None:
+    from worker_models.checkpoints import default_dir_for, is_complete
+
+    assert default_dir_for(Path("var/checkpoints"), 64) == Path("var/checkpoints")
+    assert default_dir_for(Path("var/checkpoints"), 224) == Path("var/checkpoints-224")
+    (folder,) = build_small_checkpoints(tmp_path, ["xvlm"], image_px=224).values()
+    config = json.loads((folder / "config.json").read_text())
+    small = json.loads((small_checkpoint_dir / "xvlm" / "config.json").read_text())
+    assert config["vision_config"]["image_size"] == 224
+    assert small["vision_config"]["image_size"] == 64
+    assert config["vision_config"]["hidden_size"] == small["vision_config"]["hidden_size"]
+    assert is_complete(folder, "xvlm", 0, 224) and not is_complete(folder, "xvlm", 0)
+    backend = load_backend("xvlm", small_settings.model_copy(update={"checkpoint_dir": tmp_path}))
+    assert backend.processor.image_processor.crop_size == {"height": 224, "width": 224}
+    with pytest.raises(ConfigError, match="choose one of 64, 224"):
+        build_small_checkpoints(tmp_path, ["xvlm"], image_px=100)

@@ -18,7 +18,7 @@ from typing import Any, cast
 import torch
 from PIL import Image
 
-from worker_models.backends.common import load_model, load_processor, rgb_images, to_device
+from worker_models.backends.common import load_model, load_processor, model_inputs, to_device
 from worker_models.catalogue import BlipParams, BlipResult, Params, Result
 
 MAX_ANSWER_TOKENS = 8  # VQA answers are a few words
@@ -66,7 +66,7 @@ class BlipBackend:
     def run_batch(self, params: list[Params], images: list[Image.Image | None]) -> list[Result]:
         calls = [cast(BlipParams, p) for p in params]
         inputs = self.processor(
-            images=rgb_images(self.function, images),
+            images=model_inputs(self.function, images, self.processor),
             text=[c.question for c in calls],
             return_tensors="pt",
             padding=True,

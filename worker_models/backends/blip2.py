@@ -12,7 +12,7 @@ from typing import cast
 import torch
 from PIL import Image
 
-from worker_models.backends.common import load_model, load_processor, rgb_images, to_device
+from worker_models.backends.common import load_model, load_processor, model_inputs, to_device
 from worker_models.catalogue import Blip2Params, Blip2Result, Params, Result
 
 MAX_OUTPUT_TOKENS = 12
@@ -39,7 +39,7 @@ class Blip2Backend:
     def run_batch(self, params: list[Params], images: list[Image.Image | None]) -> list[Result]:
         calls = [cast(Blip2Params, p) for p in params]
         inputs = self.processor(
-            images=rgb_images(self.function, images),
+            images=model_inputs(self.function, images, self.processor),
             text=[c.query for c in calls],
             return_tensors="pt",
             padding=True,

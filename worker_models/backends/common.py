@@ -21,6 +21,13 @@ from dicec.errors import BadImageError
 SCORE_DECIMALS = 4
 SIGNIFICANT_DIGITS = 4  # for unbounded quantities (metres): relative, not absolute, noise
 MIN_BOX_PX = 1
+# What a processor may be handed: the longest side is bounded (larger images are scaled
+# down first), and for processors that keep the aspect ratio (CLIP resizes the shortest
+# edge), so is the ratio of the sides: a 1-px-wide crop would otherwise be upscaled to
+# 224 x 53,760 px. Thinner images are padded, centred, over the background colour.
+MAX_MODEL_INPUT_SIDE_PX = 1024
+MAX_MODEL_INPUT_ASPECT = 4.0
+PAD_RGB = (255, 255, 255)
 
 
 def load_model(model_cls: Any, checkpoint: str, device: str) -> Any:
@@ -43,6 +50,50 @@ def rgb_images(function: str, images: Sequence[Image.Image | None]) -> list[Imag
             raise BadImageError(f"{function}: call {i} of the batch has no image")
         out.append(image if image.mode == "RGB" else image.convert("RGB"))
     return out
+
+
+def model_inputs(
+    function: str, images: Sequence[Image.Image | None], processor: Any
+) -> list[Image.Image]:
+    """The call images as RGB, bounded for `processor` (see MAX_MODEL_INPUT_SIDE_PX)."""
+    pad = keeps_aspect_ratio(processor)
+    return [bounded_input(image, pad_aspect=pad) for image in rgb_images(function, images)]
+
+
+def scaled_inputs(images: Sequence[Image.Image]) -> list[Image.Image]:
+    """Images bounded in size but never padded: detectors, whose boxes are fractions of
+    the image, scale them with the size of the image the call sent."""
+    return [bounded_input(image, pad_aspect=False) for image in images]
+
+
+def keeps_aspect_ratio(processor: Any) -> bool:
+    """Whether the processor's resize keeps the aspect ratio (so its output is unbounded)."""
+    image_processor = getattr(processor, "image_processor", processor)
+    size = getattr(image_processor, "size", None) or {}
+    return "shortest_edge" in size or bool(getattr(image_processor, "keep_aspect_ratio", False))
+
+
+def bounded_input(image: Image.Image, *, pad_aspect: bool) -> Image.Image:
+    """`image` scaled down to MAX_MODEL_INPUT_SIDE_PX and, if `pad_aspect`, padded to at
+    most MAX_MODEL_INPUT_ASPECT between its sides; unchanged if already inside both."""
+    width, height = image.size
+    longest = max(width, height)
+    if longest > MAX_MODEL_INPUT_SIDE_PX:
+        scale = MAX_MODEL_INPUT_SIDE_PX / longest
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        image = image.resize(size, Image.Resampling.BILINEAR)
+        width, height = size
+    if not pad_aspect:
+        return image
+    padded = (
+        max(width, math.ceil(height / MAX_MODEL_INPUT_ASPECT)),
+        max(height, math.ceil(width / MAX_MODEL_INPUT_ASPECT)),
+    )
+    if padded == (width, height):
+        return image
+    canvas = Image.new("RGB", padded, PAD_RGB)
+    canvas.paste(image, ((padded[0] - width) // 2, (padded[1] - height) // 2))
+    return canvas
 
 
 def rounded(value: float) -> float:

@@ -18,8 +18,8 @@ from PIL import Image
 from worker_models.backends.common import (
     load_model,
     load_processor,
+    model_inputs,
     pixel_groups,
-    rgb_images,
     significant,
 )
 from worker_models.catalogue import DepthResult, Params, Result
@@ -50,7 +50,7 @@ class DepthBackend:
         self.metric = kind == "metric"
 
     def run_batch(self, params: list[Params], images: list[Image.Image | None]) -> list[Result]:
-        rgb = rgb_images(self.function, images)
+        rgb = model_inputs(self.function, images, self.processor)
         results: list[Result | None] = [None] * len(rgb)
         for indices, pixels in pixel_groups(self.processor, rgb):
             with torch.inference_mode():

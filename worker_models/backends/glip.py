@@ -23,6 +23,7 @@ from worker_models.backends.common import (
     pixel_box,
     rgb_images,
     rounded,
+    scaled_inputs,
     to_device,
 )
 from worker_models.catalogue import BoundingBox, GlipParams, GlipResult, Params, Result
@@ -57,7 +58,7 @@ class GlipBackend:
         rgb = rgb_images(self.function, images)
         inputs = self.processor(
             text=[[c.object_name] for c in calls],
-            images=rgb,
+            images=scaled_inputs(rgb),
             return_tensors="pt",
             padding="max_length",
             truncation=True,

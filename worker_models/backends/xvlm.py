@@ -16,7 +16,7 @@ from PIL import Image
 from worker_models.backends.common import (
     load_model,
     load_processor,
-    rgb_images,
+    model_inputs,
     rounded,
     to_device,
 )
@@ -47,7 +47,7 @@ class XvlmBackend:
     def run_batch(self, params: list[Params], images: list[Image.Image | None]) -> list[Result]:
         calls = [cast(XvlmParams, p) for p in params]
         inputs = self.processor(
-            images=rgb_images(self.function, images),
+            images=model_inputs(self.function, images, self.processor),
             text=[t for c in calls for t in captions(c)],
             return_tensors="pt",
             padding=True,

@@ -21,6 +21,7 @@ from worker_models.backends.common import (
     pixel_groups,
     rgb_images,
     rounded,
+    scaled_inputs,
 )
 from worker_models.catalogue import DetectedObject, Params, Result, Yolov8Result
 
@@ -43,7 +44,7 @@ class Yolov8Backend:
     def run_batch(self, params: list[Params], images: list[Image.Image | None]) -> list[Result]:
         rgb = rgb_images(self.function, images)
         results: list[Result | None] = [None] * len(rgb)
-        for indices, pixels in pixel_groups(self.processor, rgb):
+        for indices, pixels in pixel_groups(self.processor, scaled_inputs(rgb)):
             with torch.inference_mode():
                 out = self.model(pixel_values=pixels.to(self.device))
             probs = out.logits.float().softmax(-1)[..., :-1]
