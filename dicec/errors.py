@@ -71,6 +71,11 @@ class BatchError(DicecError):
     """A batch cannot be started or resumed (no images, unknown batch id, ...)."""
 
 
+class BatchInterrupted(BatchError):
+    """Redis stayed unreachable or refused writes past the outage limit: the batch
+    stopped, resumable with --resume."""
+
+
 class LLMError(DicecError):
     """The LLM endpoint is down, too slow, or never produced a valid program."""
 

@@ -40,6 +40,8 @@ err = Console(stderr=True)
 
 
 def _print_summary(summary: BatchSummary, json_out: bool) -> None:
+    if summary.interrupted:
+        err.print(f"[bold red]interrupted:[/] {summary.interrupted}")
     if json_out:
         print(summary.model_dump_json(indent=2))
         return

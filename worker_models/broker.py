@@ -19,6 +19,7 @@ import base64
 import binascii
 import json
 import logging
+import weakref
 from queue import Empty
 from typing import Any
 
@@ -27,6 +28,8 @@ from kombu.transport import redis as kombu_redis
 log = logging.getLogger(__name__)
 
 UNDECODABLE = (json.JSONDecodeError, UnicodeDecodeError)
+# Every channel of this process, so the holdings beat can tell which messages it holds.
+OPEN_CHANNELS: weakref.WeakSet[Channel] = weakref.WeakSet()
 
 
 def envelope_problem(payload: Any) -> str | None:
@@ -50,7 +53,27 @@ def envelope_problem(payload: Any) -> str | None:
     return None
 
 
+def held_delivery_tags() -> set[str]:
+    """Delivery tags of the messages this process's open channels hold unacked."""
+    tags: set[str] = set()
+    for channel in list(OPEN_CHANNELS):
+        qos = channel.__dict__.get("qos")  # kombu creates it on first use
+        if qos is None or channel.closed:
+            continue
+        for _ in range(3):  # the consumer thread may change them while we copy
+            try:
+                tags |= set(qos._delivered) - set(qos._dirty)
+                break
+            except RuntimeError:
+                continue
+    return tags
+
+
 class Channel(kombu_redis.Channel):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        OPEN_CHANNELS.add(self)
+
     def _brpop_read(self, **options: Any) -> Any:
         try:
             return super()._brpop_read(**options)

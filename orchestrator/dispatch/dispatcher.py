@@ -6,6 +6,13 @@ all calls to the same function at once. One reply list per process, read by one
 listener task with BLPOP, resolves the futures of every call in flight — thousands of
 calls never mean thousands of connections or threads. A call without a reply in time is
 resent; the first reply wins and later duplicates are dropped by call id.
+
+Faults cost seconds, not tasks (docs/reliability.md): the listener survives every Redis
+error (retried with back-off, supervised, restarted if it ever exits); sends that Redis
+refuses or cannot take are held and retried, dispatch paused, without counting as
+attempts; call timers do not run out while Redis is away; the watchdog
+(orchestrator/dispatch/watchdog.py) resends everything in flight at once when Redis
+comes back empty and restores the messages of dead workers.
 """
 
 from __future__ import annotations
@@ -23,13 +30,19 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from celery import group
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from dicec import keys
-from dicec.errors import CallFailedError, CallTimeoutError, ImageNotFoundError, WireFormatError
+from dicec.errors import (
+    BatchInterrupted,
+    CallFailedError,
+    CallTimeoutError,
+    ImageNotFoundError,
+    WireFormatError,
+)
 from dicec.records import CallTrace
 from dicec.settings import Settings
+from orchestrator.dispatch.redis_health import Backoff, RedisHealth
 from orchestrator.program.hermod import CallOrigin
 from worker_models.calls import PreparedCall, check_result
 from worker_models.imageref import ImageRef
@@ -39,10 +52,10 @@ log = logging.getLogger(__name__)
 
 REPLY_DRAIN_MAX = 500
 LISTENER_BLOCK_S = 1
-RECONNECT_DELAY_S = 0.5
 STOP_TIMEOUT_S = 5.0
 STOP_SENTINEL = b"__dicec_stop__"
 MAX_BACKOFF_DOUBLINGS = 3  # the 4th and later resends wait 8 call timeouts
+LISTENER_RESTART_DELAY_S = 0.5
 
 
 @dataclass
@@ -57,6 +70,7 @@ class InFlight:
     timer: asyncio.TimerHandle | None = None
     sent_at: float = 0.0  # event-loop time of its last send
     followers: list[tuple[str, CallOrigin, float]] = field(default_factory=list)
+    restore_images: bool = False  # resent: store its images again on the way
 
 
 TraceSink = Callable[[CallTrace], None]
@@ -82,11 +96,15 @@ class Dispatcher:
         aredis: aioredis.Redis,
         on_trace: TraceSink | None = None,
         dedupe: bool | None = None,
+        health: RedisHealth | None = None,
     ) -> None:
         self.settings = settings
         self.redis = aredis
+        self.health = health or RedisHealth(settings.redis_outage_limit_s)
         self.client_id = uuid.uuid4().hex
         self.reply_to = keys.reply_key(self.client_id)
+        self.marker_key = keys.dispatcher_marker_key(self.client_id)
+        self.run_id: str | None = None  # Redis's run id: it changes when Redis restarts
         self.on_trace = on_trace
         self.restore_image: ImageRestorer | None = None  # set by the batch runner
         self.dedupe = settings.cache_enabled if dedupe is None else dedupe
@@ -97,7 +115,14 @@ class Dispatcher:
         self._flush_scheduled = False
         self._stored_images: set[str] = set()
         self._listener: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
         self._stopping = False
+        self._held: list[InFlight] = []  # not sent: Redis away or refusing writes
+        self._paused = False
+        self._send_backoff = Backoff()
+        self._listen_backoff = Backoff()
+        self.interrupted = asyncio.Event()  # set when Redis trouble outlasted its limit
+        self.interruption: BatchInterrupted | None = None
         # function -> (loop time of its last reply, latest send time among answered calls)
         self._progress: dict[str, tuple[float, float]] = {}
         self.stats = {
@@ -110,18 +135,51 @@ class Dispatcher:
             "send_failures": 0,
             "shared": 0,
             "distinct": 0,
+            "waited_on_redis": 0,
+            "redis_lost": 0,
+            "restored": 0,
+            "purged": 0,
+            "listener_restarts": 0,
         }
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
+        from orchestrator.dispatch.watchdog import Watchdog
+
+        with contextlib.suppress(RedisError, OSError):  # Redis away: the watchdog retries
+            await self._mark()
+        self._start_listener()
+        self._watchdog = asyncio.create_task(
+            Watchdog(self, self.settings).run(), name="dicec-dispatch-watchdog"
+        )
+
+    async def _mark(self) -> None:
+        """Note Redis's run id and leave a marker key: both tell a Redis that restarted,
+        and whether it came back without our data."""
+        self.run_id = (await self.redis.info("server")).get("run_id")
+        await self.redis.set(self.marker_key, self.client_id, ex=keys.REPLY_TTL_S)
+
+    def _start_listener(self) -> None:
         self._listener = asyncio.create_task(self._listen(), name="dicec-reply-listener")
+        self._listener.add_done_callback(self._listener_done)
+
+    def _listener_done(self, task: asyncio.Task[None]) -> None:
+        """Supervision: a listener that exits while the dispatcher runs is restarted."""
+        if self._stopping:
+            return
+        problem = "cancelled" if task.cancelled() else repr(task.exception())
+        log.error("the reply listener stopped (%s); restarting it", problem)
+        self.stats["listener_restarts"] += 1
+        asyncio.get_running_loop().call_later(LISTENER_RESTART_DELAY_S, self._start_listener)
 
     async def stop(self) -> None:
         """Stop the listener by waking it with a sentinel (cancelling a BLPOP mid-read can
-        leave redis-py's connection waiting forever)."""
+        leave redis-py's connection waiting forever); remove what is left of our calls."""
+        self._stopping = True
+        if self._watchdog:
+            self._watchdog.cancel()
         if self._listener:
-            self._stopping = True
-            with contextlib.suppress(RedisError):
+            with contextlib.suppress(RedisError, OSError):
                 await self.redis.rpush(self.reply_to, STOP_SENTINEL)
             done, _ = await asyncio.wait({self._listener}, timeout=STOP_TIMEOUT_S)
             if not done:
@@ -129,8 +187,25 @@ class Dispatcher:
         for inflight in list(self._pending.values()):
             if inflight.timer:
                 inflight.timer.cancel()
-        with contextlib.suppress(RedisError):
-            await self.redis.delete(self.reply_to)
+        await self._purge_leftovers()
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.delete(self.reply_to, self.marker_key)
+
+    async def _purge_leftovers(self) -> None:
+        """Messages of ours still queued or unacked (duplicates of answered calls, or
+        calls of an interrupted run) would compute again for nobody: remove them."""
+        from dicec.redis_conn import sync_client
+        from worker_models.catalogue import CATALOGUE
+        from worker_models.holdings import purge
+
+        queues = [keys.queue_for(name) for name in CATALOGUE]
+        client = sync_client(self.settings)
+        try:
+            self.stats["purged"] = await asyncio.to_thread(purge, client, queues, self.reply_to)
+        except (RedisError, OSError) as exc:
+            log.warning("could not remove leftover messages of this run: %s", exc)
+        finally:
+            client.close()
 
     @property
     def in_flight(self) -> int:
@@ -156,9 +231,7 @@ class Dispatcher:
             if self.dedupe:
                 self._by_content[content] = request.call_id
             self._outbox.append(inflight)
-            if not self._flush_scheduled:
-                self._flush_scheduled = True
-                loop.call_soon(lambda: asyncio.ensure_future(self._flush()))
+            self._schedule_flush()
         reply: CallReply = await future
         if not reply.ok:
             raise CallFailedError(f"{prepared.spec.name} failed: {reply.error_type}: {reply.error}")
@@ -173,16 +246,51 @@ class Dispatcher:
     def _content_key(prepared: PreparedCall) -> str:
         return prepared.spec.name + json.dumps(prepared.params, sort_keys=True, default=str)
 
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._flush()))
+
     async def _flush(self) -> None:
         batch, self._outbox, self._flush_scheduled = self._outbox, [], False
         if not batch:
             return
+        if self._paused:
+            self._held.extend(batch)  # a retry is scheduled
+            return
         try:
             await self._store_images(batch)
-        except RedisError as exc:
-            self._retry_later(batch, f"could not store the calls' images: {exc}")
+            self._send(batch)
+        except Exception as exc:  # noqa: BLE001 - Redis/broker trouble: hold, never fail
+            self._pause(batch, exc)
             return
-        self._send(batch)
+        self._send_backoff.reset()
+        if self.health.ok(wrote=True):
+            self._redis_back()
+
+    def _pause(self, batch: list[InFlight], exc: BaseException) -> None:
+        """Redis cannot take the calls (away, full, read-only): hold them and retry after a
+        back-off (0.25 s doubling to 4 s). Not counted as attempts: the program's calls
+        wait for Redis, they do not fail because of it."""
+        self.stats["send_failures"] += len(batch)
+        self._held.extend(batch)
+        if self.health.trouble(exc):
+            self._interrupt()
+            return
+        if not self._paused:
+            self._paused = True
+            asyncio.get_running_loop().call_later(self._send_backoff.next(), self._unpause)
+
+    def _unpause(self) -> None:
+        self._paused = False
+        if self._held:
+            self._outbox[:0], self._held = self._held, []
+            self._schedule_flush()
+
+    def _interrupt(self) -> None:
+        if self.interruption is None:
+            self.interruption = self.health.interruption()
+            self.interrupted.set()
 
     async def _store_images(self, batch: list[InFlight]) -> None:
         # A resent call stores its images again (SET NX: free if they are still there):
@@ -191,10 +299,10 @@ class Dispatcher:
             d: b
             for inf in batch
             for d, b in inf.prepared.uploads.items()
-            if d not in self._stored_images or inf.attempts > 1
+            if d not in self._stored_images or inf.restore_images
         }
         if self.restore_image is not None:
-            resent = {d for inf in batch if inf.attempts > 1 for d in _image_digests(inf)}
+            resent = {d for inf in batch if inf.restore_images for d in _image_digests(inf)}
             for digest in resent - uploads.keys():
                 await self.restore_image(digest)
         if not uploads:
@@ -222,11 +330,7 @@ class Dispatcher:
             )
             for fn, items in by_function.items()
         ]
-        try:
-            group(signatures).apply_async()
-        except Exception as exc:  # noqa: BLE001 - broker down: retry later, not the loop
-            self._retry_later(batch, f"could not send the calls to their queues: {exc}")
-            return
+        group(signatures).apply_async()  # raises when Redis cannot take it: see _flush
         now = asyncio.get_running_loop().time()
         for inflight in batch:
             inflight.sent_at = now
@@ -244,14 +348,6 @@ class Dispatcher:
         inflight.timer = asyncio.get_running_loop().call_later(
             self._timeout_s(inflight), self._expired, inflight.request.call_id
         )
-
-    def _retry_later(self, batch: list[InFlight], problem: str) -> None:
-        """Redis unreachable while sending: the calls wait one call timeout and are resent
-        (counted as attempts), instead of failing their tasks at the first hiccup."""
-        log.warning("%s; %d call(s) will be resent", problem, len(batch))
-        self.stats["send_failures"] += len(batch)
-        for inflight in batch:
-            self._arm(inflight)
 
     def _queued_behind_others(self, inflight: InFlight) -> bool:
         """Is the call most likely still queued, behind older calls of its function?
@@ -272,6 +368,12 @@ class Dispatcher:
         inflight = self._pending.get(call_id)
         if inflight is None:
             return
+        if self.health.down:  # its reply may be waiting behind the outage: not its fault
+            self.stats["waited_on_redis"] += 1
+            inflight.timer = asyncio.get_running_loop().call_later(
+                self.settings.call_timeout_s, self._expired, call_id
+            )
+            return
         if inflight.sent_at and self._queued_behind_others(inflight):
             self.stats["waited"] += 1
             self._arm(inflight)
@@ -289,17 +391,67 @@ class Dispatcher:
         )
         self._resend(inflight)
 
-    def _resend(self, inflight: InFlight) -> None:
+    def _resend(self, inflight: InFlight, counted: bool = True) -> None:
         """Send the call again, same call id (its first reply wins); its images are stored
-        again on the way (see _store_images)."""
+        again on the way (see _store_images). `counted`: an attempt of its own (a timeout)
+        rather than a resend because Redis lost it."""
         if inflight.timer:
             inflight.timer.cancel()
-        inflight.attempts += 1
+        inflight.attempts += counted
+        inflight.restore_images = True
         self.stats["resent"] += 1
         self._outbox.append(inflight)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.ensure_future(self._flush())
+        self._schedule_flush()
+
+    # -- Redis trouble and recovery -------------------------------------------------------
+    def redis_trouble(self, exc: BaseException) -> None:
+        if self.health.trouble(exc):
+            self._interrupt()
+
+    def _redis_back(self) -> None:
+        """An outage ended: send what was held now; queues that stood still meanwhile
+        count as moving again (else every queued call would look stuck and be resent)."""
+        now = asyncio.get_running_loop().time()
+        self._progress = {fn: (now, newest) for fn, (_, newest) in self._progress.items()}
+        self._unpause()
+        asyncio.ensure_future(self.check_redis_lost())
+
+    async def check_redis_lost(self) -> None:
+        """Did Redis restart (run id) and lose our data (marker key gone)? Then every call
+        in flight is resent at once, images included: its message, reply or images are
+        gone, and waiting for its timeout would cost a call timeout or more."""
+        try:
+            run_id = (await self.redis.info("server")).get("run_id")
+            marked = await self.redis.expire(self.marker_key, keys.REPLY_TTL_S)  # kept alive
+        except (RedisError, OSError) as exc:
+            self.redis_trouble(exc)
+            return
+        restarted, self.run_id = run_id != self.run_id, run_id
+        if marked:
+            if restarted:
+                log.warning("Redis restarted with its data (run id changed); carrying on")
+            return
+        try:
+            await self.redis.set(self.marker_key, self.client_id, ex=keys.REPLY_TTL_S)
+        except (RedisError, OSError) as exc:
+            self.redis_trouble(exc)
+            return
+        self._resend_everything()
+
+    def _resend_everything(self) -> None:
+        waiting = {id(i) for i in self._held + self._outbox}
+        calls = [i for i in self._pending.values() if id(i) not in waiting]
+        log.warning(
+            "Redis came back without this run's data (restarted without persistence, or "
+            "flushed): resending the %d call(s) in flight with their images",
+            len(calls) + len(waiting),
+        )
+        self.stats["redis_lost"] += 1
+        self._stored_images.clear()
+        for inflight in self._pending.values():
+            inflight.restore_images = True
+        for inflight in calls:
+            self._resend(inflight, counted=False)
 
     def _fail(self, inflight: InFlight, message: str, timeout: bool = False) -> None:
         self._forget(inflight)
@@ -321,22 +473,30 @@ class Dispatcher:
 
     # -- replies -------------------------------------------------------------------------
     async def _listen(self) -> None:
+        """Every Redis error (refused, timed out, reset, full...) is noted in the health
+        record (said once per episode) and retried with back-off; replies that arrived
+        meanwhile wait in the reply list and are drained when Redis answers again."""
         while not self._stopping:
             try:
-                item = await self.redis.blpop([self.reply_to], timeout=LISTENER_BLOCK_S)
-                if item is None:
-                    continue
-                raws = [item[1]]
-                more = await self.redis.lpop(self.reply_to, REPLY_DRAIN_MAX)
-                raws.extend(more or [])
-            except (RedisConnectionError, OSError) as exc:
-                log.warning("reply listener lost Redis (%s); reconnecting", exc)
-                await asyncio.sleep(RECONNECT_DELAY_S)  # back-off before reconnecting
+                raws = await self._read_replies()
+            except (RedisError, OSError) as exc:
+                self.redis_trouble(exc)
+                await asyncio.sleep(self._listen_backoff.next())  # Redis away: back off
                 continue
+            self._listen_backoff.reset()
+            if self.health.ok(wrote=False):
+                self._redis_back()
             for raw in raws:
                 if raw == STOP_SENTINEL:
                     return
                 self._on_reply(raw)
+
+    async def _read_replies(self) -> list[bytes]:
+        item = await self.redis.blpop([self.reply_to], timeout=LISTENER_BLOCK_S)
+        if item is None:
+            return []
+        more = await self.redis.lpop(self.reply_to, REPLY_DRAIN_MAX)
+        return [item[1], *(more or [])]
 
     def _on_reply(self, raw: bytes) -> None:
         try:
