@@ -82,6 +82,12 @@ def reply_key(client_id: str) -> str:
     return f"{PREFIX}:reply:{client_id}"
 
 
+def reply_taken_key(client_id: str) -> str:
+    """List: replies the listener has taken off its reply list and not yet handled; read
+    again after a Redis error, since a reply sent to a connection that died is lost."""
+    return f"{PREFIX}:reply:{client_id}:taken"
+
+
 def crash_key(call_id: str) -> str:
     """Counter: how often a call of a redelivered message started without an answer."""
     return f"{PREFIX}:crash:{call_id}"

@@ -57,7 +57,7 @@ def held_delivery_tags() -> set[str]:
     """Delivery tags of the messages this process's open channels hold unacked."""
     tags: set[str] = set()
     for channel in list(OPEN_CHANNELS):
-        qos = channel.__dict__.get("qos")  # kombu creates it on first use
+        qos = getattr(channel, "_qos", None)  # kombu creates it on first use
         if qos is None or channel.closed:
             continue
         for _ in range(3):  # the consumer thread may change them while we copy

@@ -56,6 +56,17 @@ STOP_TIMEOUT_S = 5.0
 STOP_SENTINEL = b"__dicec_stop__"
 MAX_BACKOFF_DOUBLINGS = 3  # the 4th and later resends wait 8 call timeouts
 LISTENER_RESTART_DELAY_S = 0.5
+# Moves up to ARGV[1] more replies from the reply list to the taken list, atomically, and
+# returns them: a reply is never only in flight on a connection that may die.
+TAKE_REPLIES_LUA = """
+local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #items > 0 then
+  redis.call('RPUSH', KEYS[2], unpack(items))  -- first: refused on a full Redis
+  redis.call('LTRIM', KEYS[1], #items, -1)
+end
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))
+return items
+"""
 
 
 @dataclass
@@ -103,6 +114,8 @@ class Dispatcher:
         self.health = health or RedisHealth(settings.redis_outage_limit_s)
         self.client_id = uuid.uuid4().hex
         self.reply_to = keys.reply_key(self.client_id)
+        self.reply_taken = keys.reply_taken_key(self.client_id)
+        self._retake = False  # after a Redis error: handle the taken list again first
         self.marker_key = keys.dispatcher_marker_key(self.client_id)
         self.run_id: str | None = None  # Redis's run id: it changes when Redis restarts
         self.on_trace = on_trace
@@ -189,7 +202,7 @@ class Dispatcher:
                 inflight.timer.cancel()
         await self._purge_leftovers()
         with contextlib.suppress(RedisError, OSError):
-            await self.redis.delete(self.reply_to, self.marker_key)
+            await self.redis.delete(self.reply_to, self.reply_taken, self.marker_key)
 
     async def _purge_leftovers(self) -> None:
         """Messages of ours still queued or unacked (duplicates of answered calls, or
@@ -414,6 +427,8 @@ class Dispatcher:
         now = asyncio.get_running_loop().time()
         self._progress = {fn: (now, newest) for fn, (_, newest) in self._progress.items()}
         self._unpause()
+        # Pooled connections from before the outage may be dead: drop the idle ones.
+        asyncio.ensure_future(self.redis.connection_pool.disconnect(inuse_connections=False))
         asyncio.ensure_future(self.check_redis_lost())
 
     async def check_redis_lost(self) -> None:
@@ -475,28 +490,54 @@ class Dispatcher:
     async def _listen(self) -> None:
         """Every Redis error (refused, timed out, reset, full...) is noted in the health
         record (said once per episode) and retried with back-off; replies that arrived
-        meanwhile wait in the reply list and are drained when Redis answers again."""
+        meanwhile wait in the reply list and are drained when Redis answers again.
+
+        Replies are moved to a "taken" list, handled, then the taken list is emptied: a
+        Redis frozen mid-read still runs the read once it thaws, and its answer goes to
+        a connection the client already gave up; the taken list keeps those replies
+        (read again after any error; a reply handled twice is dropped by call id)."""
         while not self._stopping:
             try:
                 raws = await self._read_replies()
             except (RedisError, OSError) as exc:
+                self._retake = True
                 self.redis_trouble(exc)
                 await asyncio.sleep(self._listen_backoff.next())  # Redis away: back off
                 continue
             self._listen_backoff.reset()
             if self.health.ok(wrote=False):
                 self._redis_back()
-            for raw in raws:
-                if raw == STOP_SENTINEL:
-                    return
+            if raws and not await self._handle(raws):
+                return
+
+    async def _handle(self, raws: list[bytes]) -> bool:
+        """Handle taken replies, then forget them; False on the stop sentinel."""
+        for raw in raws:
+            if raw != STOP_SENTINEL:
                 self._on_reply(raw)
+        try:
+            await self.redis.delete(self.reply_taken)
+        except (RedisError, OSError) as exc:
+            self._retake = True
+            self.redis_trouble(exc)
+        return STOP_SENTINEL not in raws
 
     async def _read_replies(self) -> list[bytes]:
-        item = await self.redis.blpop([self.reply_to], timeout=LISTENER_BLOCK_S)
+        if self._retake:
+            taken = await self.redis.lrange(self.reply_taken, 0, -1)
+            self._retake = False
+            if taken:
+                return list(taken)
+        item = await self.redis.blmove(
+            self.reply_to, self.reply_taken, LISTENER_BLOCK_S, "LEFT", "RIGHT"
+        )
         if item is None:
             return []
-        more = await self.redis.lpop(self.reply_to, REPLY_DRAIN_MAX)
-        return [item[1], *(more or [])]
+        more = await self.redis.eval(
+            TAKE_REPLIES_LUA, 2, self.reply_to, self.reply_taken, REPLY_DRAIN_MAX,
+            keys.REPLY_TTL_S,
+        )  # fmt: skip
+        return [item, *(more or [])]
 
     def _on_reply(self, raw: bytes) -> None:
         try:

@@ -32,6 +32,9 @@ REMEDIES = {
     "paused, retrying. Remedy: free disk space or fix its data folder (see its log)",
 }
 BACKOFF_FIRST_S = 0.25
+# Trouble again this soon after an episode ended is the same episode (after a restart,
+# every pooled connection fails once before it is replaced): not said again.
+RELAPSE_S = 3.0
 BACKOFF_MAX_S = 4.0
 
 
@@ -81,6 +84,8 @@ class RedisHealth:
         self._wall_since = 0.0
         self.spans: list[tuple[float, float]] = []  # wall-clock (start, end) of past ones
         self.episodes = 0
+        self._ended = float("-inf")  # monotonic end of the last episode
+        self._quiet = False  # a relapse: its end is not said again
 
     @property
     def down(self) -> bool:
@@ -89,9 +94,13 @@ class RedisHealth:
     def trouble(self, exc: BaseException) -> bool:
         """Note an error; True once the episode has lasted past the limit."""
         kind = trouble_kind(exc) or UNREACHABLE
+        if self.kind is None and self.spans and time.monotonic() - self._ended < RELAPSE_S:
+            self._wall_since = self.spans.pop()[0]
+            self.kind, self._quiet = kind, True
         if self.kind is None:
             self._since, self._wall_since = time.monotonic(), time.time()
             self.episodes += 1
+            self._quiet = False
         if kind != self.kind:
             log.warning("%s (%s: %s)", REMEDIES[kind], type(exc).__name__, _short(exc))
             self.kind = kind
@@ -103,9 +112,10 @@ class RedisHealth:
         if self.kind is None or (self.kind != UNREACHABLE and not wrote):
             return False
         took = time.monotonic() - self._since
-        log.warning("Redis is back after %.1f s (%s); carrying on", took, self.kind)
+        if not self._quiet:
+            log.warning("Redis is back after %.1f s (%s); carrying on", took, self.kind)
         self.spans.append((self._wall_since, time.time()))
-        self.kind = None
+        self.kind, self._ended = None, time.monotonic()
         return True
 
     def overlaps(self, start: float, end: float) -> bool:

@@ -1,0 +1,58 @@
+"""One fault scenario from start to end: a batch, the fault mid-batch, the counts, and
+the checks every scenario shares (nothing lost, duplicated, failed or left over)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+
+from tests.faults.counts import FaultCounts, count_batch, report
+from tests.faults.rig import PRODUCTION_TIMEOUTS, TASKS, FaultRig
+
+NO_CACHE = ("--no-cache",)
+
+
+def run_with_fault(
+    rig: FaultRig,
+    scenario: str,
+    fault: Callable[[], dict[str, int]],
+    *,
+    at_done: int = TASKS // 3,
+    flags: tuple[str, ...] = NO_CACHE,
+    env: dict[str, str] | None = None,
+) -> FaultCounts:
+    """Submit a claims batch of TASKS tasks (production call timeout unless `env` says
+    otherwise), run `fault` once `at_done` tasks have records, wait for the batch, count."""
+    reference = rig.fault_free_s(*flags)
+    batch_id = f"fault-{scenario.replace('_', '-')}-{uuid.uuid4().hex[:6]}"
+    started = time.time()
+    proc = rig.submit_claims(
+        batch_id, TASKS, *flags, "--concurrency", "16", env=env or PRODUCTION_TIMEOUTS
+    )
+    try:
+        rig.wait_done(batch_id, at_done, proc)
+        faults = fault()
+        summary = rig.finish(proc)
+    finally:
+        rig.kill_batch(proc)
+    counts = count_batch(
+        rig.client,
+        scenario,
+        batch_id,
+        [summary],
+        faults,
+        time.time() - started,
+        fault_free_s=reference,
+        leftovers=rig.leftovers(batch_id),
+    )
+    report(counts)
+    return counts
+
+
+def assert_clean(counts: FaultCounts) -> None:
+    """No task lost, duplicated or failed; no call failed or swallowed; nothing left."""
+    assert counts.lost == 0 and counts.duplicated == 0, counts
+    assert counts.ok == counts.tasks and counts.errors == 0, counts.first_failures
+    assert counts.failed_calls == 0 and counts.swallowed == 0, counts.first_failures
+    assert not any(counts.leftovers.values()), f"left in Redis: {counts.leftovers}"
