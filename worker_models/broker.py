@@ -9,6 +9,9 @@ logs and drops such a message instead (it was already popped: nobody can ever ru
 A well-formed envelope still goes through Celery's own checks: JSON content only,
 a registered task, and the body shape checked in service.handle.
 
+A server that refuses a blocking pop for now (it turned into a replica, is out of
+memory or loading) is treated as a lost connection, not as a fatal error.
+
 Selected with Celery's `broker_transport` (worker_models.app); the URL scheme (redis://
 or rediss://) and TLS options work as with kombu's own transport.
 """
@@ -23,6 +26,7 @@ import weakref
 from queue import Empty
 from typing import Any
 
+import redis
 from kombu.transport import redis as kombu_redis
 
 log = logging.getLogger(__name__)
@@ -69,6 +73,15 @@ def held_delivery_tags() -> set[str]:
     return tags
 
 
+def refused(exc: redis.ResponseError) -> bool:
+    """A server that cannot serve a blocking pop now, but may soon: it turned into a
+    replica (UNBLOCKED, READONLY), is out of memory, cannot persist, or is loading."""
+    text = str(exc)
+    return isinstance(exc, redis.ReadOnlyError | redis.OutOfMemoryError) or text.startswith(
+        ("UNBLOCKED", "MISCONF", "LOADING")
+    )
+
+
 class Channel(kombu_redis.Channel):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -80,6 +93,14 @@ class Channel(kombu_redis.Channel):
         except UNDECODABLE as exc:
             log.error("dropped a message that is not JSON from a queue: %s", exc)
             return True
+        except redis.ResponseError as exc:
+            # kombu treats a server error here as fatal and Celery stops the whole worker
+            # ("Unrecoverable error: UNBLOCKED ... master -> replica"; found by the fault
+            # suite). As a lost connection, the consumer reconnects with back-off instead.
+            if not refused(exc):
+                raise
+            log.warning("Redis refused to serve the queues (%s); reconnecting", exc)
+            raise redis.ConnectionError(str(exc)) from exc
 
     def _get(self, queue: str) -> Any:
         try:
@@ -91,6 +112,14 @@ class Channel(kombu_redis.Channel):
 
 class Transport(kombu_redis.Transport):
     Channel = Channel
+    # A read-only or full server (a failover in progress, maxmemory reached) refuses the
+    # writes a consumer makes when it connects (kombu's unacked-restore lock) or pops: as
+    # connection errors, Celery's consumer reconnects with back-off instead of exiting.
+    connection_errors = (
+        *kombu_redis.Transport.connection_errors,
+        redis.ReadOnlyError,
+        redis.OutOfMemoryError,
+    )
 
     def _deliver(self, message: Any, queue: str) -> None:
         problem = envelope_problem(message)

@@ -116,6 +116,7 @@ class Dispatcher:
         self.reply_to = keys.reply_key(self.client_id)
         self.reply_taken = keys.reply_taken_key(self.client_id)
         self._retake = False  # after a Redis error: handle the taken list again first
+        self._taken_handled = 0  # replies at the head of the taken list already handled
         self.marker_key = keys.dispatcher_marker_key(self.client_id)
         self.run_id: str | None = None  # Redis's run id: it changes when Redis restarts
         self.on_trace = on_trace
@@ -515,8 +516,10 @@ class Dispatcher:
         for raw in raws:
             if raw != STOP_SENTINEL:
                 self._on_reply(raw)
+        self._taken_handled += len(raws)
         try:
             await self.redis.delete(self.reply_taken)
+            self._taken_handled = 0
         except (RedisError, OSError) as exc:
             self._retake = True
             self.redis_trouble(exc)
@@ -524,7 +527,7 @@ class Dispatcher:
 
     async def _read_replies(self) -> list[bytes]:
         if self._retake:
-            taken = await self.redis.lrange(self.reply_taken, 0, -1)
+            taken = await self.redis.lrange(self.reply_taken, self._taken_handled, -1)
             self._retake = False
             if taken:
                 return list(taken)

@@ -243,9 +243,25 @@ class FaultRig:
         deadline = time.monotonic() + LEFTOVER_WAIT_S
         while True:
             left = leftovers(self.client, queues, "batch_id", batch_id)
-            if not any(left.values()) or time.monotonic() > deadline:
+            if not any(left.values()):
+                return left
+            if time.monotonic() > deadline:
+                self._explain_leftovers(batch_id)
                 return left
             time.sleep(0.5)  # a node acks the duplicate it still ran
+
+    def _explain_leftovers(self, batch_id: str) -> None:
+        """Print, for a post-mortem, each unacked leftover: its age and who holds it."""
+        from worker_models.holdings import message_calls, read_holdings
+
+        holdings = read_holdings(self.client)
+        for tag, raw in self.client.hscan_iter(keys.KOMBU_UNACKED_KEY):
+            calls = message_calls(json.loads(raw)[0])
+            if calls and all(c.get("batch_id") == batch_id for c in calls):
+                score = self.client.zscore(keys.KOMBU_UNACKED_INDEX_KEY, tag)
+                held = [n for n, (_, tags) in holdings.items() if tag.decode() in tags]
+                age = time.time() - score if score else None
+                print(f"[faults] leftover {tag!r}: {len(calls)} calls, age {age}, held by {held}")
 
     # -- Redis faults ------------------------------------------------------------------
     def stall_redis(self, seconds: float) -> None:

@@ -3,6 +3,7 @@ the checks every scenario shares (nothing lost, duplicated, failed or left over)
 
 from __future__ import annotations
 
+import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -16,14 +17,15 @@ NO_CACHE = ("--no-cache",)
 def run_with_fault(
     rig: FaultRig,
     scenario: str,
-    fault: Callable[[], dict[str, int]],
+    fault: Callable[[str, subprocess.Popen[bytes]], dict[str, int]],
     *,
     at_done: int = TASKS // 3,
     flags: tuple[str, ...] = NO_CACHE,
     env: dict[str, str] | None = None,
 ) -> FaultCounts:
     """Submit a claims batch of TASKS tasks (production call timeout unless `env` says
-    otherwise), run `fault` once `at_done` tasks have records, wait for the batch, count."""
+    otherwise), run `fault(batch_id, proc)` once `at_done` tasks have records, wait for
+    the batch, count."""
     reference = rig.fault_free_s(*flags)
     batch_id = f"fault-{scenario.replace('_', '-')}-{uuid.uuid4().hex[:6]}"
     started = time.time()
@@ -32,7 +34,7 @@ def run_with_fault(
     )
     try:
         rig.wait_done(batch_id, at_done, proc)
-        faults = fault()
+        faults = fault(batch_id, proc)
         summary = rig.finish(proc)
     finally:
         rig.kill_batch(proc)

@@ -18,7 +18,7 @@ RECOVERY_SLACK_S = 20.0
 def test_redis_stalled_30_s_mid_batch(healthy: FaultRig) -> None:
     rig = healthy
 
-    def fault() -> dict[str, int]:
+    def fault(*_: object) -> dict[str, int]:
         rig.stall_redis(STALL_S)
         return {"redis_stalled_s": int(STALL_S)}
 
