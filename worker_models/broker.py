@@ -28,12 +28,24 @@ from typing import Any
 
 import redis
 from kombu.transport import redis as kombu_redis
+from kombu.transport import virtual
+
+from dicec import keys
 
 log = logging.getLogger(__name__)
 
 UNDECODABLE = (json.JSONDecodeError, UnicodeDecodeError)
 # Every channel of this process, so the holdings beat can tell which messages it holds.
 OPEN_CHANNELS: weakref.WeakSet[Channel] = weakref.WeakSet()
+# Acks Redis refused (full, read-only, away): the holdings beat retries them.
+FAILED_ACKS: set[str] = set()
+# Redis refusing or losing a write for now; not a bug.
+PASSING = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.ReadOnlyError,
+    redis.OutOfMemoryError,
+)
 
 
 def envelope_problem(payload: Any) -> str | None:
@@ -82,7 +94,59 @@ def refused(exc: redis.ResponseError) -> bool:
     )
 
 
+class QoS(kombu_redis.QoS):
+    """kombu's unacked bookkeeping, without losing a message when Redis refuses it.
+
+    kombu records a delivery and removes an ack in MULTI transactions, and Redis refuses
+    every command queued in a MULTI while it is over maxmemory (and all writes while
+    read-only). **Found by the suite**: a popped message whose record was refused was
+    lost; an ack refused left the message held by its node forever (never redelivered,
+    never cleared). Here a refused record still delivers the message (it runs; only a
+    crash of this node before it is acked would lose it), and a refused ack is forgotten
+    locally and retried by the holdings beat (`retry_failed_acks`)."""
+
+    def append(self, message: Any, delivery_tag: str) -> None:
+        try:
+            super().append(message, delivery_tag)
+        except PASSING as exc:
+            log.warning("could not record %s as unacked (%s); running it", delivery_tag, exc)
+            virtual.QoS.append(self, message, delivery_tag)
+
+    def ack(self, delivery_tag: str) -> None:
+        try:
+            super().ack(delivery_tag)
+        except PASSING as exc:
+            log.warning("could not ack message %s (%s); retrying soon", delivery_tag, exc)
+            FAILED_ACKS.add(delivery_tag)
+            virtual.QoS.ack(self, delivery_tag)
+
+    def reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        try:
+            super().reject(delivery_tag, requeue)
+        except PASSING as exc:
+            # Still unacked in Redis and no longer held here: the orchestrator's watchdog
+            # restores it once Redis takes writes again.
+            log.warning("could not requeue message %s (%s)", delivery_tag, exc)
+            virtual.QoS.ack(self, delivery_tag)
+
+
+def retry_failed_acks(client: redis.Redis) -> None:
+    """Remove the acked messages Redis refused to forget before (no MULTI: allowed on a
+    full Redis); those still refused stay for the next try."""
+    for tag in list(FAILED_ACKS):
+        try:
+            pipe = client.pipeline(transaction=False)
+            pipe.zrem(keys.KOMBU_UNACKED_INDEX_KEY, tag)
+            pipe.hdel(keys.KOMBU_UNACKED_KEY, tag)
+            pipe.execute()
+        except redis.RedisError:
+            return
+        FAILED_ACKS.discard(tag)
+
+
 class Channel(kombu_redis.Channel):
+    QoS = QoS
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         OPEN_CHANNELS.add(self)

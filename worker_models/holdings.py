@@ -26,7 +26,7 @@ import redis
 from celery import signals
 
 from dicec import keys
-from worker_models.broker import held_delivery_tags
+from worker_models.broker import held_delivery_tags, retry_failed_acks
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ class HoldingsBeat:
             body = {"beat_at": time.time(), "tags": sorted(held_delivery_tags())}
             with contextlib.suppress(redis.RedisError):  # Redis away: the next beat tries
                 self._redis.set(self._key, json.dumps(body), ex=keys.HOLDINGS_TTL_S)
+            retry_failed_acks(self._redis)
             if self._stop.wait(keys.HOLDINGS_BEAT_S):
                 return
 
