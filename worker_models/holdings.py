@@ -165,6 +165,21 @@ def message_calls(payload: Any) -> list[dict[str, Any]]:
         return []
 
 
+def present_call_ids(r: redis.Redis, queues: Iterable[str]) -> set[str]:
+    """Ids of the calls whose message is queued or unacked right now. The queues are read
+    first: a message moving from a queue to a consumer then shows in the unacked hash."""
+    present: set[str] = set()
+    for queue in queues:
+        for raw in r.lrange(queue, 0, -1):
+            with contextlib.suppress(ValueError, TypeError):
+                present.update(str(c.get("call_id")) for c in message_calls(json.loads(raw)))
+    for _tag, raw in r.hscan_iter(keys.KOMBU_UNACKED_KEY, count=500):
+        with contextlib.suppress(ValueError, TypeError, IndexError):
+            calls = message_calls(json.loads(raw)[0])
+            present.update(str(c.get("call_id")) for c in calls)
+    return present
+
+
 def _only_for(calls: list[dict[str, Any]], field: str, value: str) -> bool:
     return bool(calls) and all(c.get(field) == value for c in calls)
 

@@ -42,7 +42,10 @@ from dicec.errors import (
 )
 from dicec.records import CallTrace
 from dicec.settings import Settings
+from orchestrator.dispatch.recovery import Recovery
 from orchestrator.dispatch.redis_health import Backoff, RedisHealth
+from orchestrator.dispatch.replies import STOP_SENTINEL, ReplyListener
+from orchestrator.dispatch.traces import emit_traces
 from orchestrator.program.hermod import CallOrigin
 from worker_models.calls import PreparedCall, check_result
 from worker_models.imageref import ImageRef
@@ -50,23 +53,8 @@ from worker_models.wire import CallReply, CallRequest, decode_reply
 
 log = logging.getLogger(__name__)
 
-REPLY_DRAIN_MAX = 500
-LISTENER_BLOCK_S = 1
 STOP_TIMEOUT_S = 5.0
-STOP_SENTINEL = b"__dicec_stop__"
 MAX_BACKOFF_DOUBLINGS = 3  # the 4th and later resends wait 8 call timeouts
-LISTENER_RESTART_DELAY_S = 0.5
-# Moves up to ARGV[1] more replies from the reply list to the taken list, atomically, and
-# returns them: a reply is never only in flight on a connection that may die.
-TAKE_REPLIES_LUA = """
-local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-if #items > 0 then
-  redis.call('RPUSH', KEYS[2], unpack(items))  -- first: refused on a full Redis
-  redis.call('LTRIM', KEYS[1], #items, -1)
-end
-redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))
-return items
-"""
 
 
 @dataclass
@@ -82,6 +70,7 @@ class InFlight:
     sent_at: float = 0.0  # event-loop time of its last send
     followers: list[tuple[str, CallOrigin, float]] = field(default_factory=list)
     restore_images: bool = False  # resent: store its images again on the way
+    missing_since: float | None = None  # loop time it was first seen in no queue
 
 
 TraceSink = Callable[[CallTrace], None]
@@ -100,7 +89,7 @@ def _image_digests(inflight: InFlight) -> set[str]:
     return digests
 
 
-class Dispatcher:
+class Dispatcher(ReplyListener, Recovery):
     def __init__(
         self,
         settings: Settings,
@@ -152,6 +141,7 @@ class Dispatcher:
             "waited_on_redis": 0,
             "redis_lost": 0,
             "restored": 0,
+            "found_missing": 0,
             "purged": 0,
             "listener_restarts": 0,
         }
@@ -166,25 +156,6 @@ class Dispatcher:
         self._watchdog = asyncio.create_task(
             Watchdog(self, self.settings).run(), name="dicec-dispatch-watchdog"
         )
-
-    async def _mark(self) -> None:
-        """Note Redis's run id and leave a marker key: both tell a Redis that restarted,
-        and whether it came back without our data."""
-        self.run_id = (await self.redis.info("server")).get("run_id")
-        await self.redis.set(self.marker_key, self.client_id, ex=keys.REPLY_TTL_S)
-
-    def _start_listener(self) -> None:
-        self._listener = asyncio.create_task(self._listen(), name="dicec-reply-listener")
-        self._listener.add_done_callback(self._listener_done)
-
-    def _listener_done(self, task: asyncio.Task[None]) -> None:
-        """Supervision: a listener that exits while the dispatcher runs is restarted."""
-        if self._stopping:
-            return
-        problem = "cancelled" if task.cancelled() else repr(task.exception())
-        log.error("the reply listener stopped (%s); restarting it", problem)
-        self.stats["listener_restarts"] += 1
-        asyncio.get_running_loop().call_later(LISTENER_RESTART_DELAY_S, self._start_listener)
 
     async def stop(self) -> None:
         """Stop the listener by waking it with a sentinel (cancelling a BLPOP mid-read can
@@ -204,22 +175,6 @@ class Dispatcher:
         await self._purge_leftovers()
         with contextlib.suppress(RedisError, OSError):
             await self.redis.delete(self.reply_to, self.reply_taken, self.marker_key)
-
-    async def _purge_leftovers(self) -> None:
-        """Messages of ours still queued or unacked (duplicates of answered calls, or
-        calls of an interrupted run) would compute again for nobody: remove them."""
-        from dicec.redis_conn import sync_client
-        from worker_models.catalogue import CATALOGUE
-        from worker_models.holdings import purge
-
-        queues = [keys.queue_for(name) for name in CATALOGUE]
-        client = sync_client(self.settings)
-        try:
-            self.stats["purged"] = await asyncio.to_thread(purge, client, queues, self.reply_to)
-        except (RedisError, OSError) as exc:
-            log.warning("could not remove leftover messages of this run: %s", exc)
-        finally:
-            client.close()
 
     @property
     def in_flight(self) -> int:
@@ -417,58 +372,6 @@ class Dispatcher:
         self._outbox.append(inflight)
         self._schedule_flush()
 
-    # -- Redis trouble and recovery -------------------------------------------------------
-    def redis_trouble(self, exc: BaseException) -> None:
-        if self.health.trouble(exc):
-            self._interrupt()
-
-    def _redis_back(self) -> None:
-        """An outage ended: send what was held now; queues that stood still meanwhile
-        count as moving again (else every queued call would look stuck and be resent)."""
-        now = asyncio.get_running_loop().time()
-        self._progress = {fn: (now, newest) for fn, (_, newest) in self._progress.items()}
-        self._unpause()
-        # Pooled connections from before the outage may be dead: drop the idle ones.
-        asyncio.ensure_future(self.redis.connection_pool.disconnect(inuse_connections=False))
-        asyncio.ensure_future(self.check_redis_lost())
-
-    async def check_redis_lost(self) -> None:
-        """Did Redis restart (run id) and lose our data (marker key gone)? Then every call
-        in flight is resent at once, images included: its message, reply or images are
-        gone, and waiting for its timeout would cost a call timeout or more."""
-        try:
-            run_id = (await self.redis.info("server")).get("run_id")
-            marked = await self.redis.expire(self.marker_key, keys.REPLY_TTL_S)  # kept alive
-        except (RedisError, OSError) as exc:
-            self.redis_trouble(exc)
-            return
-        restarted, self.run_id = run_id != self.run_id, run_id
-        if marked:
-            if restarted:
-                log.warning("Redis restarted with its data (run id changed); carrying on")
-            return
-        try:
-            await self.redis.set(self.marker_key, self.client_id, ex=keys.REPLY_TTL_S)
-        except (RedisError, OSError) as exc:
-            self.redis_trouble(exc)
-            return
-        self._resend_everything()
-
-    def _resend_everything(self) -> None:
-        waiting = {id(i) for i in self._held + self._outbox}
-        calls = [i for i in self._pending.values() if id(i) not in waiting]
-        log.warning(
-            "Redis came back without this run's data (restarted without persistence, or "
-            "flushed): resending the %d call(s) in flight with their images",
-            len(calls) + len(waiting),
-        )
-        self.stats["redis_lost"] += 1
-        self._stored_images.clear()
-        for inflight in self._pending.values():
-            inflight.restore_images = True
-        for inflight in calls:
-            self._resend(inflight, counted=False)
-
     def _fail(self, inflight: InFlight, message: str, timeout: bool = False) -> None:
         self._forget(inflight)
         error = CallTimeoutError if timeout else CallFailedError
@@ -488,60 +391,6 @@ class Dispatcher:
                 del self._by_content[content]
 
     # -- replies -------------------------------------------------------------------------
-    async def _listen(self) -> None:
-        """Every Redis error (refused, timed out, reset, full...) is noted in the health
-        record (said once per episode) and retried with back-off; replies that arrived
-        meanwhile wait in the reply list and are drained when Redis answers again.
-
-        Replies are moved to a "taken" list, handled, then the taken list is emptied: a
-        Redis frozen mid-read still runs the read once it thaws, and its answer goes to
-        a connection the client already gave up; the taken list keeps those replies
-        (read again after any error; a reply handled twice is dropped by call id)."""
-        while not self._stopping:
-            try:
-                raws = await self._read_replies()
-            except (RedisError, OSError) as exc:
-                self._retake = True
-                self.redis_trouble(exc)
-                await asyncio.sleep(self._listen_backoff.next())  # Redis away: back off
-                continue
-            self._listen_backoff.reset()
-            if self.health.ok(wrote=False):
-                self._redis_back()
-            if raws and not await self._handle(raws):
-                return
-
-    async def _handle(self, raws: list[bytes]) -> bool:
-        """Handle taken replies, then forget them; False on the stop sentinel."""
-        for raw in raws:
-            if raw != STOP_SENTINEL:
-                self._on_reply(raw)
-        self._taken_handled += len(raws)
-        try:
-            await self.redis.delete(self.reply_taken)
-            self._taken_handled = 0
-        except (RedisError, OSError) as exc:
-            self._retake = True
-            self.redis_trouble(exc)
-        return STOP_SENTINEL not in raws
-
-    async def _read_replies(self) -> list[bytes]:
-        if self._retake:
-            taken = await self.redis.lrange(self.reply_taken, self._taken_handled, -1)
-            self._retake = False
-            if taken:
-                return list(taken)
-        item = await self.redis.blmove(
-            self.reply_to, self.reply_taken, LISTENER_BLOCK_S, "LEFT", "RIGHT"
-        )
-        if item is None:
-            return []
-        more = await self.redis.eval(
-            TAKE_REPLIES_LUA, 2, self.reply_to, self.reply_taken, REPLY_DRAIN_MAX,
-            keys.REPLY_TTL_S,
-        )  # fmt: skip
-        return [item, *(more or [])]
-
     def _on_reply(self, raw: bytes) -> None:
         try:
             reply = decode_reply(raw)
@@ -577,54 +426,5 @@ class Dispatcher:
         self._progress[function] = (now, max(newest, inflight.sent_at))
 
     def _trace(self, inflight: InFlight, reply: CallReply | None, error: str | None = None) -> None:
-        if self.on_trace is None:
-            return
-        now = time.time()
-        base = dict(
-            function=inflight.prepared.spec.name,
-            group_id=inflight.group_id,
-            replied_at=now,
-            attempts=inflight.attempts,
-        )
-        if reply is not None:
-            base.update(
-                pool=reply.pool,
-                worker=reply.worker,
-                started_at=reply.started_at,
-                finished_at=reply.finished_at,
-                batch_size=reply.batch_size,
-                cached=reply.cached,
-                ok=reply.ok,
-                error=reply.error,
-            )
-        else:
-            base.update(ok=False, error=error)
-        origin = inflight.origin
-        self.on_trace(
-            CallTrace(
-                call_id=inflight.request.call_id,
-                batch_id=origin.batch_id,
-                task_index=origin.task_index,
-                chain_parent=origin.chain_parent,
-                queued_at=inflight.queued_at,
-                **base,
-            )
-        )
-        for call_id, follower, queued_at in inflight.followers:
-            self.on_trace(
-                CallTrace(
-                    call_id=call_id,
-                    batch_id=follower.batch_id,
-                    task_index=follower.task_index,
-                    chain_parent=follower.chain_parent,
-                    queued_at=queued_at,
-                    **{
-                        **base,
-                        "cached": True,
-                        "pool": None,
-                        "worker": None,
-                        "started_at": None,
-                        "finished_at": None,
-                    },
-                )
-            )
+        if self.on_trace is not None:
+            emit_traces(self.on_trace, inflight, reply, error)

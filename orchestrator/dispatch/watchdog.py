@@ -4,7 +4,9 @@ Every WATCH_INTERVAL_S while calls are in flight:
 - Redis restarted or was flushed (run id, marker key): the dispatcher resends every
   call in flight at once, with its images (Dispatcher.check_redis_lost);
 - a worker node died or froze: the messages it held are unacked and no live node
-  reports them (worker_models/holdings.py); they go back onto their queues at once.
+  reports them (worker_models/holdings.py); they go back onto their queues at once;
+- every MISSING_SCAN_EVERY rounds, a call whose message is in no queue and unacked by
+  nobody, and still unanswered, is lost (however it was lost): it is resent.
 Both run on fresh connections of their own. The watchdog never dies: an error is Redis
 trouble (noted in the health record, once per episode) or a bug (logged, next round).
 """
@@ -21,9 +23,17 @@ import redis
 from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 
+from dicec import keys
 from dicec.redis_conn import sync_client
 from dicec.settings import Settings
-from worker_models.holdings import OrphanFinder, read_holdings, restore, unacked_tags
+from worker_models.catalogue import CATALOGUE
+from worker_models.holdings import (
+    OrphanFinder,
+    present_call_ids,
+    read_holdings,
+    restore,
+    unacked_tags,
+)
 
 if TYPE_CHECKING:
     from orchestrator.dispatch.dispatcher import Dispatcher
@@ -31,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WATCH_INTERVAL_S = 1.0
+MISSING_SCAN_EVERY = 3  # rounds: a scan reads every queue and the unacked hash
 
 
 class Watchdog:
@@ -40,6 +51,8 @@ class Watchdog:
         self.finder = OrphanFinder()
         self._client: redis.Redis | None = None
         self._conn: Any = None  # a kombu connection, for kombu's own restore
+        self._rounds = 0
+        self._queues = [keys.queue_for(name) for name in CATALOGUE]
 
     async def run(self) -> None:
         try:
@@ -57,6 +70,10 @@ class Watchdog:
         try:
             await dispatcher.check_redis_lost()
             restored = await asyncio.to_thread(self._sweep)
+            self._rounds += 1
+            if self._rounds % MISSING_SCAN_EVERY == 0:
+                present = await asyncio.to_thread(present_call_ids, self._client, self._queues)
+                dispatcher.resend_missing(present)
         except (RedisError, OSError, KombuError) as exc:
             dispatcher.redis_trouble(exc)
             self.finder.reset()

@@ -37,6 +37,7 @@ class FaultCounts(BaseModel):
     duplicate_replies_dropped: int
     waited: int = Field(description="timeouts not resent: the call's queue was still moving")
     restored: int = Field(default=0, description="messages no live worker held, requeued")
+    found_missing: int = Field(default=0, description="calls whose message was gone: resent")
     redis_lost: int = Field(default=0, description="times Redis came back without our data")
     leftovers: dict[str, int] = Field(
         default_factory=dict, description="the batch's messages still unacked/queued after it"
@@ -90,6 +91,7 @@ def count_batch(
         duplicate_replies_dropped=dispatch["duplicates"],
         waited=dispatch["waited"],
         restored=dispatch["restored"],
+        found_missing=dispatch["found_missing"],
         redis_lost=dispatch["redis_lost"],
         leftovers=leftovers or {},
         makespan_s=round(sum(s["wall_s"] for s in summaries), 1),
