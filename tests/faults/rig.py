@@ -49,8 +49,10 @@ VISIBILITY_TIMEOUT_S = 600
 # The scenarios that show recovery by evidence run with the production call timeout: a
 # batch that only a timeout could recover would take minutes, not seconds.
 PRODUCTION_TIMEOUTS = {"DICEC_CALL_TIMEOUT_S": "120", "DICEC_CALL_MAX_RESENDS": "2"}
-# Tasks per scenario batch (the issue's 300; DICEC_FAULT_TASKS=... to change it).
-TASKS = int(os.environ.get("DICEC_FAULT_TASKS", "300"))
+# Tasks per scenario batch. 150 by default, so that the whole suite stays a few minutes
+# of CI on 2 cores; DICEC_FAULT_TASKS=300 is the size the recovery targets of issue 14
+# were stated for (docs/reliability.md has the figures of such a run).
+TASKS = int(os.environ.get("DICEC_FAULT_TASKS", "150"))
 LEFTOVER_WAIT_S = 15.0
 FAULT_ENV = {
     "DICEC_CALL_TIMEOUT_S": str(CALL_TIMEOUT_S),
