@@ -88,6 +88,11 @@ class PreflightError(BatchError):
     """A batch is refused before its first task: a bad program or a function with no pool."""
 
 
+class BatchInterrupted(BatchError):
+    """Redis stayed unreachable or refused writes past the outage limit: the batch
+    stopped, resumable with --resume."""
+
+
 class LLMError(DicecError):
     """The LLM endpoint is down, too slow, or never produced a valid program."""
 

@@ -14,6 +14,14 @@ REPLY_TTL_S = 3600
 BATCH_TTL_S = 7 * 24 * 3600
 CACHE_TTL_S = 24 * 3600
 CRASH_TTL_S = 24 * 3600
+# A worker node's parent process publishes the delivery tags it holds (unacked messages
+# it reserved or runs) this often; the orchestrator finds messages nobody holds by them.
+HOLDINGS_BEAT_S = 1.0
+HOLDINGS_TTL_S = 30
+
+# kombu's Redis transport keeps every delivered, unacked message here (its defaults).
+KOMBU_UNACKED_KEY = "unacked"
+KOMBU_UNACKED_INDEX_KEY = "unacked_index"
 
 # The raw-Celery echo task used by benchmarks as the baseline for dispatch cost.
 ECHO_QUEUE = "echo"
@@ -54,9 +62,29 @@ def registry_worker_pattern() -> str:
     return f"{PREFIX}:registry:worker:*"
 
 
+def holdings_key(node: str) -> str:
+    """String with TTL: JSON {beat_at, tags} of the messages one worker node holds."""
+    return f"{PREFIX}:holdings:{node}"
+
+
+def holdings_pattern() -> str:
+    return f"{PREFIX}:holdings:*"
+
+
+def dispatcher_marker_key(client_id: str) -> str:
+    """String: set by an orchestrator process while it runs; gone means Redis lost its data."""
+    return f"{PREFIX}:dispatcher:{client_id}"
+
+
 def reply_key(client_id: str) -> str:
     """List: replies for one orchestrator process, read with BLPOP by its one listener."""
     return f"{PREFIX}:reply:{client_id}"
+
+
+def reply_taken_key(client_id: str) -> str:
+    """List: replies the listener has taken off its reply list and not yet handled; read
+    again after a Redis error, since a reply sent to a connection that died is lost."""
+    return f"{PREFIX}:reply:{client_id}:taken"
 
 
 def crash_key(call_id: str) -> str:

@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     call_timeout_s: float = 120.0
     call_max_resends: int = 2
     task_timeout_s: float = 300.0
+    # How long the orchestrator waits out a Redis that is unreachable or refuses writes
+    # (OOM, read-only replica, MISCONF) before it stops, the batch interrupted and
+    # resumable. Shorter than task_timeout_s, so an outage never times a task out.
+    redis_outage_limit_s: float = 120.0
     max_concurrent_tasks: int = 64
     program_memory_mb: int = 512
     program_max_output_chars: int = 200_000

@@ -22,6 +22,8 @@ Watch = Callable[[SayFn], AbstractContextManager[None]]
 
 
 def print_summary(summary: BatchSummary, json_out: bool) -> None:
+    if summary.interrupted:
+        err.print(f"[bold red]interrupted:[/] {escape(summary.interrupted)}")
     if json_out:
         print(summary.model_dump_json(indent=2))
         return

@@ -9,8 +9,10 @@ Why these settings:
   or dead process does not sit on work another process could do.
 - visibility_timeout: how long an unacked message of a worker that vanished (SIGKILL
   of the whole node) stays invisible before Redis hands it out again. Longer than any
-  call; the orchestrator's own call timeout + resend covers the gap, and duplicate
-  replies are dropped by call id, so redelivery never double-counts. Celery pitfall:
+  call; the orchestrator's watchdog puts such messages back at once (no live node
+  reports holding them: worker_models/holdings.py), its call timeout + resend is the
+  last resort, and duplicate replies are dropped by call id, so redelivery never
+  double-counts. Celery pitfall:
   the clock runs from delivery, so a message waiting in a worker's prefetch buffer (a
   batching pool holds two flushes) counts too; one that outlives it is delivered a
   second time while still held. Also, messages a worker held when its broker

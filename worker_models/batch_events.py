@@ -84,8 +84,14 @@ class MonitoredBatches(Batches):
             for req in requests:
                 req.send_event("task-succeeded", result=repr(result), runtime=runtime)
 
-        def on_error(*_: Any) -> None:  # the process died: acks come by redelivery
+        def on_error(*_: Any) -> None:
+            # The pool process died under this flush (apply_batches_task catches the
+            # task's own exceptions): requeue its messages now, marked redelivered (the
+            # crash-loop guard in service.handle counts them), instead of leaving them
+            # unacked until the visibility timeout.
             self._running = max(0, self._running - 1)
+            for req in acks_late:
+                req.reject(requeue=True)
 
         return self._pool.apply_async(
             apply_batches_task,

@@ -9,6 +9,9 @@ logs and drops such a message instead (it was already popped: nobody can ever ru
 A well-formed envelope still goes through Celery's own checks: JSON content only,
 a registered task, and the body shape checked in service.handle.
 
+A server that refuses a blocking pop for now (it turned into a replica, is out of
+memory or loading) is treated as a lost connection, not as a fatal error.
+
 Selected with Celery's `broker_transport` (worker_models.app); the URL scheme (redis://
 or rediss://) and TLS options work as with kombu's own transport.
 """
@@ -19,14 +22,30 @@ import base64
 import binascii
 import json
 import logging
+import weakref
 from queue import Empty
 from typing import Any
 
+import redis
 from kombu.transport import redis as kombu_redis
+from kombu.transport import virtual
+
+from dicec import keys
 
 log = logging.getLogger(__name__)
 
 UNDECODABLE = (json.JSONDecodeError, UnicodeDecodeError)
+# Every channel of this process, so the holdings beat can tell which messages it holds.
+OPEN_CHANNELS: weakref.WeakSet[Channel] = weakref.WeakSet()
+# Acks Redis refused (full, read-only, away): the holdings beat retries them.
+FAILED_ACKS: set[str] = set()
+# Redis refusing or losing a write for now; not a bug.
+PASSING = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.ReadOnlyError,
+    redis.OutOfMemoryError,
+)
 
 
 def envelope_problem(payload: Any) -> str | None:
@@ -50,13 +69,102 @@ def envelope_problem(payload: Any) -> str | None:
     return None
 
 
+def held_delivery_tags() -> set[str]:
+    """Delivery tags of the messages this process's open channels hold unacked."""
+    tags: set[str] = set()
+    for channel in list(OPEN_CHANNELS):
+        qos = getattr(channel, "_qos", None)  # kombu creates it on first use
+        if qos is None or channel.closed:
+            continue
+        for _ in range(3):  # the consumer thread may change them while we copy
+            try:
+                tags |= set(qos._delivered) - set(qos._dirty)
+                break
+            except RuntimeError:
+                continue
+    return tags
+
+
+def refused(exc: redis.ResponseError) -> bool:
+    """A server that cannot serve a blocking pop now, but may soon: it turned into a
+    replica (UNBLOCKED, READONLY), is out of memory, cannot persist, or is loading."""
+    text = str(exc)
+    return isinstance(exc, redis.ReadOnlyError | redis.OutOfMemoryError) or text.startswith(
+        ("UNBLOCKED", "MISCONF", "LOADING")
+    )
+
+
+class QoS(kombu_redis.QoS):
+    """kombu's unacked bookkeeping, without losing a message when Redis refuses it.
+
+    kombu records a delivery and removes an ack in MULTI transactions, and Redis refuses
+    every command queued in a MULTI while it is over maxmemory (and all writes while
+    read-only). **Found by the suite**: a popped message whose record was refused was
+    lost; an ack refused left the message held by its node forever (never redelivered,
+    never cleared). Here a refused record still delivers the message (it runs; only a
+    crash of this node before it is acked would lose it), and a refused ack is forgotten
+    locally and retried by the holdings beat (`retry_failed_acks`)."""
+
+    def append(self, message: Any, delivery_tag: str) -> None:
+        try:
+            super().append(message, delivery_tag)
+        except PASSING as exc:
+            log.warning("could not record %s as unacked (%s); running it", delivery_tag, exc)
+            virtual.QoS.append(self, message, delivery_tag)
+
+    def ack(self, delivery_tag: str) -> None:
+        try:
+            super().ack(delivery_tag)
+        except PASSING as exc:
+            log.warning("could not ack message %s (%s); retrying soon", delivery_tag, exc)
+            FAILED_ACKS.add(delivery_tag)
+            virtual.QoS.ack(self, delivery_tag)
+
+    def reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        try:
+            super().reject(delivery_tag, requeue)
+        except PASSING as exc:
+            # Still unacked in Redis and no longer held here: the orchestrator's watchdog
+            # restores it once Redis takes writes again.
+            log.warning("could not requeue message %s (%s)", delivery_tag, exc)
+            virtual.QoS.ack(self, delivery_tag)
+
+
+def retry_failed_acks(client: redis.Redis) -> None:
+    """Remove the acked messages Redis refused to forget before (no MULTI: allowed on a
+    full Redis); those still refused stay for the next try."""
+    for tag in list(FAILED_ACKS):
+        try:
+            pipe = client.pipeline(transaction=False)
+            pipe.zrem(keys.KOMBU_UNACKED_INDEX_KEY, tag)
+            pipe.hdel(keys.KOMBU_UNACKED_KEY, tag)
+            pipe.execute()
+        except redis.RedisError:
+            return
+        FAILED_ACKS.discard(tag)
+
+
 class Channel(kombu_redis.Channel):
+    QoS = QoS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        OPEN_CHANNELS.add(self)
+
     def _brpop_read(self, **options: Any) -> Any:
         try:
             return super()._brpop_read(**options)
         except UNDECODABLE as exc:
             log.error("dropped a message that is not JSON from a queue: %s", exc)
             return True
+        except redis.ResponseError as exc:
+            # kombu treats a server error here as fatal and Celery stops the whole worker
+            # ("Unrecoverable error: UNBLOCKED ... master -> replica"; found by the fault
+            # suite). As a lost connection, the consumer reconnects with back-off instead.
+            if not refused(exc):
+                raise
+            log.warning("Redis refused to serve the queues (%s); reconnecting", exc)
+            raise redis.ConnectionError(str(exc)) from exc
 
     def _get(self, queue: str) -> Any:
         try:
@@ -68,6 +176,14 @@ class Channel(kombu_redis.Channel):
 
 class Transport(kombu_redis.Transport):
     Channel = Channel
+    # A read-only or full server (a failover in progress, maxmemory reached) refuses the
+    # writes a consumer makes when it connects (kombu's unacked-restore lock) or pops: as
+    # connection errors, Celery's consumer reconnects with back-off instead of exiting.
+    connection_errors = (
+        *kombu_redis.Transport.connection_errors,
+        redis.ReadOnlyError,
+        redis.OutOfMemoryError,
+    )
 
     def _deliver(self, message: Any, queue: str) -> None:
         problem = envelope_problem(message)

@@ -13,6 +13,7 @@ from pathlib import Path
 from celery.signals import heartbeat_sent, worker_process_init, worker_process_shutdown
 
 from dicec.settings import get_settings
+from worker_models import holdings  # noqa: F401 - connects the node's holdings beat
 from worker_models.queue_pool import derived_pool
 from worker_models.registry import Heartbeat, publish_functions
 from worker_models.service import (

@@ -36,6 +36,10 @@ REPLY_FLUSH_S = 0.005
 # A call of a redelivered message that has started this often without an answer (its
 # process died each time) is refused instead of run: it would kill every worker in turn.
 MAX_CRASH_STARTS = 3
+# Replies that cannot be pushed (Redis away, full or read-only) are retried this long.
+REPLY_PUSH_LIMIT_S = 180.0
+REPLY_RETRY_FIRST_S = 0.25
+REPLY_RETRY_MAX_S = 4.0
 
 
 def describe_validation_error(function: str, exc: ValidationError) -> str:
@@ -284,18 +288,34 @@ class FunctionService:
         )
 
     def _push(self, pairs: list[tuple[CallRequest, CallReply]], clear: Sequence[str] = ()) -> None:
-        # One RPUSH and one EXPIRE per reply list (a message's calls mostly share one),
-        # not a pair of commands per call.
+        """Push replies (one RPUSH and one EXPIRE per reply list: a message's calls mostly
+        share one); while Redis is away or refuses writes (full, read-only), retry with
+        back-off for up to REPLY_PUSH_LIMIT_S instead of dropping computed work (a retry
+        after a lost acknowledgement may push twice: dropped by call id)."""
         by_list: dict[str, list[str]] = {}
         for req, reply in pairs:
             by_list.setdefault(req.reply_to, []).append(reply.model_dump_json())
-        pipe = self.redis.pipeline(transaction=False)
-        for reply_to, raw in by_list.items():
-            pipe.rpush(reply_to, *raw)
-            pipe.expire(reply_to, keys.REPLY_TTL_S)
-        if clear:
-            pipe.delete(*clear)
-        pipe.execute()
+        delay, deadline, said = REPLY_RETRY_FIRST_S, time.monotonic() + REPLY_PUSH_LIMIT_S, False
+        while True:
+            pipe = self.redis.pipeline(transaction=False)
+            for reply_to, raw in by_list.items():
+                pipe.rpush(reply_to, *raw)
+                pipe.expire(reply_to, keys.REPLY_TTL_S)
+            if clear:
+                pipe.delete(*clear)
+            try:
+                pipe.execute()
+                if said:
+                    log.warning("replies pushed again after Redis came back")
+                return
+            except redis.RedisError as exc:
+                if time.monotonic() >= deadline:
+                    raise
+                if not said:
+                    log.warning("cannot push %d replies (%s); retrying", len(pairs), exc)
+                    said = True
+                time.sleep(delay)  # Redis is away: nothing to wait on but time
+                delay = min(delay * 2, REPLY_RETRY_MAX_S)
 
     def _reply_to_undecodable(self, item: Any, problem: str, worker: str) -> None:
         """A request we cannot trust still gets an answer if it says where to send it."""

@@ -7,8 +7,8 @@ that function's task is a celery-batches `Batches` task: the worker buffers up t
 (one forward pass). Each message is still acked on its own, late (celery-batches acks
 acks_late requests when the batch returns), and each call gets its own reply and trace.
 Limits we accept, knowingly: the worker's prefetch must cover two flushes (see
-worker.prefetch_for), and a batch whose process dies is redelivered by the visibility
-timeout or the orchestrator's resend rather than by reject_on_worker_lost.
+worker.prefetch_for), and a batch whose process dies is requeued by its parent's error
+callback (batch_events.MonitoredBatches.flush), not by reject_on_worker_lost.
 """
 
 from __future__ import annotations

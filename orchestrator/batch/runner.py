@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from dicec.errors import BatchError, DicecError
+from dicec.errors import BatchError, BatchInterrupted, DicecError, ProgramTimeoutError
 from dicec.records import BatchMeta, CallTrace, Mode, TaskRecord
 from dicec.settings import Settings
 from orchestrator.batch.store import BatchStore
@@ -33,6 +33,9 @@ from orchestrator.program.sandbox.programs import CompiledProgram, Limits, compi
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 
 ProgressFn = Callable[[TaskRecord], None]
+# A task whose time ran out while Redis was in trouble runs again (at most this often):
+# the outage, not the program, used its time.
+RERUNS_AFTER_OUTAGE = 2
 
 
 class BatchSummary(BaseModel):
@@ -50,6 +53,9 @@ class BatchSummary(BaseModel):
     errors_by_type: dict[str, int] = Field(default_factory=dict)
     first_errors: list[str] = Field(default_factory=list)
     dispatch: dict[str, int] = Field(default_factory=dict)
+    interrupted: str | None = Field(
+        default=None, description="why the run stopped early (resumable), if it did"
+    )
 
 
 def list_images(images_dir: Path) -> list[Path]:
@@ -125,6 +131,7 @@ class BatchRunner:
         self.restored = 0
         self._given_jail = jail  # a caller's jail is used and left open (tests)
         self.jail: Jail | None = None  # set while a run is in progress, if the runner is "jail"
+        self.reruns_after_outage = 0
 
     def limits(self) -> Limits:
         return Limits.from_settings(self.settings)
@@ -144,7 +151,7 @@ class BatchRunner:
                 lanes = [
                     self._lane(meta, program, todo, images, pool) for _ in range(self.concurrency)
                 ]
-                await asyncio.gather(*lanes)
+                await self._run_lanes(lanes)
         finally:
             if self.jail is not None and self.jail is not self._given_jail:
                 self.jail.close()
@@ -162,6 +169,37 @@ class BatchRunner:
             return compile_program(meta.program_source, meta.program_name, self.limits())
         except DicecError as exc:
             return exc
+
+    async def _run_lanes(self, lanes: list) -> None:
+        """Run the lanes to the end, or stop them all (their tasks unrecorded, to run on
+        --resume) once Redis trouble outlasts its limit: BatchInterrupted."""
+        dispatcher = self.backend if isinstance(self.backend, Dispatcher) else None
+        try:
+            async with asyncio.TaskGroup() as group:
+                running = [group.create_task(lane) for lane in lanes]
+                if dispatcher is not None:
+                    watcher = group.create_task(self._interrupted(dispatcher))
+                await asyncio.gather(*running)
+                if dispatcher is not None:
+                    watcher.cancel()
+        except BaseExceptionGroup as failed:  # the first failure, as a plain exception
+            stopped = [e for e in failed.exceptions if isinstance(e, BatchInterrupted)]
+            raise (stopped or failed.exceptions)[0] from None
+
+    @staticmethod
+    async def _interrupted(dispatcher: Dispatcher) -> None:
+        await dispatcher.interrupted.wait()
+        assert dispatcher.interruption is not None
+        raise dispatcher.interruption
+
+    def _hit_by_outage(self, outcome: TaskOutcome) -> bool:
+        """Did the task time out while Redis was in trouble?"""
+        dispatcher = self.backend if isinstance(self.backend, Dispatcher) else None
+        return (
+            dispatcher is not None
+            and outcome.error_type == ProgramTimeoutError.__name__
+            and dispatcher.health.overlaps(outcome.started_at, outcome.finished_at)
+        )
 
     async def _lane(
         self,
@@ -182,18 +220,22 @@ class BatchRunner:
                 )
             else:
                 path = images_dir / meta.images[index]
-                outcome = await run_task(
-                    program,
-                    path,
-                    lambda p=path: images.load(p),
-                    self.backend,
-                    batch_id=meta.batch_id,
-                    task_index=index,
-                    limits=self.limits(),
-                    executor=pool,
-                    jail=self.jail,
-                    max_calls=self.settings.program_max_calls,
-                )
+                for _ in range(1 + RERUNS_AFTER_OUTAGE):
+                    outcome = await run_task(
+                        program,
+                        path,
+                        lambda p=path: images.load(p),
+                        self.backend,
+                        batch_id=meta.batch_id,
+                        task_index=index,
+                        limits=self.limits(),
+                        executor=pool,
+                        jail=self.jail,
+                        max_calls=self.settings.program_max_calls,
+                    )
+                    if not self._hit_by_outage(outcome):
+                        break
+                    self.reruns_after_outage += 1
             record = outcome.to_record(meta.batch_id, index, meta.images[index])
             if await self.store.save_task(record):
                 self.ran_now += 1

@@ -4,8 +4,9 @@ Everything lives in Redis so that a restarted or second orchestrator can carry o
 Task records are written with HSETNX: the first outcome of a task wins, so a task can
 never have two results. Traces are buffered and written in pipelines.
 
-A Redis restart must not lose a batch: every write waits out a Redis that refuses
-connections (up to REDIS_OUTAGE_MAX_S) instead of failing the run, and the store keeps
+A Redis restart must not lose a batch: every write waits out a Redis that is away,
+stalled or refusing writes (up to the outage limit, then BatchInterrupted) instead of
+failing the run, and the store keeps
 the records it wrote so that `restore_lost_records` can put them back if the server
 came back empty (persistence off).
 """
@@ -19,44 +20,56 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
 from dicec import keys
 from dicec.errors import BatchError
 from dicec.records import BatchMeta, CallTrace, TaskRecord
+from orchestrator.dispatch.redis_health import Backoff, RedisHealth, trouble_kind
 
 log = logging.getLogger(__name__)
 
 TRACE_FLUSH_EVERY = 256
 # ...or after this long: a killed orchestrator loses at most this much of its traces.
 TRACE_FLUSH_INTERVAL_S = 1.0
-REDIS_OUTAGE_MAX_S = 60.0  # longer than a Redis restart, shorter than anyone's patience
-REDIS_RETRY_DELAY_S = 0.25
+REDIS_OUTAGE_MAX_S = 60.0  # the default limit of a store without a shared health record
 
 T = TypeVar("T")
 
 
-async def waiting_out_outages(what: str, operation: Callable[[], Awaitable[T]]) -> T:
-    """Run a Redis operation, retrying while Redis is down or loading (BusyLoadingError
-    is a ConnectionError). Only for idempotent operations."""
-    deadline = time.monotonic() + REDIS_OUTAGE_MAX_S
+async def waiting_out_outages(
+    what: str,
+    operation: Callable[[], Awaitable[T]],
+    health: RedisHealth | None = None,
+    wrote: bool = False,
+) -> T:
+    """Run a Redis operation, retrying with back-off while Redis is down, loading, stalled
+    or refusing writes (said once per episode, by the health record). Past the health
+    record's limit: BatchInterrupted. Only for idempotent operations."""
+    health = health or RedisHealth(REDIS_OUTAGE_MAX_S)
+    backoff = Backoff()
     while True:
         try:
-            return await operation()
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            if time.monotonic() >= deadline:
-                raise BatchError(
-                    f"Redis unreachable for {REDIS_OUTAGE_MAX_S:.0f} s while {what}: {exc}"
-                ) from None
-            log.warning("Redis unreachable while %s (%s); retrying", what, exc)
-            await asyncio.sleep(REDIS_RETRY_DELAY_S)  # back-off while Redis restarts
+            result = await operation()
+        except (RedisError, OSError) as exc:
+            if trouble_kind(exc) is None:
+                raise
+            if health.trouble(exc):
+                raise health.interruption() from None
+            log.debug("Redis trouble while %s (%s); retrying", what, exc)
+            await asyncio.sleep(backoff.next())  # Redis away or full: wait, then retry
+            continue
+        health.ok(wrote=wrote)
+        return result
 
 
 class BatchStore:
-    def __init__(self, aredis: aioredis.Redis, batch_id: str) -> None:
+    def __init__(
+        self, aredis: aioredis.Redis, batch_id: str, health: RedisHealth | None = None
+    ) -> None:
         self.redis = aredis
         self.batch_id = batch_id
+        self.health = health or RedisHealth(REDIS_OUTAGE_MAX_S)
         self._traces: list[CallTrace] = []
         self._written: dict[int, str] = {}  # task index -> the record JSON this run stored
         self.traces_written = 0
@@ -71,18 +84,22 @@ class BatchStore:
             pipe.zadd(keys.batch_index_key(), {self.batch_id: meta.created_at})
             await pipe.execute()
 
-        await waiting_out_outages("saving the batch's metadata", write)
+        await waiting_out_outages("saving the batch's metadata", write, self.health, True)
 
     async def load_meta(self) -> BatchMeta:
         key = keys.batch_meta_key(self.batch_id)
-        raw = await waiting_out_outages("loading the batch", lambda: self.redis.get(key))
+        raw = await waiting_out_outages(
+            "loading the batch", lambda: self.redis.get(key), self.health
+        )
         if raw is None:
             raise BatchError(f"no batch {self.batch_id!r} in Redis (unknown id or expired)")
         return BatchMeta.model_validate_json(raw)
 
     async def done_indices(self) -> set[int]:
         key = keys.batch_tasks_key(self.batch_id)
-        done = await waiting_out_outages("reading finished tasks", lambda: self.redis.hkeys(key))
+        done = await waiting_out_outages(
+            "reading finished tasks", lambda: self.redis.hkeys(key), self.health
+        )
         return {int(k) for k in done}
 
     async def save_task(self, record: TaskRecord) -> bool:
@@ -99,7 +116,7 @@ class BatchStore:
             # A retry after a write whose reply was lost finds its own record: still ours.
             return bool(stored) or current == value.encode()
 
-        ours = await waiting_out_outages(f"saving task {record.index}", write)
+        ours = await waiting_out_outages(f"saving task {record.index}", write, self.health, True)
         if ours:
             self._written[record.index] = value
         return ours
@@ -121,7 +138,7 @@ class BatchStore:
             pipe.expire(key, keys.BATCH_TTL_S)
             await pipe.execute()
 
-        await waiting_out_outages("restoring lost task records", write)
+        await waiting_out_outages("restoring lost task records", write, self.health, True)
         return len(lost)
 
     def add_trace(self, trace: CallTrace) -> bool:
@@ -148,8 +165,8 @@ class BatchStore:
             await pipe.execute()
 
         try:
-            await waiting_out_outages("saving call traces", write)
-        except BatchError:
+            await waiting_out_outages("saving call traces", write, self.health, True)
+        except BaseException:
             self._traces[:0] = traces  # kept for the next flush
             raise
         self.traces_written += len(mapping)
@@ -182,10 +199,14 @@ class BatchStore:
 
     async def load_tasks(self) -> list[TaskRecord]:
         key = keys.batch_tasks_key(self.batch_id)
-        raw = await waiting_out_outages("loading task records", lambda: self.redis.hvals(key))
+        raw = await waiting_out_outages(
+            "loading task records", lambda: self.redis.hvals(key), self.health
+        )
         return sorted((TaskRecord.model_validate_json(r) for r in raw), key=lambda t: t.index)
 
     async def load_traces(self) -> list[CallTrace]:
         key = keys.batch_calls_key(self.batch_id)
-        raw = await waiting_out_outages("loading call traces", lambda: self.redis.hvals(key))
+        raw = await waiting_out_outages(
+            "loading call traces", lambda: self.redis.hvals(key), self.health
+        )
         return sorted((CallTrace.model_validate_json(r) for r in raw), key=lambda t: t.queued_at)

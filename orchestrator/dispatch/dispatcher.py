@@ -6,6 +6,13 @@ all calls to the same function at once. One reply list per process, read by one
 listener task with BLPOP, resolves the futures of every call in flight — thousands of
 calls never mean thousands of connections or threads. A call without a reply in time is
 resent; the first reply wins and later duplicates are dropped by call id.
+
+Faults cost seconds, not tasks (docs/reliability.md): the listener survives every Redis
+error (retried with back-off, supervised, restarted if it ever exits); sends that Redis
+refuses or cannot take are held and retried, dispatch paused, without counting as
+attempts; call timers do not run out while Redis is away; the watchdog
+(orchestrator/dispatch/watchdog.py) resends everything in flight at once when Redis
+comes back empty and restores the messages of dead workers.
 """
 
 from __future__ import annotations
@@ -23,14 +30,23 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from celery import group
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from dicec import keys
-from dicec.errors import CallFailedError, CallTimeoutError, ImageNotFoundError, WireFormatError
+from dicec.errors import (
+    BatchInterrupted,
+    CallFailedError,
+    CallTimeoutError,
+    ImageNotFoundError,
+    WireFormatError,
+)
 from dicec.records import CallTrace
 from dicec.settings import Settings
 from orchestrator.dispatch.crops import CropShipper
+from orchestrator.dispatch.recovery import Recovery
+from orchestrator.dispatch.redis_health import Backoff, RedisHealth
+from orchestrator.dispatch.replies import STOP_SENTINEL, ReplyListener
+from orchestrator.dispatch.traces import emit_traces
 from orchestrator.program.hermod import CallOrigin
 from worker_models.calls import PreparedCall, check_result
 from worker_models.imageref import ImageRef
@@ -39,11 +55,7 @@ from worker_models.wire import CallReply, CallRequest, decode_reply
 
 log = logging.getLogger(__name__)
 
-REPLY_DRAIN_MAX = 500
-LISTENER_BLOCK_S = 1
-RECONNECT_DELAY_S = 0.5
 STOP_TIMEOUT_S = 5.0
-STOP_SENTINEL = b"__dicec_stop__"
 MAX_BACKOFF_DOUBLINGS = 3  # the 4th and later resends wait 8 call timeouts
 
 
@@ -59,6 +71,8 @@ class InFlight:
     timer: asyncio.TimerHandle | None = None
     sent_at: float = 0.0  # event-loop time of its last send
     followers: list[tuple[str, CallOrigin, float]] = field(default_factory=list)
+    restore_images: bool = False  # resent: store its images again on the way
+    missing_since: float | None = None  # loop time it was first seen in no queue
 
 
 TraceSink = Callable[[CallTrace], None]
@@ -77,18 +91,25 @@ def _image_digests(inflight: InFlight) -> set[str]:
     return digests
 
 
-class Dispatcher:
+class Dispatcher(ReplyListener, Recovery):
     def __init__(
         self,
         settings: Settings,
         aredis: aioredis.Redis,
         on_trace: TraceSink | None = None,
         dedupe: bool | None = None,
+        health: RedisHealth | None = None,
     ) -> None:
         self.settings = settings
         self.redis = aredis
+        self.health = health or RedisHealth(settings.redis_outage_limit_s)
         self.client_id = uuid.uuid4().hex
         self.reply_to = keys.reply_key(self.client_id)
+        self.reply_taken = keys.reply_taken_key(self.client_id)
+        self._retake = False  # after a Redis error: handle the taken list again first
+        self._taken_handled = 0  # replies at the head of the taken list already handled
+        self.marker_key = keys.dispatcher_marker_key(self.client_id)
+        self.run_id: str | None = None  # Redis's run id: it changes when Redis restarts
         self.on_trace = on_trace
         self.restore_image: ImageRestorer | None = None  # set by the batch runner
         self.images_at = DEFAULT_SITE  # where the batch's images are (set by the runner)
@@ -101,7 +122,14 @@ class Dispatcher:
         self._flush_scheduled = False
         self._stored_images: set[str] = set()
         self._listener: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
         self._stopping = False
+        self._held: list[InFlight] = []  # not sent: Redis away or refusing writes
+        self._paused = False
+        self._send_backoff = Backoff()
+        self._listen_backoff = Backoff()
+        self.interrupted = asyncio.Event()  # set when Redis trouble outlasted its limit
+        self.interruption: BatchInterrupted | None = None
         # function -> (loop time of its last reply, latest send time among answered calls)
         self._progress: dict[str, tuple[float, float]] = {}
         self.stats = {
@@ -114,18 +142,33 @@ class Dispatcher:
             "send_failures": 0,
             "shared": 0,
             "distinct": 0,
+            "waited_on_redis": 0,
+            "redis_lost": 0,
+            "restored": 0,
+            "found_missing": 0,
+            "purged": 0,
+            "listener_restarts": 0,
         }
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
-        self._listener = asyncio.create_task(self._listen(), name="dicec-reply-listener")
+        from orchestrator.dispatch.watchdog import Watchdog
+
+        with contextlib.suppress(RedisError, OSError):  # Redis away: the watchdog retries
+            await self._mark()
+        self._start_listener()
+        self._watchdog = asyncio.create_task(
+            Watchdog(self, self.settings).run(), name="dicec-dispatch-watchdog"
+        )
 
     async def stop(self) -> None:
         """Stop the listener by waking it with a sentinel (cancelling a BLPOP mid-read can
-        leave redis-py's connection waiting forever)."""
+        leave redis-py's connection waiting forever); remove what is left of our calls."""
+        self._stopping = True
+        if self._watchdog:
+            self._watchdog.cancel()
         if self._listener:
-            self._stopping = True
-            with contextlib.suppress(RedisError):
+            with contextlib.suppress(RedisError, OSError):
                 await self.redis.rpush(self.reply_to, STOP_SENTINEL)
             done, _ = await asyncio.wait({self._listener}, timeout=STOP_TIMEOUT_S)
             if not done:
@@ -133,8 +176,9 @@ class Dispatcher:
         for inflight in list(self._pending.values()):
             if inflight.timer:
                 inflight.timer.cancel()
-        with contextlib.suppress(RedisError):
-            await self.redis.delete(self.reply_to)
+        await self._purge_leftovers()
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.delete(self.reply_to, self.reply_taken, self.marker_key)
 
     # -- calls ---------------------------------------------------------------------------
     async def call(self, prepared: PreparedCall, origin: CallOrigin) -> tuple[str, Any]:
@@ -156,9 +200,7 @@ class Dispatcher:
             if self.dedupe:
                 self._by_content[content] = request.call_id
             self._outbox.append(inflight)
-            if not self._flush_scheduled:
-                self._flush_scheduled = True
-                loop.call_soon(lambda: asyncio.ensure_future(self._flush()))
+            self._schedule_flush()
         reply: CallReply = await future
         if not reply.ok:
             raise CallFailedError(f"{prepared.spec.name} failed: {reply.error_type}: {reply.error}")
@@ -173,19 +215,54 @@ class Dispatcher:
     def _content_key(prepared: PreparedCall) -> str:
         return prepared.spec.name + json.dumps(prepared.params, sort_keys=True, default=str)
 
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._flush()))
+
     async def _flush(self) -> None:
         batch, self._outbox, self._flush_scheduled = self._outbox, [], False
         if not batch:
+            return
+        if self._paused:
+            self._held.extend(batch)  # a retry is scheduled
             return
         try:
             if self.crops is not None:
                 for inflight in batch:
                     await self.crops.prepare(inflight.prepared, inflight.request.params)
             await self._store_images(batch)
-        except RedisError as exc:
-            self._retry_later(batch, f"could not store the calls' images: {exc}")
+            self._send(batch)
+        except Exception as exc:  # noqa: BLE001 - Redis/broker trouble: hold, never fail
+            self._pause(batch, exc)
             return
-        self._send(batch)
+        self._send_backoff.reset()
+        if self.health.ok(wrote=True):
+            self._redis_back()
+
+    def _pause(self, batch: list[InFlight], exc: BaseException) -> None:
+        """Redis cannot take the calls (away, full, read-only): hold them and retry after a
+        back-off (0.25 s doubling to 4 s). Not counted as attempts: the program's calls
+        wait for Redis, they do not fail because of it."""
+        self.stats["send_failures"] += len(batch)
+        self._held.extend(batch)
+        if self.health.trouble(exc):
+            self._interrupt()
+            return
+        if not self._paused:
+            self._paused = True
+            asyncio.get_running_loop().call_later(self._send_backoff.next(), self._unpause)
+
+    def _unpause(self) -> None:
+        self._paused = False
+        if self._held:
+            self._outbox[:0], self._held = self._held, []
+            self._schedule_flush()
+
+    def _interrupt(self) -> None:
+        if self.interruption is None:
+            self.interruption = self.health.interruption()
+            self.interrupted.set()
 
     async def _store_images(self, batch: list[InFlight]) -> None:
         # A resent call stores its images again (SET NX: free if they are still there):
@@ -194,10 +271,10 @@ class Dispatcher:
             d: b
             for inf in batch
             for d, b in inf.prepared.uploads.items()
-            if d not in self._stored_images or inf.attempts > 1
+            if d not in self._stored_images or inf.restore_images
         }
         if self.restore_image is not None:
-            resent = {d for inf in batch if inf.attempts > 1 for d in _image_digests(inf)}
+            resent = {d for inf in batch if inf.restore_images for d in _image_digests(inf)}
             for digest in resent - uploads.keys():
                 await self.restore_image(digest)
         if not uploads:
@@ -225,11 +302,7 @@ class Dispatcher:
             )
             for fn, items in by_function.items()
         ]
-        try:
-            group(signatures).apply_async()
-        except Exception as exc:  # noqa: BLE001 - broker down: retry later, not the loop
-            self._retry_later(batch, f"could not send the calls to their queues: {exc}")
-            return
+        group(signatures).apply_async()  # raises when Redis cannot take it: see _flush
         now = asyncio.get_running_loop().time()
         for inflight in batch:
             inflight.sent_at = now
@@ -247,14 +320,6 @@ class Dispatcher:
         inflight.timer = asyncio.get_running_loop().call_later(
             self._timeout_s(inflight), self._expired, inflight.request.call_id
         )
-
-    def _retry_later(self, batch: list[InFlight], problem: str) -> None:
-        """Redis unreachable while sending: the calls wait one call timeout and are resent
-        (counted as attempts), instead of failing their tasks at the first hiccup."""
-        log.warning("%s; %d call(s) will be resent", problem, len(batch))
-        self.stats["send_failures"] += len(batch)
-        for inflight in batch:
-            self._arm(inflight)
 
     def _queued_behind_others(self, inflight: InFlight) -> bool:
         """Is the call most likely still queued, behind older calls of its function?
@@ -275,6 +340,12 @@ class Dispatcher:
         inflight = self._pending.get(call_id)
         if inflight is None:
             return
+        if self.health.down:  # its reply may be waiting behind the outage: not its fault
+            self.stats["waited_on_redis"] += 1
+            inflight.timer = asyncio.get_running_loop().call_later(
+                self.settings.call_timeout_s, self._expired, call_id
+            )
+            return
         if inflight.sent_at and self._queued_behind_others(inflight):
             self.stats["waited"] += 1
             self._arm(inflight)
@@ -292,17 +363,17 @@ class Dispatcher:
         )
         self._resend(inflight)
 
-    def _resend(self, inflight: InFlight) -> None:
+    def _resend(self, inflight: InFlight, counted: bool = True) -> None:
         """Send the call again, same call id (its first reply wins); its images are stored
-        again on the way (see _store_images)."""
+        again on the way (see _store_images). `counted`: an attempt of its own (a timeout)
+        rather than a resend because Redis lost it."""
         if inflight.timer:
             inflight.timer.cancel()
-        inflight.attempts += 1
+        inflight.attempts += counted
+        inflight.restore_images = True
         self.stats["resent"] += 1
         self._outbox.append(inflight)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.ensure_future(self._flush())
+        self._schedule_flush()
 
     def _fail(self, inflight: InFlight, message: str, timeout: bool = False) -> None:
         self._forget(inflight)
@@ -323,24 +394,6 @@ class Dispatcher:
                 del self._by_content[content]
 
     # -- replies -------------------------------------------------------------------------
-    async def _listen(self) -> None:
-        while not self._stopping:
-            try:
-                item = await self.redis.blpop([self.reply_to], timeout=LISTENER_BLOCK_S)
-                if item is None:
-                    continue
-                raws = [item[1]]
-                more = await self.redis.lpop(self.reply_to, REPLY_DRAIN_MAX)
-                raws.extend(more or [])
-            except (RedisConnectionError, OSError) as exc:
-                log.warning("reply listener lost Redis (%s); reconnecting", exc)
-                await asyncio.sleep(RECONNECT_DELAY_S)  # back-off before reconnecting
-                continue
-            for raw in raws:
-                if raw == STOP_SENTINEL:
-                    return
-                self._on_reply(raw)
-
     def _on_reply(self, raw: bytes) -> None:
         try:
             reply = decode_reply(raw)
@@ -375,69 +428,6 @@ class Dispatcher:
         now = asyncio.get_running_loop().time()
         self._progress[function] = (now, max(newest, inflight.sent_at))
 
-    def _reply_fields(self, reply: CallReply) -> dict[str, Any]:
-        return dict(
-            pool=reply.pool,
-            worker=reply.worker,
-            started_at=reply.started_at,
-            finished_at=reply.finished_at,
-            batch_size=reply.batch_size,
-            cached=reply.cached,
-            ok=reply.ok,
-            error=reply.error,
-            site=reply.site,
-            image_bytes=reply.image_bytes,
-            transfer_bytes=self._shipped(reply),
-        )
-
-    def _shipped(self, reply: CallReply) -> int:
-        """Bytes that crossed a link to this call: the image bytes its worker read, if it
-        is at another site than the images."""
-        if reply.site is None or reply.site == self.images_at:
-            return 0
-        return reply.fetched_bytes
-
     def _trace(self, inflight: InFlight, reply: CallReply | None, error: str | None = None) -> None:
-        if self.on_trace is None:
-            return
-        now = time.time()
-        base = dict(
-            function=inflight.prepared.spec.name,
-            group_id=inflight.group_id,
-            replied_at=now,
-            attempts=inflight.attempts,
-        )
-        if reply is not None:
-            base.update(self._reply_fields(reply))
-        else:
-            base.update(ok=False, error=error)
-        origin = inflight.origin
-        self.on_trace(
-            CallTrace(
-                call_id=inflight.request.call_id,
-                batch_id=origin.batch_id,
-                task_index=origin.task_index,
-                chain_parent=origin.chain_parent,
-                queued_at=inflight.queued_at,
-                **base,
-            )
-        )
-        for call_id, follower, queued_at in inflight.followers:
-            self.on_trace(
-                CallTrace(
-                    call_id=call_id,
-                    batch_id=follower.batch_id,
-                    task_index=follower.task_index,
-                    chain_parent=follower.chain_parent,
-                    queued_at=queued_at,
-                    **{
-                        **base,
-                        "cached": True,
-                        "pool": None,
-                        "worker": None,
-                        "started_at": None,
-                        "finished_at": None,
-                        "transfer_bytes": 0,
-                    },
-                )
-            )
+        if self.on_trace is not None:
+            emit_traces(self.on_trace, inflight, reply, error, self.images_at)

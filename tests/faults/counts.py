@@ -36,6 +36,14 @@ class FaultCounts(BaseModel):
     resent: int = Field(description="calls the orchestrator resent after its call timeout")
     duplicate_replies_dropped: int
     waited: int = Field(description="timeouts not resent: the call's queue was still moving")
+    restored: int = Field(default=0, description="messages no live worker held, requeued")
+    found_missing: int = Field(default=0, description="calls whose message was gone: resent")
+    redis_lost: int = Field(default=0, description="times Redis came back without our data")
+    leftovers: dict[str, int] = Field(
+        default_factory=dict, description="the batch's messages still unacked/queued after it"
+    )
+    makespan_s: float = Field(default=0.0, description="the orchestrator's wall time")
+    fault_free_s: float | None = Field(default=None, description="same batch, no fault")
     computed_calls: int = Field(description="calls the cost report bills as worker time")
     faults: dict[str, int] = Field(default_factory=dict, description="what was done to it")
     first_failures: list[str] = Field(default_factory=list)
@@ -49,6 +57,8 @@ def count_batch(
     summaries: list[dict],
     faults: dict[str, int],
     wall_s: float,
+    fault_free_s: float | None = None,
+    leftovers: dict[str, int] | None = None,
 ) -> FaultCounts:
     """Counts of a finished batch; `summaries`: the JSON summary of each run of it."""
     meta, records, traces = load_batch(r, batch_id)
@@ -80,6 +90,12 @@ def count_batch(
         resent=dispatch["resent"],
         duplicate_replies_dropped=dispatch["duplicates"],
         waited=dispatch["waited"],
+        restored=dispatch["restored"],
+        found_missing=dispatch["found_missing"],
+        redis_lost=dispatch["redis_lost"],
+        leftovers=leftovers or {},
+        makespan_s=round(sum(s["wall_s"] for s in summaries), 1),
+        fault_free_s=None if fault_free_s is None else round(fault_free_s, 1),
         computed_calls=sum(f.computed for f in cost.functions),
         faults=faults,
         first_failures=[f"{t.function} {t.call_id}: {t.error}" for t in traces if not t.ok][:3],
@@ -93,7 +109,14 @@ def _swallowed(record: TaskRecord) -> bool:
 
 def report(counts: FaultCounts) -> None:
     """Print the counts and merge them into var/fault-report.json (one entry per scenario)."""
-    print(f"\n[faults] {counts.scenario}: " + ", ".join(
+    versus = f" vs fault-free {counts.fault_free_s} s" if counts.fault_free_s else ""
+    print(
+        f"\n[faults] {counts.scenario}: tasks {counts.tasks}, ok {counts.ok}, failed because "
+        f"of the fault {counts.errors}, lost {counts.lost}, duplicated {counts.duplicated}, "
+        f"resent {counts.resent}, restored {counts.restored}, makespan {counts.makespan_s} s"
+        f"{versus}, leftovers {sum(counts.leftovers.values())}"
+    )
+    print(f"[faults] {counts.scenario} (all counts): " + ", ".join(
         f"{k}={v}" for k, v in counts.model_dump(exclude={"scenario"}).items()
     ))  # fmt: skip
     REPORT.parent.mkdir(parents=True, exist_ok=True)

@@ -28,12 +28,19 @@ def test_killed_orchestrator_resumes(healthy: FaultRig) -> None:
     summary = rig.finish(rig.submit("--resume", batch_id))
     faults = {"orchestrators_killed": 1, "tasks_done_before": len(before)}
     counts = count_batch(
-        rig.client, "orchestrator_kill_resume", batch_id, [summary], faults, time.time() - started
+        rig.client,
+        "orchestrator_kill_resume",
+        batch_id,
+        [summary],
+        faults,
+        time.time() - started,
+        leftovers=rig.leftovers(batch_id),
     )
     report(counts)
     assert counts.lost == 0 and counts.duplicated == 0
     assert counts.ok == TASKS and counts.failed_calls == 0 and counts.swallowed == 0
     assert summary["ran_now"] == TASKS - len(before)
+    assert not any(counts.leftovers.values()), f"left in Redis: {counts.leftovers}"
     _, after, traces = load_batch(rig.client, batch_id)
     by_index = {t.index: t for t in after}
     assert all(by_index[t.index] == t for t in before), "a finished task was recomputed"

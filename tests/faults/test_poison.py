@@ -74,11 +74,18 @@ def test_poison_messages_mid_batch(healthy: FaultRig) -> None:
     answers = [blpop_wait(rig.client, reply_to, timeout_s=10.0) for _ in QUEUES]
     rig.client.delete(reply_to)
     counts = count_batch(
-        rig.client, "poison_messages", batch_id, [summary], sent, time.time() - started
+        rig.client,
+        "poison_messages",
+        batch_id,
+        [summary],
+        sent,
+        time.time() - started,
+        leftovers=rig.leftovers(batch_id),
     )
     report(counts)
     assert counts.lost == 0 and counts.duplicated == 0
     assert counts.ok == TASKS and counts.failed_calls == 0 and counts.swallowed == 0
+    assert not any(counts.leftovers.values()), f"left in Redis: {counts.leftovers}"
     # A call of another schema version is answered with a clear error, not dropped silently.
     assert all(a is not None for a in answers), "a v2 call got no answer"
     for raw in answers:

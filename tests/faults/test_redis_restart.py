@@ -1,37 +1,40 @@
-"""Redis restarts mid-batch. With AOF on, queues, unacked messages and batch state
-survive: every client reconnects and carries on. With persistence off, the server
-comes back empty: the orchestrator detects its lost calls by timeout and resends them
-(images included), and rewrites the task records it had already stored."""
+"""Redis restarts mid-batch (production call timeout). With AOF on, queues, unacked
+messages and batch state survive: every client reconnects and carries on. With
+persistence off, the server comes back empty: the orchestrator sees it (run id changed,
+its marker key gone) and resends every call in flight at once, images included, and
+rewrites the task records it had already stored. Neither waits for a call timeout."""
 
 from __future__ import annotations
 
-import time
-import uuid
+import pytest
 
-from tests.faults.counts import count_batch, report
 from tests.faults.rig import FaultRig
+from tests.faults.scenario import assert_clean, makespan_limit_s, run_with_fault
 
-TASKS = 200
 DOWN_S = 1.5
+# Recovery on a loaded machine; a call timeout (120 s) would blow far past it.
+RECOVERY_SLACK_S = 20.0
 
 
 def _restart_mid_batch(rig: FaultRig, scenario: str, persistence: bool) -> None:
-    batch_id = f"fault-redis-{uuid.uuid4().hex[:8]}"
-    started = time.time()
-    proc = rig.submit_claims(batch_id, TASKS, "--concurrency", "16")
-    try:
-        before = rig.wait_done(batch_id, TASKS // 3, proc)
+    def fault(batch_id: str, proc: object) -> dict[str, int]:
+        before = rig.done(batch_id)
         rig.server.restart(down_s=DOWN_S, persistence=persistence)
-        summary = rig.finish(proc)
-    finally:
-        rig.kill_batch(proc)
-    faults = {"redis_restarts": 1, "down_s": int(DOWN_S), "tasks_done_before": before}
-    counts = count_batch(rig.client, scenario, batch_id, [summary], faults, time.time() - started)
-    report(counts)
-    assert counts.lost == 0 and counts.duplicated == 0
-    assert counts.ok == TASKS and counts.failed_calls == 0 and counts.swallowed == 0
+        return {"redis_restarts": 1, "down_s": int(DOWN_S), "tasks_done_before": before}
+
+    counts = run_with_fault(rig, scenario, fault)
+    assert_clean(counts)
     if persistence:  # nothing was lost, so nothing may be billed twice or missing
         assert counts.traces == counts.calls
+    else:
+        assert counts.redis_lost >= 1, "the empty Redis must have been noticed"
+    limit = makespan_limit_s(counts, DOWN_S, RECOVERY_SLACK_S)
+    if counts.makespan_s > limit and persistence:
+        # Known, upstream: a Celery worker sometimes stops consuming after its Redis
+        # broker restarts (celery/celery#10205, #8030); its queued calls wait for the
+        # call timeout. Nothing is lost or failed (asserted above); timing not met.
+        pytest.xfail(f"makespan {counts.makespan_s} s > {limit:.1f} s: a stuck consumer")
+    assert counts.makespan_s <= limit, f"makespan {counts.makespan_s} s > {limit:.1f} s"
 
 
 def test_redis_restart_with_aof(healthy: FaultRig) -> None:
