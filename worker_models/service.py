@@ -22,6 +22,7 @@ from dicec.redis_conn import sync_client
 from dicec.settings import Settings, env_name, get_settings
 from worker_models.backends.base import Backend
 from worker_models.callcache import CallCache, cache_digest
+from worker_models.calls import describe_validation_error
 from worker_models.catalogue import Params, Result, get_spec
 from worker_models.imageref import ImageStore
 from worker_models.pools import Pool, load_pools
@@ -34,19 +35,6 @@ REPLY_FLUSH_S = 0.005
 # A call of a redelivered message that has started this often without an answer (its
 # process died each time) is refused instead of run: it would kill every worker in turn.
 MAX_CRASH_STARTS = 3
-
-
-def describe_validation_error(function: str, exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(x) for x in err["loc"]) or "parameters"
-        if err["type"] == "extra_forbidden":
-            parts.append(f"unexpected parameter {where!r}")
-        elif err["type"] == "missing":
-            parts.append(f"missing parameter {where!r}")
-        else:
-            parts.append(f"parameter {where!r}: {err['msg']}")
-    return f"{function}: " + "; ".join(parts)
 
 
 class FunctionService:

@@ -84,6 +84,7 @@ async def serve(
     await asyncio.wait({listener, run}, return_when=asyncio.FIRST_COMPLETED)
     if not run.done():
         return  # the orchestrator went away: nobody to tell
+    listener.cancel()
     try:
         value = run.result()
         hermod.send({"t": "done", "ok": True, "value": value.value, "printed": value.printed})
