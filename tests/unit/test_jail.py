@@ -203,3 +203,30 @@ def test_resource_errors_name_the_limit(open_jail: Jail) -> None:
     assert not outcome.ok
     assert outcome.error_type == ProgramResourceError.__name__
     assert "out of memory" in outcome.error
+
+
+def test_the_zygote_keeps_images_within_its_byte_budget(monkeypatch):
+    """Every MiB the zygote holds costs each fork: past the budget the least recently
+    used images are forgotten, and a forgotten image is sent again when a task needs it."""
+    from orchestrator.program.jail import client
+
+    one_image = 32 * 24 * 3
+    monkeypatch.setattr(client, "IMAGES_KEPT_BYTES", 2 * one_image)
+    jail = Jail()
+    try:
+        source = """
+        from PIL import Image
+
+        def execute_command(image):
+            return image.getpixel((0, 0))
+        """
+        colors = {"red": [255, 0, 0], "green": [0, 128, 0], "blue": [0, 0, 255]}
+        for color, pixel in [*colors.items(), ("red", colors["red"])]:
+            outcome, _ = run(jail, source, image=tracked(color))
+            assert outcome.ok, outcome.error
+            assert outcome.value == pixel
+            kept = jail._zygote.images
+            assert len(kept) <= 2 and sum(kept.values()) <= 2 * one_image
+        assert tracked("red").dicec_ref.digest in jail._zygote.images  # sent again
+    finally:
+        jail.close()
