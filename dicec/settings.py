@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dicec import program_defaults
+
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 REDIS_URL_ENV = "REDIS_URL"  # no prefix: what the tests and compose set
 DEFAULT_CHECKPOINT_DIR = Path("var/checkpoints")
@@ -82,14 +84,14 @@ class Settings(BaseSettings):
     visibility_timeout_s: float = 600.0
     call_timeout_s: float = 120.0
     call_max_resends: int = 2
-    task_timeout_s: float = 300.0
+    task_timeout_s: float = program_defaults.TASK_TIMEOUT_S
     # How long the orchestrator waits out a Redis that is unreachable or refuses writes
     # (OOM, read-only replica, MISCONF) before it stops, the batch interrupted and
     # resumable. Shorter than task_timeout_s, so an outage never times a task out.
     redis_outage_limit_s: float = 120.0
     max_concurrent_tasks: int = 64
-    program_memory_mb: int = 512
-    program_max_output_chars: int = 200_000
+    program_memory_mb: int = program_defaults.PROGRAM_MEMORY_MB
+    program_max_output_chars: int = program_defaults.PROGRAM_MAX_OUTPUT_CHARS
     # Calls one task may make (hermod.call and ImagePatch methods); past it the task fails.
     program_max_calls: int = 2000
     # CPU seconds a jailed program may burn (RLIMIT_CPU); unset: half of task_timeout_s.

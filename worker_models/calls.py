@@ -18,7 +18,6 @@ from pydantic import ValidationError
 from dicec.errors import CallValidationError, ResultValidationError
 from worker_models.catalogue import FunctionSpec, get_spec
 from worker_models.imageref import TrackedImage, digest_of, encode_png
-from worker_models.service import describe_validation_error
 from worker_models.wire import CallRequest
 
 
@@ -44,6 +43,19 @@ class PreparedCall:
             sent_at=time.time(),
             use_cache=use_cache,
         )
+
+
+def describe_validation_error(function: str, exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(x) for x in err["loc"]) or "parameters"
+        if err["type"] == "extra_forbidden":
+            parts.append(f"unexpected parameter {where!r}")
+        elif err["type"] == "missing":
+            parts.append(f"missing parameter {where!r}")
+        else:
+            parts.append(f"parameter {where!r}: {err['msg']}")
+    return f"{function}: " + "; ".join(parts)
 
 
 def image_to_ref(value: Any, uploads: dict[str, bytes]) -> Any:

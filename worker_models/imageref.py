@@ -14,13 +14,16 @@ import math
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import redis
 from PIL import Image
 
 from dicec import keys
 from dicec.errors import BadImageError, ImageNotFoundError, WireFormatError
 from worker_models.images import decode_image
+
+if TYPE_CHECKING:  # only the store needs a client: the jail's zygote never imports redis
+    import redis
 
 REF_PATTERN = re.compile(r"^img:([0-9a-f]{64})(?:@(-?\d+),(-?\d+),(-?\d+),(-?\d+))?$")
 DECODED_CACHE_ENTRIES = 64

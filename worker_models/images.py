@@ -15,7 +15,6 @@ import warnings
 import zlib
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from dicec.errors import BadImageError
@@ -126,6 +125,8 @@ def _over_background(rgba: Image.Image) -> Image.Image:
 
 def _scaled_to_8bit(image: Image.Image) -> Image.Image:
     """16-bit and 32-bit grey to 8-bit by scaling the value range, never by clipping."""
+    import numpy as np  # here: the program runtime (and the jail's zygote) never needs it
+
     values = np.asarray(image, dtype=np.float64)
     if image.mode in _SIXTEEN_BIT_MODES:
         top = MAX_16BIT

@@ -23,6 +23,7 @@ from dicec.redis_conn import sync_client
 from dicec.settings import Settings, env_name, get_settings
 from worker_models.backends.base import Backend
 from worker_models.callcache import CallCache, cache_digest
+from worker_models.calls import describe_validation_error
 from worker_models.catalogue import Params, Result, get_spec
 from worker_models.imageref import ImageStore
 from worker_models.images import BOMB_ERRORS, DECODE_ERRORS
@@ -40,19 +41,6 @@ MAX_CRASH_STARTS = 3
 REPLY_PUSH_LIMIT_S = 180.0
 REPLY_RETRY_FIRST_S = 0.25
 REPLY_RETRY_MAX_S = 4.0
-
-
-def describe_validation_error(function: str, exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(x) for x in err["loc"]) or "parameters"
-        if err["type"] == "extra_forbidden":
-            parts.append(f"unexpected parameter {where!r}")
-        elif err["type"] == "missing":
-            parts.append(f"missing parameter {where!r}")
-        else:
-            parts.append(f"parameter {where!r}: {err['msg']}")
-    return f"{function}: " + "; ".join(parts)
 
 
 class FunctionService:

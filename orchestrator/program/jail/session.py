@@ -16,6 +16,7 @@ from typing import Any
 
 from dicec.errors import CallValidationError, DicecError, WireFormatError
 from orchestrator.program.hermod import Hermod
+from orchestrator.program.jail.batching import LineBatcher
 from orchestrator.program.jail.protocol import decode, encode
 from worker_models.catalogue import get_spec
 from worker_models.imageref import ImageRef, digest_of
@@ -36,6 +37,7 @@ class TaskSession:
         self.hermod = hermod
         self.reader = reader
         self.writer = writer
+        self.out = LineBatcher(writer)  # replies finished in one turn go in one write
         self.allowed = {image_digest}  # digests this task may refer to
         self.uploads: dict[str, bytes] = {}
         self.calls: set[asyncio.Task[None]] = set()
@@ -83,8 +85,8 @@ class TaskSession:
         except Exception as exc:  # noqa: BLE001 - a failed call is the program's error
             reply.update(ok=False, error_type=type(exc).__name__, error=str(exc)[:2000])
         with contextlib.suppress(OSError, RuntimeError):
-            self.writer.write(encode(reply))
-            await self.writer.drain()
+            self.out.write(encode(reply))
+            await self.out.drain()
 
     def _checked(self, message: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, bytes]]:
         name, kwargs, uploads = message.get("name"), message.get("kwargs"), message.get("uploads")

@@ -13,6 +13,7 @@ from typing import Any
 
 import dicec.errors as errors
 from dicec.errors import CallFailedError, CallValidationError, DicecError, UnknownFunctionError
+from orchestrator.program.jail.batching import LineBatcher
 from orchestrator.program.jail.protocol import decode, encode
 from worker_models.calls import image_to_ref
 from worker_models.catalogue import get_spec
@@ -37,15 +38,16 @@ class SocketHermod:
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
-        self._writer = writer
+        self._out = LineBatcher(writer)
         self._next_id = 0
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
 
     def send(self, message: dict[str, Any]) -> None:
-        self._writer.write(encode(message))
+        self._out.write(encode(message))
 
     async def drain(self) -> None:
-        await self._writer.drain()
+        """Every queued message on the wire (the process exits next)."""
+        await self._out.drain_all()
 
     async def call(self, name: str, **kwargs: Any) -> Any:
         """Call catalogue function `name` through the orchestrator; returns its result."""
@@ -62,8 +64,8 @@ class SocketHermod:
             raise CallValidationError(f"{name}: arguments are not JSON data: {exc}") from None
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[call_id] = future
-        self._writer.write(line)
-        await self._writer.drain()
+        self._out.write(line)
+        await self._out.drain()
         reply = await future
         if not reply.get("ok"):
             raise _error_from(reply)

@@ -24,16 +24,16 @@ import asyncio
 import types
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
+from dicec import program_defaults
 from dicec.errors import (
     ProgramError,
     ProgramResourceError,
     ProgramTimeoutError,
 )
-from dicec.settings import Settings
 from orchestrator.program.sandbox.guards import OutputCollector, TaskGuard
 from orchestrator.program.sandbox.helpers import build_namespace
 from orchestrator.program.sandbox.modules import is_program_owned
@@ -47,23 +47,22 @@ from orchestrator.program.sandbox.rules import (
 )
 from orchestrator.program.sandbox.transform import instrument, strip_top_level
 
+if TYPE_CHECKING:  # the runtime (and the jail's zygote) need not import pydantic-settings
+    from dicec.settings import Settings
+
 __all__ = ["ALLOWED_IMPORTS", "ENTRY_POINTS", "CompiledProgram", "Limits", "ProgramRun",
            "check_source", "compile_program", "describe_error", "run_program"]  # fmt: skip
 
 CANCEL_GRACE_S = 1.0  # after the deadline, how long a cancelled program may take to stop
 
 
-def _setting_default(name: str) -> Any:
-    return Settings.model_fields[name].default
-
-
 @dataclass(frozen=True)
 class Limits:
     """What one task's program may use. The defaults are the Settings defaults."""
 
-    wall_s: float = _setting_default("task_timeout_s")
-    memory_mb: int = _setting_default("program_memory_mb")
-    max_output_chars: int = _setting_default("program_max_output_chars")
+    wall_s: float = program_defaults.TASK_TIMEOUT_S
+    memory_mb: int = program_defaults.PROGRAM_MEMORY_MB
+    max_output_chars: int = program_defaults.PROGRAM_MAX_OUTPUT_CHARS
     max_recursion: int = 200
     cpu_s: float | None = None  # jailed runs: CPU seconds (RLIMIT_CPU); None: half the wall
 
