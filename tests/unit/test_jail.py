@@ -203,3 +203,45 @@ def test_resource_errors_name_the_limit(open_jail: Jail) -> None:
     assert not outcome.ok
     assert outcome.error_type == ProgramResourceError.__name__
     assert "out of memory" in outcome.error
+
+
+def test_the_zygote_keeps_images_within_its_byte_budget(monkeypatch):
+    """Every MiB the zygote holds costs each fork: past the budget the least recently
+    used images are forgotten, and a forgotten image is sent again when a task needs it."""
+    from orchestrator.program.jail import client
+
+    one_image = 32 * 24 * 3
+    monkeypatch.setattr(client, "IMAGES_KEPT_BYTES", 2 * one_image)
+    jail = Jail()
+    try:
+        source = """
+        from PIL import Image
+
+        def execute_command(image):
+            return image.getpixel((0, 0))
+        """
+        colors = {"red": [255, 0, 0], "green": [0, 128, 0], "blue": [0, 0, 255]}
+        for color, pixel in [*colors.items(), ("red", colors["red"])]:
+            outcome, _ = run(jail, source, image=tracked(color))
+            assert outcome.ok, outcome.error
+            assert outcome.value == pixel
+            kept = jail._zygote.images
+            assert len(kept) <= 2 and sum(kept.values()) <= 2 * one_image
+        assert tracked("red").dicec_ref.digest in jail._zygote.images  # sent again
+    finally:
+        jail.close()
+
+
+@pytest.mark.parametrize("kind", ["ValueError", "TypeError"])
+def test_a_programs_own_error_keeps_its_type_and_message(jail: Jail, kind: str) -> None:
+    # These two are also what json raises on a result it cannot carry: they must not be
+    # mistaken for that.
+    outcome, _ = run(
+        jail,
+        f"""
+        async def execute_query(image_filename):
+            raise {kind}("no car in " + image_filename)
+        """,
+    )
+    assert not outcome.ok
+    assert outcome.error_type == kind and outcome.error.startswith("no car in scene.jpg")

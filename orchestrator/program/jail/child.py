@@ -84,13 +84,16 @@ async def serve(
     await asyncio.wait({listener, run}, return_when=asyncio.FIRST_COMPLETED)
     if not run.done():
         return  # the orchestrator went away: nobody to tell
+    listener.cancel()
     try:
         value = run.result()
-        hermod.send({"t": "done", "ok": True, "value": value.value, "printed": value.printed})
-    except (TypeError, ValueError) as exc:  # a value json cannot carry (rules off only)
-        hermod.send(failure(TypeError(f"result is not JSON data: {exc}")))
     except BaseException as exc:  # noqa: BLE001 - every failure is the task's error
         hermod.send(failure(exc))
+    else:
+        try:  # only the sending: a program's own ValueError/TypeError is its error above
+            hermod.send({"t": "done", "ok": True, "value": value.value, "printed": value.printed})
+        except (TypeError, ValueError) as exc:  # a value json cannot carry (rules off only)
+            hermod.send(failure(TypeError(f"result is not JSON data: {exc}")))
     await hermod.drain()
 
 
