@@ -180,6 +180,11 @@ class Dispatcher(ReplyListener, Recovery):
         with contextlib.suppress(RedisError, OSError):
             await self.redis.delete(self.reply_to, self.reply_taken, self.marker_key)
 
+    @property
+    def in_flight(self) -> int:
+        """Calls sent and not yet answered (the watchdog sleeps while there are none)."""
+        return len(self._pending)
+
     # -- calls ---------------------------------------------------------------------------
     async def call(self, prepared: PreparedCall, origin: CallOrigin) -> tuple[str, Any]:
         """Send one call (in the next flush) and wait for its validated result."""

@@ -58,7 +58,10 @@ class Watchdog:
         try:
             while True:
                 await asyncio.sleep(WATCH_INTERVAL_S)
-                await self._round()
+                try:
+                    await self._round()
+                except Exception:  # a bug must not end the watchdog: it would fail silently
+                    log.exception("dispatch watchdog round failed; next round in 1 s")
         finally:
             await asyncio.to_thread(self._close)
 
