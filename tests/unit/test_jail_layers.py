@@ -170,3 +170,14 @@ def test_namespaces_no_network_and_read_only_files(tmp_path: Path) -> None:
     assert result["tmp write"].startswith("denied")
     assert any("no network" in n for n in result["notes"])
     assert (tmp_path / "visible").read_text() == "x"  # the host's view is untouched
+
+
+def test_a_scratch_dir_holding_the_code_is_kept_visible(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A checkout or venv under /tmp (a CI clone) must stay importable for the children;
+    # emptying /tmp there made every jailed task fail.
+    monkeypatch.setattr(namespaces, "needed_paths", lambda: [Path("/tmp/ci/main/.venv")])
+    empty, kept = namespaces.emptied_dirs()
+    assert kept == ["/tmp"] and "/tmp" not in empty and "/var/tmp" in empty
+    monkeypatch.setattr(namespaces, "needed_paths", lambda: [Path("/opt/venv")])
+    empty, kept = namespaces.emptied_dirs()
+    assert kept == [] and {"/tmp", "/var/tmp"} <= set(empty)

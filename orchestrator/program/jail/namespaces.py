@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
 from pathlib import Path
 
 CLONE_NEWNS = 0x00020000
@@ -57,20 +58,41 @@ def mount_points() -> list[str]:
     return points
 
 
-def read_only_view() -> list[str]:
-    """In a fresh mount namespace: every mount read-only, scratch dirs empty. Returns the
-    mounts that could not be made read-only."""
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+def needed_paths() -> list[Path]:
+    """What the children still import from: the interpreter, the venv, the project."""
+    paths = [sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path]
+    return [Path(p).resolve() for p in paths if p and Path(p).exists()]
+
+
+def emptied_dirs() -> tuple[list[str], list[str]]:
+    """The scratch dirs to empty, and those kept (read-only) because code lives there: a
+    checkout or venv under /tmp must stay importable."""
+    needed = needed_paths()
+    empty, kept = [], []
     for directory in EMPTIED_DIRS:
-        if Path(directory).is_dir():
-            _mount("tmpfs", directory, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0555")
+        if not Path(directory).is_dir():
+            continue
+        root = Path(directory).resolve()
+        holds_code = any(p == root or root in p.parents for p in needed)
+        (kept if holds_code else empty).append(directory)
+    return empty, kept
+
+
+def read_only_view() -> tuple[list[str], list[str]]:
+    """In a fresh mount namespace: every mount read-only, scratch dirs empty (those that
+    hold no code). Returns the mounts that could not be made read-only, and the scratch
+    dirs kept visible."""
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    empty, kept = emptied_dirs()
+    for directory in empty:
+        _mount("tmpfs", directory, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0555")
     failed = []
     for point in mount_points():
         try:
             _mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
         except OSError as exc:
             failed.append(f"{point} ({exc.strerror})")
-    return failed
+    return failed, kept
 
 
 def isolate() -> list[str]:
@@ -89,7 +111,10 @@ def isolate() -> list[str]:
                          f"refuses sockets")  # fmt: skip
         return notes
     notes.append("network namespace: no network (loopback down)")
-    failed = read_only_view()
-    notes.append("mount namespace: read-only, /tmp /var/tmp /dev/shm empty"
+    failed, kept = read_only_view()
+    emptied = [d for d in EMPTIED_DIRS if d not in kept]
+    notes.append("mount namespace: read-only" + (f", {' '.join(emptied)} empty" if emptied else "")
+                 + (f"; {' '.join(kept)} kept visible (read-only): the interpreter or the "
+                    "project lives there" if kept else "")
                  + (f"; left writable: {', '.join(failed)}" if failed else ""))  # fmt: skip
     return notes
