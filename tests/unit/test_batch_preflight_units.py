@@ -40,6 +40,8 @@ def test_pool_watch_reports_an_unserved_function_and_gives_up(redis_client) -> N
     """The watch reads the real registry: a heartbeat for glip only leaves blip unserved."""
     import time
 
+    import redis
+
     from dicec import keys
     from orchestrator.batch.poolwatch import _Watch
     from worker_models.registry import WorkerHeartbeat
@@ -48,6 +50,14 @@ def test_pool_watch_reports_an_unserved_function_and_gives_up(redis_client) -> N
         pool="watch-test", worker="w@h", functions=["glip"], pid=1, gpu_type="A6000",
         started_at=time.time(), beat_at=time.time(),
     )  # fmt: skip
+    # A DB of its own: the session's pool workers (integration tests) serve every function
+    # in the tests' DB, and would leave nothing unserved.
+    same_server = {
+        k: v
+        for k, v in redis_client.connection_pool.connection_kwargs.items()
+        if k in ("host", "port", "username", "password")
+    }
+    redis_client = redis.Redis(**same_server, db=15)
     key = keys.registry_worker_key("watch-test", "w@h")
     redis_client.set(key, beat.model_dump_json(), ex=keys.REGISTRY_TTL_S)
     said: list[list[str]] = []
