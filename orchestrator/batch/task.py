@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -13,6 +14,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from PIL import Image
+from redis.exceptions import RedisError
 
 from dicec import keys
 from dicec.errors import DicecError
@@ -23,6 +25,8 @@ from orchestrator.program.jail.client import Jail
 from orchestrator.program.sandbox.programs import CompiledProgram, Limits
 from worker_models.imageref import ImageRef, TrackedImage, digest_of
 from worker_models.images import decode_image
+
+log = logging.getLogger(__name__)
 
 DECODED_IMAGES_KEPT = 64
 
@@ -76,7 +80,13 @@ class TaskImages:
         image = TrackedImage.wrap(decode_image(data), ImageRef(digest))
         self._paths[digest] = path
         if self._redis is not None:
-            await self._redis.set(keys.image_key(digest), data, ex=keys.IMAGE_TTL_S, nx=True)
+            try:
+                await self._redis.set(keys.image_key(digest), data, ex=keys.IMAGE_TTL_S, nx=True)
+            except RedisError as exc:
+                # Redis full, read-only or away: the task goes on; a call whose worker
+                # finds no image gets it stored again (restore) and is resent.
+                log.warning("image %s not stored yet (%s): stored again when a call needs it",
+                            digest[:12], exc)  # fmt: skip
         self._cache[path] = image
         if len(self._cache) > DECODED_IMAGES_KEPT:
             self._cache.popitem(last=False)
