@@ -61,7 +61,9 @@ class Watchdog:
                 try:
                     await self._round()
                 except Exception:  # a bug must not end the watchdog: it would fail silently
-                    log.exception("dispatch watchdog round failed; next round in 1 s")
+                    log.exception(
+                        "dispatch watchdog round failed; next round in %.0f s", WATCH_INTERVAL_S
+                    )
         finally:
             await asyncio.to_thread(self._close)
 
@@ -81,9 +83,6 @@ class Watchdog:
             dispatcher.redis_trouble(exc)
             self.finder.reset()
             await asyncio.to_thread(self._close)
-            return
-        except Exception:
-            log.exception("dispatch watchdog round failed; next round in %.0f s", WATCH_INTERVAL_S)
             return
         if restored:
             dispatcher.stats["restored"] += restored
