@@ -48,11 +48,15 @@ from worker_models.pools import PoolsFile
 BatchingScope = Literal["dynamic", "message", "flush"]
 DEFAULT_MAX_CONCURRENT_TASKS = 64
 SECONDS_PER_MS = 1e-3
-# A worker at another site than Redis talks to it over the link for each call: the
-# message arrives (the fetch is a round trip), kombu records it as unacked, the worker
-# GETs the image, pushes the reply, acks. The ack overlaps nothing the next call needs
-# only in part; four round trips is what a call waits for (the image bytes come on top).
-REMOTE_CALL_ROUND_TRIPS = 4.0
+# A worker at another site than Redis waits on the link for each message, as counted
+# through the shaping proxy (docs/edge-cloud.md, "Round trips"): before the model runs,
+# the fetch (BRPOP), kombu's unacked record and the task-received event; after it, the
+# reply push, the ack and the task-succeeded event. Each image it fetches is one more;
+# the task-started event goes out while the model runs and costs no wait.
+REMOTE_ROUND_TRIPS_BEFORE = 3.0
+REMOTE_ROUND_TRIPS_AFTER = 3.0
+# The caller has a reply when the push arrives: half a round trip after it leaves.
+REPLY_ROUND_TRIPS = 0.5
 
 
 class SimConfig(BaseModel):
@@ -76,9 +80,16 @@ class SimConfig(BaseModel):
         description="all replicas share one machine of this many cores (a local run)",
     )
     remote_round_trips: float = Field(
-        default=REMOTE_CALL_ROUND_TRIPS,
+        default=REMOTE_ROUND_TRIPS_BEFORE,
         ge=0.0,
-        description="link round trips a call served at another site waits for",
+        description="link round trips a message served at another site waits for before "
+        "its model runs, besides one per image it fetches",
+    )
+    remote_round_trips_after: float = Field(
+        default=REMOTE_ROUND_TRIPS_AFTER,
+        ge=0.0,
+        description="link round trips its worker then spends on the reply and the ack "
+        "(the caller has the reply half a round trip after the first)",
     )
 
 
@@ -335,19 +346,21 @@ class _DistributedSim:
         self.batch_sizes[function].append(len(chunk))
 
         def compute(t: float) -> None:
-            server.replica.device.add(t, work, lambda t2: self._chunk_done(server, chunk, t2))
+            server.replica.device.add(t, work, lambda t2: self._reply(server, chunk, t2))
 
         self._fetch(server.replica.site, chunk, now, compute)
 
     def _fetch(self, site: str, chunk: list[SimCall], now: float, then: Action) -> None:
-        """A chunk served away from the images: the call's round trips over the link, then
-        its images' bytes on the link (shared with the transfers in flight), then go on."""
+        """A chunk served away from the images: the message's round trips over the link
+        and one per image it fetches, then the images' bytes on the link (shared with the
+        transfers in flight), then go on."""
         link = self.pools.link(self.pools.images_at, site)
         if link is None:
             then(now)
             return
         nbytes = sum(c.image_bytes for c in chunk)
-        start = now + link.transfer_s(0) * self.config.remote_round_trips
+        trips = self.config.remote_round_trips + sum(1 for c in chunk if c.image_bytes)
+        start = now + link.transfer_s(0) * trips
         if nbytes == 0:
             self.clock.at(start, then)
             return
@@ -356,8 +369,20 @@ class _DistributedSim:
         wire_s = link.transfer_s(nbytes) - link.transfer_s(0)
         self.clock.at(start, lambda t: device.add(t, wire_s, then))
 
-    def _chunk_done(self, server: Server, chunk: list[SimCall], now: float) -> None:
-        self._calls_done(chunk, now)
+    def _reply(self, server: Server, chunk: list[SimCall], now: float) -> None:
+        """The model has run: a worker away from the images has its replies cross the link
+        and its ack round trips to make before it is free again."""
+        link = self.pools.link(self.pools.images_at, server.replica.site)
+        if link is None:
+            self._calls_done(chunk, now)
+            self._chunk_done(server, now)
+            return
+        rtt_s = link.transfer_s(0)
+        self.clock.at(now + rtt_s * REPLY_ROUND_TRIPS, lambda t: self._calls_done(chunk, t))
+        free_at = now + rtt_s * self.config.remote_round_trips_after
+        self.clock.at(free_at, lambda t: self._chunk_done(server, t))
+
+    def _chunk_done(self, server: Server, now: float) -> None:
         if server.pending:
             self._run_chunk(server, now)
             return
