@@ -13,11 +13,14 @@ host of a local run), `call_overhead_s` is what a worker spends per call besides
 `broker_call_s` is Redis's CPU per call (another one-core FIFO), and
 `dispatch_overhead_s` is the latency from issue to queue.
 
-Sites: a pool at another site than the batch's images fetches each call's image (or
-crop) over the link between the two when it starts the call: the link's round-trip time,
-then the bytes at its bandwidth, shared by the transfers in flight at once (processor
-sharing, like a device). The server is held meanwhile. Bytes are billed at the link's
-price per GB (SimResult.transfer_usd, part of cost_usd).
+Sites: Redis is where the batch's images are. A pool at another site talks to it over
+the link between the two: per message, the round trips a Celery worker waits for
+(SimConfig.remote_round_trips before the model, remote_round_trips_after it; counted
+through the two-site test's proxy), one more per image it fetches, and the images' bytes
+at the link's bandwidth, shared by the transfers in flight at once (processor sharing,
+like a device). The server is held all along; the caller has its reply half a round trip
+after the model ran. Bytes are billed at the link's price per GB
+(SimResult.transfer_usd, part of cost_usd).
 """
 
 from __future__ import annotations
@@ -361,6 +364,7 @@ class _DistributedSim:
         nbytes = sum(c.image_bytes for c in chunk)
         trips = self.config.remote_round_trips + sum(1 for c in chunk if c.image_bytes)
         start = now + link.transfer_s(0) * trips
+        self.transfers.wait(link, link.transfer_s(0) * self.config.remote_round_trips)
         if nbytes == 0:
             self.clock.at(start, then)
             return
@@ -380,6 +384,7 @@ class _DistributedSim:
         rtt_s = link.transfer_s(0)
         self.clock.at(now + rtt_s * REPLY_ROUND_TRIPS, lambda t: self._calls_done(chunk, t))
         free_at = now + rtt_s * self.config.remote_round_trips_after
+        self.transfers.wait(link, rtt_s * self.config.remote_round_trips_after)
         self.clock.at(free_at, lambda t: self._chunk_done(server, t))
 
     def _chunk_done(self, server: Server, now: float) -> None:

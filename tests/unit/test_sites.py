@@ -122,19 +122,34 @@ def test_simulated_remote_call_pays_latency_and_bandwidth() -> None:
     assert remote.transfer_usd == pytest.approx(0.05 / 1000)
 
 
-@pytest.mark.parametrize(("mbps", "edge_functions"), [(10, {"yolov8", "depth"}), (1000, set())])
-def test_planner_keeps_detection_at_the_edge_only_on_a_slow_link(
-    mbps: float, edge_functions: set[str]
+def edge_cloud_link(mbps: float, rtt_ms: float) -> PoolsFile:
+    pools = edge_cloud(mbps)
+    pools.links[0].rtt_ms = rtt_ms
+    return pools
+
+
+@pytest.mark.parametrize(
+    ("mbps", "rtt_ms", "edge_functions"),
+    [
+        (10, 20, {"yolov8", "depth"}),  # the photos cannot cross in time, cheaply
+        (1000, 20, {"yolov8", "depth"}),  # they can, but every message waits 6 x 20 ms
+        (1000, 5, set()),  # a fast, near link: everything on one cheap cloud GPU
+    ],
+)
+def test_planner_keeps_detection_at_the_edge_unless_the_link_is_fast_and_near(
+    mbps: float, rtt_ms: float, edge_functions: set[str]
 ) -> None:
     found = plan_detailed(
-        litter_call_mix(1000), load_profile(), None, 68 * 60.0, layout=edge_cloud(mbps),
-        search_s=60.0,
+        litter_call_mix(1000), load_profile(), None, 68 * 60.0,
+        layout=edge_cloud_link(mbps, rtt_ms), search_s=60.0,
     )  # fmt: skip
     at_edge = {f for p in found.pools.pools if p.site == "edge" for f in p.functions}
     assert at_edge == edge_functions
     assert found.simulated.makespan_s <= 68 * 60.0
     assert {"blip2"} <= {f for p in found.pools.pools if p.site == "cloud" for f in p.functions}
     assert len(found.placements) >= 2  # the table has alternatives to explain the choice
+    all_cloud = next(p for p in found.placements if set(p.placement.values()) == {"cloud"})
+    assert all_cloud.round_trips_s > 0 and all_cloud.transfer_usd > 0
 
 
 def test_dicec_plan_prints_why() -> None:
