@@ -24,9 +24,11 @@ from _harness import ROOT
 
 from dicec.settings import get_settings
 from tests.support import two_sites
+from tests.support.link_trace import message_sequences
 from tests.support.netns import namespaces_unavailable
 
 TARGET = 0.15
+TOP_SEQUENCES = 3
 
 
 def main() -> None:
@@ -45,13 +47,18 @@ def main() -> None:
     errors = []
     with two_sites.private_site_redis() as r:
         for run in range(args.runs):
-            folder = Path(tempfile.mkdtemp(prefix="dicec-two-sites-"))
-            found = two_sites.measure_fidelity(
-                r, folder, args.tasks, args.images, ROOT / "var" / "bench-logs",
-                float(os.cpu_count() or 1), bracket=True,
-            )  # fmt: skip
-            errors.append(found.error)
-            print(f"run {run + 1}: {found.line()}", flush=True)
+            with tempfile.TemporaryDirectory(prefix="dicec-two-sites-") as scratch:
+                folder = Path(scratch)
+                found = two_sites.measure_fidelity(
+                    r, folder, args.tasks, args.images, ROOT / "var" / "bench-logs",
+                    float(os.cpu_count() or 1), bracket=True,
+                )  # fmt: skip
+                errors.append(found.error)
+                print(f"run {run + 1}: {found.line()}", flush=True)
+                if run == 0:  # what a message costs on the link, from the proxy's trace
+                    sequences = message_sequences(folder / "link-trace.txt")
+                    for sequence, count in sequences.most_common(TOP_SEQUENCES):
+                        print(f"  {count:4d} x BRPOP {' '.join(sequence)}")
     worst = max(abs(e) for e in errors)
     print(
         f"worst error {100 * worst:.1f} %, mean |error| {100 * mean(abs(e) for e in errors):.1f} %"

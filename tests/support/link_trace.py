@@ -73,6 +73,8 @@ def main() -> None:
     parser.add_argument("trace", type=Path)
     parser.add_argument("--top", type=int, default=5)
     args = parser.parse_args()
+    if not args.trace.is_file():
+        raise SystemExit(f"no trace at {args.trace}: run the shaping proxy with --trace FILE")
     for sequence, count in message_sequences(args.trace).most_common(args.top):
         print(f"{count:5d}  {FETCH} {' '.join(sequence)}")
     per_message, messages = requests_per_message(args.trace)
