@@ -60,6 +60,8 @@ REMOTE_ROUND_TRIPS_BEFORE = 3.0
 REMOTE_ROUND_TRIPS_AFTER = 3.0
 # The caller has a reply when the push arrives: half a round trip after it leaves.
 REPLY_ROUND_TRIPS = 0.5
+# A message served in several chunks pushes the replies of each chunk but the last.
+REPLY_PUSH_ROUND_TRIPS = 1.0
 
 
 class SimConfig(BaseModel):
@@ -128,6 +130,29 @@ def simulate(
     if isinstance(plan, BaselinePlan):
         return _BaselineSim(mix, profile, plan, config).run()
     return _DistributedSim(mix, profile, plan, config).run()
+
+
+def _first_served(chunk: list[SimCall]) -> list[Message]:
+    """The messages this chunk starts (the worker fetches and records each once)."""
+    fresh = []
+    for call in chunk:
+        message = call.message
+        if message is not None and not message.started:
+            message.started = True
+            fresh.append(message)
+    return fresh
+
+
+def _last_served(chunk: list[SimCall]) -> list[Message]:
+    """The messages this chunk finishes (each is acked once, after its last call)."""
+    done = []
+    for call in chunk:
+        message = call.message
+        if message is not None:
+            message.unfinished -= 1
+            if message.unfinished == 0:
+                done.append(message)
+    return done
 
 
 def _chunked(calls: list[SimCall], size: int) -> list[list[SimCall]]:
@@ -358,13 +383,15 @@ class _DistributedSim:
         and one per image it fetches, then the images' bytes on the link (shared with the
         transfers in flight), then go on."""
         link = self.pools.link(self.pools.images_at, site)
+        fresh = _first_served(chunk)
         if link is None:
             then(now)
             return
         nbytes = sum(c.image_bytes for c in chunk)
-        trips = self.config.remote_round_trips + sum(1 for c in chunk if c.image_bytes)
+        messaging = self.config.remote_round_trips * len(fresh)
+        trips = messaging + sum(1 for c in chunk if c.image_bytes)
         start = now + link.transfer_s(0) * trips
-        self.transfers.wait(link, link.transfer_s(0) * self.config.remote_round_trips)
+        self.transfers.wait(link, link.transfer_s(0) * messaging)
         if nbytes == 0:
             self.clock.at(start, then)
             return
@@ -377,14 +404,20 @@ class _DistributedSim:
         """The model has run: a worker away from the images has its replies cross the link
         and its ack round trips to make before it is free again."""
         link = self.pools.link(self.pools.images_at, server.replica.site)
+        last = len(_last_served(chunk))
         if link is None:
             self._calls_done(chunk, now)
             self._chunk_done(server, now)
             return
         rtt_s = link.transfer_s(0)
         self.clock.at(now + rtt_s * REPLY_ROUND_TRIPS, lambda t: self._calls_done(chunk, t))
-        free_at = now + rtt_s * self.config.remote_round_trips_after
-        self.transfers.wait(link, rtt_s * self.config.remote_round_trips_after)
+        # A message's last chunk pays the reply, the ack and the event; an earlier one
+        # of a message served in several chunks only pushes its replies.
+        trips = self.config.remote_round_trips_after * last + REPLY_PUSH_ROUND_TRIPS * (
+            len({id(c.message) for c in chunk}) - last
+        )
+        free_at = now + rtt_s * trips
+        self.transfers.wait(link, rtt_s * trips)
         self.clock.at(free_at, lambda t: self._chunk_done(server, t))
 
     def _chunk_done(self, server: Server, now: float) -> None:

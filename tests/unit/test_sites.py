@@ -10,7 +10,13 @@ from dicec.errors import ConfigError
 from dicec.records import BatchMeta, CallTrace, LinkRecord, TaskRecord
 from orchestrator.cost.accounting import batch_cost
 from orchestrator.cost.report import transfers_table
-from orchestrator.planning.callmix import CallMix, litter_call_mix, litter_task
+from orchestrator.planning.callmix import (
+    CallMix,
+    GraphCall,
+    TaskGraph,
+    litter_call_mix,
+    litter_task,
+)
 from orchestrator.planning.planner import plan_detailed
 from orchestrator.planning.profiles import load_profile
 from orchestrator.planning.simulator import SimConfig, simulate
@@ -122,6 +128,21 @@ def test_simulated_remote_call_pays_latency_and_bandwidth() -> None:
     assert remote.transfer_usd == pytest.approx(0.05 / 1000)
 
 
+def test_a_message_of_two_calls_pays_its_round_trips_once() -> None:
+    """blip2's two questions leave as one message: one fetch, record and event before,
+    one ack and event after (the first call's replies are pushed on their own)."""
+    profile = load_profile()
+    pair = TaskGraph(calls=[GraphCall(function="blip2"), GraphCall(function="blip2")])
+    pools = edge_cloud(10.0)  # images at the edge, blip2 in the cloud: 20 ms away
+    rtt_s = 0.02
+    bare = SimConfig(remote_round_trips=0.0, remote_round_trips_after=0.0)
+    real = simulate(CallMix(tasks=[pair]), profile, pools)
+    none = simulate(CallMix(tasks=[pair]), profile, pools, bare)
+    held = real.pool("cloud").busy_s - none.pool("cloud").busy_s
+    assert held == pytest.approx((3 + 3) * rtt_s)  # 3 before, 3 after the last call
+    assert real.links[0].round_trips_s == pytest.approx((3 + 1 + 3) * rtt_s)
+
+
 def edge_cloud_link(mbps: float, rtt_ms: float) -> PoolsFile:
     pools = edge_cloud(mbps)
     pools.links[0].rtt_ms = rtt_ms
@@ -132,7 +153,7 @@ def edge_cloud_link(mbps: float, rtt_ms: float) -> PoolsFile:
     ("mbps", "rtt_ms", "edge_functions"),
     [
         (10, 20, {"yolov8", "depth"}),  # the photos cannot cross in time, cheaply
-        (1000, 20, {"yolov8", "depth"}),  # they can, but every message waits 6 x 20 ms
+        (1000, 20, {"yolov8", "depth"}),  # they can, but each message waits 6 x 20 ms
         (1000, 5, set()),  # a fast, near link: everything on one cheap cloud GPU
     ],
 )
