@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     # Detection results are capped so that one task's work is bounded.
     detect_top_k: int = 5
     detect_score_threshold: float = 0.0
+    # What a relative depth model's output (disparity, of no known scale) reads as one
+    # metre: a camera's calibration. The small checkpoints' random weights answer at most
+    # about 0.03, i.e. 30 m or more; the edge-cloud demo sets 0.1 (docs/edge-cloud.md).
+    depth_disparity_at_1m: float = Field(default=1.0, gt=0.0)
 
     # How long Redis keeps a message of a vanished worker invisible before redelivering
     # it (kombu's visibility_timeout). Longer than any call.

@@ -29,6 +29,7 @@ def send_requests(function: str, requests: list[CallRequest]) -> None:
         keys.task_name_for(function),
         args=[[r.model_dump() for r in requests]],
         queue=keys.queue_for(function),
+        ignore_result=True,  # the reply list answers; the message's flag beats the task's
     )
 
 

@@ -73,13 +73,16 @@ def checkpoint_id(function: str, settings: Settings) -> str:
     The resolved location plus a hash of its config and marker: rebuilding a small
     checkpoint with another seed or builder version changes the id, so cached results of
     the old weights are not served for the new ones. A detector's limits (top-k, score
-    threshold) change its answers as much as its weights do, so they are part of it.
+    threshold) and depth's scale change its answers as much as its weights do, so they
+    are part of it.
     """
     where = resolve_checkpoint(function, settings)
     digest = hashlib.sha256(where.encode())
     if function in DETECTORS:
         limits = f"\0top_k={settings.detect_top_k}\0threshold={settings.detect_score_threshold}"
         digest.update(limits.encode())
+    if function == "depth":  # its scale changes every answer
+        digest.update(f"\0disparity_at_1m={settings.depth_disparity_at_1m}".encode())
     folder = Path(where) if where else None
     if folder is not None and folder.is_dir():
         for name in ID_FILES:
@@ -98,6 +101,8 @@ def _construct(function: str, checkpoint: str, device: str, settings: Settings) 
 
         limits = DetectionLimits(settings.detect_top_k, settings.detect_score_threshold)
         return backend_cls(checkpoint, limits, device)
+    if function == "depth":
+        return backend_cls(checkpoint, device, settings.depth_disparity_at_1m)
     return backend_cls(checkpoint, device)
 
 

@@ -304,6 +304,10 @@ class Dispatcher(ReplyListener, Recovery):
                 args=[[i.request.model_dump() for i in items]],
                 queue=keys.queue_for(fn),
                 immutable=True,
+                # Replies come back on the reply lists; without this the message's own
+                # flag overrides the task's and every call writes a result that nobody
+                # reads (two more Redis round trips per message: docs/edge-cloud.md).
+                ignore_result=True,
             )
             for fn, items in by_function.items()
         ]

@@ -56,6 +56,7 @@ class PlacementTried(BaseModel):
     cost_usd: float | None = None
     transfer_usd: float = 0.0
     transfer_s: float = 0.0
+    round_trips_s: float = 0.0
     note: str = ""
 
 
@@ -95,6 +96,7 @@ class PlacementLog:
                 cost_usd=result.cost_usd,
                 transfer_usd=result.transfer_usd,
                 transfer_s=sum(x.transfer_s for x in result.links),
+                round_trips_s=sum(x.round_trips_s for x in result.links),
             )
 
     def ordered(self) -> list[PlacementTried]:

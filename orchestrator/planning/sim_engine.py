@@ -126,6 +126,7 @@ class SimCall:
     issued_at: float = 0.0
     finished_at: float = 0.0
     image_bytes: int = 0
+    message: Message | None = None
 
 
 @dataclass
@@ -183,3 +184,10 @@ class Message:
 
     calls: list[SimCall]
     arrived_at: float
+    started: bool = False  # a worker has begun serving it
+    unfinished: int = field(init=False)  # its calls not yet served
+
+    def __post_init__(self) -> None:
+        self.unfinished = len(self.calls)
+        for call in self.calls:
+            call.message = self

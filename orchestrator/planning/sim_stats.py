@@ -36,6 +36,9 @@ class LinkSim(BaseModel):
     calls: int = 0
     bytes: int = 0
     transfer_s: float = Field(default=0.0, description="sum over passes of rtt + bytes/bw")
+    round_trips_s: float = Field(
+        default=0.0, description="the messages' own round trips on the link (fetch, ack, ...)"
+    )
     cost_usd: float = 0.0
 
 
@@ -139,6 +142,11 @@ class TransferTally:
         row.bytes += nbytes
         row.transfer_s += link.transfer_s(nbytes)
         row.cost_usd += link.price_usd(nbytes)
+
+    def wait(self, link: Link, seconds: float) -> None:
+        """A message's round trips on the link, beside its images' transfers."""
+        row = self.links.setdefault(link.label(), LinkSim(link=link.label()))
+        row.round_trips_s += seconds
 
     def apply(self, result: SimResult) -> SimResult:
         """The result with the links' rows and bill added to its cost."""

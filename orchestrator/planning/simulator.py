@@ -13,11 +13,14 @@ host of a local run), `call_overhead_s` is what a worker spends per call besides
 `broker_call_s` is Redis's CPU per call (another one-core FIFO), and
 `dispatch_overhead_s` is the latency from issue to queue.
 
-Sites: a pool at another site than the batch's images fetches each call's image (or
-crop) over the link between the two when it starts the call: the link's round-trip time,
-then the bytes at its bandwidth, shared by the transfers in flight at once (processor
-sharing, like a device). The server is held meanwhile. Bytes are billed at the link's
-price per GB (SimResult.transfer_usd, part of cost_usd).
+Sites: Redis is where the batch's images are. A pool at another site talks to it over
+the link between the two: per message, the round trips a Celery worker waits for
+(SimConfig.remote_round_trips before the model, remote_round_trips_after it; counted
+through the two-site test's proxy), one more per image it fetches, and the images' bytes
+at the link's bandwidth, shared by the transfers in flight at once (processor sharing,
+like a device). The server is held all along; the caller has its reply half a round trip
+after the model ran. Bytes are billed at the link's price per GB
+(SimResult.transfer_usd, part of cost_usd).
 """
 
 from __future__ import annotations
@@ -48,11 +51,17 @@ from worker_models.pools import PoolsFile
 BatchingScope = Literal["dynamic", "message", "flush"]
 DEFAULT_MAX_CONCURRENT_TASKS = 64
 SECONDS_PER_MS = 1e-3
-# A worker at another site than Redis talks to it over the link for each call: the
-# message arrives (the fetch is a round trip), kombu records it as unacked, the worker
-# GETs the image, pushes the reply, acks. The ack overlaps nothing the next call needs
-# only in part; four round trips is what a call waits for (the image bytes come on top).
-REMOTE_CALL_ROUND_TRIPS = 4.0
+# A worker at another site than Redis waits on the link for each message, as counted
+# through the shaping proxy (docs/edge-cloud.md, "Round trips"): before the model runs,
+# the fetch (BRPOP), kombu's unacked record and the task-received event; after it, the
+# reply push, the ack and the task-succeeded event. Each image it fetches is one more;
+# the task-started event goes out while the model runs and costs no wait.
+REMOTE_ROUND_TRIPS_BEFORE = 3.0
+REMOTE_ROUND_TRIPS_AFTER = 3.0
+# The caller has a reply when the push arrives: half a round trip after it leaves.
+REPLY_ROUND_TRIPS = 0.5
+# A message served in several chunks pushes the replies of each chunk but the last.
+REPLY_PUSH_ROUND_TRIPS = 1.0
 
 
 class SimConfig(BaseModel):
@@ -76,9 +85,16 @@ class SimConfig(BaseModel):
         description="all replicas share one machine of this many cores (a local run)",
     )
     remote_round_trips: float = Field(
-        default=REMOTE_CALL_ROUND_TRIPS,
+        default=REMOTE_ROUND_TRIPS_BEFORE,
         ge=0.0,
-        description="link round trips a call served at another site waits for",
+        description="link round trips a message served at another site waits for before "
+        "its model runs, besides one per image it fetches",
+    )
+    remote_round_trips_after: float = Field(
+        default=REMOTE_ROUND_TRIPS_AFTER,
+        ge=0.0,
+        description="link round trips its worker then spends on the reply and the ack "
+        "(the caller has the reply half a round trip after the first)",
     )
 
 
@@ -114,6 +130,29 @@ def simulate(
     if isinstance(plan, BaselinePlan):
         return _BaselineSim(mix, profile, plan, config).run()
     return _DistributedSim(mix, profile, plan, config).run()
+
+
+def _first_served(chunk: list[SimCall]) -> list[Message]:
+    """The messages this chunk starts (the worker fetches and records each once)."""
+    fresh = []
+    for call in chunk:
+        message = call.message
+        if message is not None and not message.started:
+            message.started = True
+            fresh.append(message)
+    return fresh
+
+
+def _last_served(chunk: list[SimCall]) -> list[Message]:
+    """The messages this chunk finishes (each is acked once, after its last call)."""
+    done = []
+    for call in chunk:
+        message = call.message
+        if message is not None:
+            message.unfinished -= 1
+            if message.unfinished == 0:
+                done.append(message)
+    return done
 
 
 def _chunked(calls: list[SimCall], size: int) -> list[list[SimCall]]:
@@ -335,19 +374,24 @@ class _DistributedSim:
         self.batch_sizes[function].append(len(chunk))
 
         def compute(t: float) -> None:
-            server.replica.device.add(t, work, lambda t2: self._chunk_done(server, chunk, t2))
+            server.replica.device.add(t, work, lambda t2: self._reply(server, chunk, t2))
 
         self._fetch(server.replica.site, chunk, now, compute)
 
     def _fetch(self, site: str, chunk: list[SimCall], now: float, then: Action) -> None:
-        """A chunk served away from the images: the call's round trips over the link, then
-        its images' bytes on the link (shared with the transfers in flight), then go on."""
+        """A chunk served away from the images: the message's round trips over the link
+        and one per image it fetches, then the images' bytes on the link (shared with the
+        transfers in flight), then go on."""
         link = self.pools.link(self.pools.images_at, site)
+        fresh = _first_served(chunk)
         if link is None:
             then(now)
             return
         nbytes = sum(c.image_bytes for c in chunk)
-        start = now + link.transfer_s(0) * self.config.remote_round_trips
+        messaging = self.config.remote_round_trips * len(fresh)
+        trips = messaging + sum(1 for c in chunk if c.image_bytes)
+        start = now + link.transfer_s(0) * trips
+        self.transfers.wait(link, link.transfer_s(0) * messaging)
         if nbytes == 0:
             self.clock.at(start, then)
             return
@@ -356,8 +400,27 @@ class _DistributedSim:
         wire_s = link.transfer_s(nbytes) - link.transfer_s(0)
         self.clock.at(start, lambda t: device.add(t, wire_s, then))
 
-    def _chunk_done(self, server: Server, chunk: list[SimCall], now: float) -> None:
-        self._calls_done(chunk, now)
+    def _reply(self, server: Server, chunk: list[SimCall], now: float) -> None:
+        """The model has run: a worker away from the images has its replies cross the link
+        and its ack round trips to make before it is free again."""
+        link = self.pools.link(self.pools.images_at, server.replica.site)
+        last = len(_last_served(chunk))
+        if link is None:
+            self._calls_done(chunk, now)
+            self._chunk_done(server, now)
+            return
+        rtt_s = link.transfer_s(0)
+        self.clock.at(now + rtt_s * REPLY_ROUND_TRIPS, lambda t: self._calls_done(chunk, t))
+        # A message's last chunk pays the reply, the ack and the event; an earlier one
+        # of a message served in several chunks only pushes its replies.
+        trips = self.config.remote_round_trips_after * last + REPLY_PUSH_ROUND_TRIPS * (
+            len({id(c.message) for c in chunk}) - last
+        )
+        free_at = now + rtt_s * trips
+        self.transfers.wait(link, rtt_s * trips)
+        self.clock.at(free_at, lambda t: self._chunk_done(server, t))
+
+    def _chunk_done(self, server: Server, now: float) -> None:
         if server.pending:
             self._run_chunk(server, now)
             return

@@ -1,7 +1,9 @@
 """`dicec plan --pools` on a multi-site file: why the chosen placement won.
 
 One row per placement of the functions on sites that the planner tried, cheapest first:
-what each task ships over the link (time and money) against what its compute costs.
+what each task ships over the link (time and money), the time its calls' messages wait
+on the link's round trips (fetch, ack, events: a Celery worker's per message), against
+what its compute costs.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def print_placements(found: Plan, layout: PoolsFile, console: Console) -> None:
         "placement",
         "makespan min",
         "transfer s / task",
+        "round trips s / task",
         "transfer $ / task",
         "compute $ / task",
         "total $ / task",
@@ -46,12 +49,13 @@ def print_placements(found: Plan, layout: PoolsFile, console: Console) -> None:
     for tried in found.placements:
         mark = "chosen" if tried.placement == chosen_placement else tried.note
         if tried.cost_usd is None:
-            table.add_row(placement_label(tried), "-", "-", "-", "-", "-", mark)
+            table.add_row(placement_label(tried), "-", "-", "-", "-", "-", "-", mark)
             continue
         table.add_row(
             placement_label(tried),
             f"{(tried.makespan_s or 0.0) / SECONDS_PER_MINUTE:.1f}",
             f"{tried.transfer_s / tasks:.3f}",
+            f"{tried.round_trips_s / tasks:.3f}",
             f"{tried.transfer_usd / tasks:.6f}",
             f"{(tried.cost_usd - tried.transfer_usd) / tasks:.6f}",
             f"{tried.cost_usd / tasks:.6f}",

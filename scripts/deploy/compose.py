@@ -3,6 +3,13 @@
 Pool services come twice: under the `gpu` profile (the CUDA image, GPU devices
 reserved per GPU type) and under the `cpu` profile (`<pool>-cpu`: the CPU image, the
 same pools on a laptop). COMPOSE_PROFILES picks one (docker/compose.env.example).
+
+Sites (a multi-site pools file): each site gets a network of its own (`site-<site>`);
+a pool's services join only their site's, and Redis and Flower join every site's (the
+hub both sides reach), the orchestrator the images' site's. Pool services carry the
+label `dicec.site=<site>` and, for a swarm (`docker stack deploy`), the placement
+constraint `node.labels.dicec.site == <site>`: label each site's nodes so. Compose does
+not shape the link between the networks (the two-site test's proxy does that).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ DEMO_TASKS = 100
 DEMO_SEED = 7
 # How long the batch waits for the pools' models to load before it stops (resumable).
 POOL_WAIT_S = 900
+SITE_LABEL = "dicec.site"
 REQUIRED_SECRET = "${{{name}:?set {name} (see docker/compose.env.example)}}"
 REDIS_PASSWORD = REQUIRED_SECRET.format(name="REDIS_PASSWORD")
 FLOWER_BASIC_AUTH = REQUIRED_SECRET.format(name="FLOWER_BASIC_AUTH")
@@ -122,7 +130,27 @@ def _pool_service(pools: PoolsFile, pool: Pool, device: str) -> dict[str, Any]:
     }
     if device == GPU_DEVICE:
         service["deploy"].update(_gpu_reservation(pools, pool.gpu_type))
+    if pools.is_multi_site():
+        service["networks"] = [site_network(pool.site)]
+        service["labels"] = {SITE_LABEL: pool.site}
+        constraint = f"node.labels.{SITE_LABEL} == {pool.site}"
+        service["deploy"]["placement"] = {"constraints": [constraint]}
     return service
+
+
+def site_network(site: str) -> str:
+    return f"site-{site}"
+
+
+def _join_sites(services: dict[str, Any], pools: PoolsFile) -> dict[str, Any]:
+    """A multi-site file's networks: Redis and Flower on every site's (the pools of both
+    sides reach them), the orchestrator and the checkpoint builder at the images' site."""
+    sites = sorted(pools.sites() | {pools.images_at})
+    for name in ("redis", "flower"):
+        services[name]["networks"] = [site_network(site) for site in sites]
+    for name in ("orchestrator", "checkpoints"):
+        services[name]["networks"] = [site_network(pools.images_at)]
+    return {site_network(site): {"labels": {SITE_LABEL: site}} for site in sites}
 
 
 def _redis() -> dict[str, Any]:
@@ -220,10 +248,13 @@ def compose_document(pools: PoolsFile) -> dict[str, Any]:
     services["orchestrator"] = _orchestrator(pools)
     # No top-level `name:` (Compose v1.29 rejects it): the project is named after the
     # folder, or `docker-compose -p dicec`.
-    return {
+    document: dict[str, Any] = {
         "services": services,
         "volumes": {"redis-data": {}, "models": {}, "flower-data": {}, "results": {}},
     }
+    if pools.is_multi_site():
+        document["networks"] = _join_sites(services, pools)
+    return document
 
 
 def compose_files(pools: PoolsFile, source: str) -> GeneratedSet:

@@ -6,17 +6,23 @@ pool (yolov8, depth) reaches Redis only through the shaping proxy (the link). Th
 images are stored in Redis, so they are at the cloud site: every edge call fetches its
 image (yolov8: the photo; depth: only its crop, cut by the dispatcher) over the link.
 
-Fidelity, as bench/simulator_fidelity.py does for one site: the same batch first runs on
-one site (no link); its traces give each function's service time on this CPU and one
-per-call overhead, fitted so that the simulated one-site makespan matches the measured
-one. With that profile the simulator then predicts the two-site run from its call mix
-and bytes, and the link's bandwidth and latency: nothing of the two-site run's timings.
+Fidelity, as bench/simulator_fidelity.py does for one site, with one set of workers: the
+batch first runs with the link open (the same processes, namespace and proxy, without the
+link's delay and bandwidth); its traces give each function's service time on this CPU
+and one per-call overhead, fitted so that the simulated open run takes its measured time.
+Then the proxy shapes the link and the batch runs again on fresh images. With that
+profile the simulator predicts the shaped run from its call mix and bytes, the link's
+probed round-trip time and bandwidth, and the simulator's own count of round trips per
+message: nothing of the shaped run's timings. The link (20 ms RTT, as the shipped
+edge-cloud file's) is most of the shaped run's time, so the machine's load, which moves
+the per-call overhead from one minute to the next, moves the prediction little.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -38,16 +44,21 @@ from orchestrator.batch.localpools import Launch, LocalPools
 from orchestrator.cost.accounting import batch_cost, load_batch
 from orchestrator.planning.callmix import CallMix, call_mix_from_traces
 from orchestrator.planning.profiles import FunctionProfile, HardwareProfile, Profile, ServicePoint
-from orchestrator.planning.simulator import SimConfig, simulate
+from orchestrator.planning.simulator import (
+    REMOTE_ROUND_TRIPS_AFTER,
+    REMOTE_ROUND_TRIPS_BEFORE,
+    SimConfig,
+    simulate,
+)
+from tests.support.link_trace import requests_per_message
 from tests.support.netns import Site
-from tests.support.shaping_proxy import STATS_EVERY_S
 from worker_models.pools import PoolsFile
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = ROOT / "examples" / "litter_hermod_distributed.py"
 IMAGE_SIZE = (640, 480)
 LINK_MBPS = 40.0
-LINK_RTT_MS = 4.0
+LINK_RTT_MS = 20.0
 PROXY_PORT = 16379
 EDGE_GPU, CLOUD_GPU = "JetsonOrin", "A6000"
 FIT_STEPS = 40
@@ -93,18 +104,28 @@ def proxy_url(redis_url: str, site: Site) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def start_proxy(stack: ExitStack, site: Site, redis_url: str, stats: Path) -> None:
-    target = urlsplit(redis_url)
-    command = [
-        sys.executable, "-m", "tests.support.shaping_proxy",
-        "--listen", f"{site.root_address}:{PROXY_PORT}",
-        "--to", f"{target.hostname}:{target.port or 6379}",
-        "--mbps", str(LINK_MBPS), "--rtt-ms", str(LINK_RTT_MS), "--stats", str(stats),
-    ]  # fmt: skip
-    proxy = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    stack.callback(_stop, proxy)
-    if proxy.stdout is None or proxy.stdout.readline().strip() != "ready":
-        raise RuntimeError("the shaping proxy did not start")
+class ShapingProxy:
+    """The link: tests.support.shaping_proxy in front of Redis, started open."""
+
+    def __init__(self, stack: ExitStack, site: Site, redis_url: str, folder: Path) -> None:
+        target = urlsplit(redis_url)
+        self.site = site
+        self.url = proxy_url(redis_url, site)
+        self.trace = folder / "link-trace.txt"
+        command = [
+            sys.executable, "-m", "tests.support.shaping_proxy", "--open",
+            "--listen", f"{site.root_address}:{PROXY_PORT}",
+            "--to", f"{target.hostname}:{target.port or 6379}",
+            "--mbps", str(LINK_MBPS), "--rtt-ms", str(LINK_RTT_MS),
+            "--trace", str(self.trace),
+        ]  # fmt: skip
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        stack.callback(_stop, self.proc)
+        if self.proc.stdout is None or self.proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("the shaping proxy did not start")
+
+    def shape(self, shaped: bool) -> None:
+        self.proc.send_signal(signal.SIGUSR1 if shaped else signal.SIGUSR2)
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -114,15 +135,6 @@ def _stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-
-
-@dataclass
-class LinkSeen:
-    """The link as the edge saw it during a batch: its round-trip time through the proxy
-    (a probe, on this loaded machine), and the requests the edge sent over it."""
-
-    rtt_s: float = 0.0
-    requests: int = 0
 
 
 PROBE_PINGS = 20
@@ -136,6 +148,7 @@ PROBE = (
 
 
 def probe_rtt_s(site: Site, url: str) -> float:
+    """The link's round-trip time as the edge sees it (a Redis PING through the proxy)."""
     code = PROBE.format(n=PROBE_PINGS)
     out = subprocess.run(
         [*site.exec_prefix(), sys.executable, "-c", code, url],
@@ -144,50 +157,38 @@ def probe_rtt_s(site: Site, url: str) -> float:
     return float(out.stdout.strip())
 
 
-def _requests(stats: Path) -> int:
-    return int(json.loads(stats.read_text())["up_chunks"]) if stats.exists() else 0
+@contextmanager
+def two_site_pools(
+    pools_path: Path, r: redis.Redis, log_dir: Path, folder: Path
+) -> Iterator[ShapingProxy]:
+    """The pools of `pools_path` started, the edge one in its own namespace reaching Redis
+    through the link (open at first); stopped, and the namespace removed, afterwards."""
+    from tests.support.netns import edge_site
 
-
-def run_batch(
-    pools_path: Path,
-    images: Path,
-    tasks: int,
-    r: redis.Redis,
-    log_dir: Path,
-    edge: Site | None = None,
-) -> tuple[str, LinkSeen]:
-    """Start the pools (the edge one inside `edge`, through the link), run the batch with
-    scripts/submit_batch.py, stop the pools; the batch id and what the link saw."""
     pools = PoolsFile.model_validate(yaml.safe_load(pools_path.read_text()))
-    launch = {}
-    seen = LinkSeen()
-    stats = pools_path.with_suffix(".link.json")
-    with ExitStack() as stack:
-        if edge is not None:
-            redis_url = os.environ["REDIS_URL"]
-            start_proxy(stack, edge, redis_url, stats)
-            env = (("REDIS_URL", proxy_url(redis_url, edge)),)
-            launch["edge"] = Launch(prefix=tuple(edge.exec_prefix()), env=env)
+    with edge_site() as site, ExitStack() as stack:
+        redis_url = os.environ["REDIS_URL"]
+        link = ShapingProxy(stack, site, redis_url, folder)
+        env = (("REDIS_URL", link.url),)
+        launch = {"edge": Launch(prefix=tuple(site.exec_prefix()), env=env)}
         workers = LocalPools(pools, pools_path, r, log_dir=log_dir, launch=launch)
         stack.callback(workers.stop)
         workers.start()
         workers.wait_ready()
-        if edge is not None:
-            seen.rtt_s = probe_rtt_s(edge, proxy_url(os.environ["REDIS_URL"], edge))
-            time.sleep(2 * STATS_EVERY_S)  # the proxy's count, after the probe
-            before = _requests(stats)
-        command = [
-            sys.executable, str(ROOT / "scripts" / "submit_batch.py"),
-            "--program", str(PROGRAM), "--images", str(images), "--tasks", str(tasks),
-            "--pools", str(pools_path), "--local", "no", "--no-cache", "--json",
-        ]  # fmt: skip
-        out = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
-        if out.returncode != 0:
-            raise RuntimeError(f"the batch failed:\n{out.stderr[-3000:]}")
-        if edge is not None:
-            time.sleep(2 * STATS_EVERY_S)
-            seen.requests = _requests(stats) - before
-        return json.loads(out.stdout)["batch_id"], seen
+        yield link
+
+
+def run_batch(pools_path: Path, images: Path, tasks: int) -> str:
+    """The litter batch on running pools, with scripts/submit_batch.py: its id."""
+    command = [
+        sys.executable, str(ROOT / "scripts" / "submit_batch.py"),
+        "--program", str(PROGRAM), "--images", str(images), "--tasks", str(tasks),
+        "--pools", str(pools_path), "--local", "no", "--no-cache", "--json",
+    ]  # fmt: skip
+    out = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"the batch failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout)["batch_id"]
 
 
 @dataclass
@@ -273,26 +274,35 @@ def private_site_redis() -> Iterator[redis.Redis]:
             get_settings.cache_clear()
 
 
+# Requests the edge sends per message, image GETs aside: the round trips the simulator
+# waits for, and the task-started event, sent while the model runs.
+REQUESTS_PER_MESSAGE = REMOTE_ROUND_TRIPS_BEFORE + REMOTE_ROUND_TRIPS_AFTER + 1
+
+
 @dataclass
 class Fidelity:
     local: Measured
     far: Measured
     overhead_s: float
     predicted_s: float
-    rtt_s: float = 0.0
-    round_trips: float = 0.0
+    rtt_s: float
+    requests_per_message: float  # counted in the proxy's trace of the shaped run
+    messages: int
+    overheads_s: tuple[float, ...] = ()
 
     @property
     def error(self) -> float:
         return (self.predicted_s - self.far.makespan_s) / self.far.makespan_s
 
     def line(self) -> str:
+        fits = "/".join(f"{1000 * o:.1f}" for o in self.overheads_s)
         return (
-            f"one site {self.local.makespan_s:.2f} s; two sites measured "
+            f"link open {self.local.makespan_s:.2f} s; shaped: measured "
             f"{self.far.makespan_s:.2f} s, simulated {self.predicted_s:.2f} s, error "
-            f"{100 * self.error:+.1f} % (per-call overhead fitted on one site: "
-            f"{1000 * self.overhead_s:.1f} ms; link RTT probed {1000 * self.rtt_s:.1f} ms, "
-            f"{self.round_trips:.1f} requests per edge call)"
+            f"{100 * self.error:+.1f} % (per-call overhead fitted open: {fits} ms; link RTT "
+            f"probed {1000 * self.rtt_s:.1f} ms; {self.messages} messages over the link, "
+            f"{self.requests_per_message:g} requests each besides image GETs, modelled "
+            f"{REQUESTS_PER_MESSAGE:g})"
         )
 
 
@@ -305,33 +315,30 @@ def measure_fidelity(
     cores: float,
     bracket: bool = False,
 ) -> Fidelity:
-    """Run the batch on one site, then on two (edge in a namespace, over the link), and
-    predict the second from the first. `bracket`: one-site runs before and after, the
-    fitted overhead their mean (the machine's load drifts between runs)."""
-    from tests.support.netns import edge_site
-
-    pictures = write_images(folder / "images", images)
-    paths = {}
-    for two in (False, True):
-        doc = pools_doc(two)
-        paths[two] = folder / f"{doc['name']}.yaml"
-        paths[two].write_text(yaml.safe_dump(doc, sort_keys=False))
+    """Run the batch with the link open, then shaped, and predict the second from the
+    first. `bracket`: an open run after the shaped one too, the fitted overhead the mean
+    of both (the machine's load drifts). Each run has images of its own, so that the
+    shaped run's edge worker has decoded none of them before."""
+    pictures = [write_images(folder / f"images-{i}", images, seed=18 + i) for i in range(3)]
+    doc = pools_doc(True)
+    pools_path = folder / f"{doc['name']}.yaml"
+    pools_path.write_text(yaml.safe_dump(doc, sort_keys=False))
     config = SimConfig(host_slots=cores)
     one_site = PoolsFile.model_validate(pools_doc(False))
-    local = measured(r, run_batch(paths[False], pictures, tasks, r, log_dir)[0])
-    fits = [fit_overhead(local, one_site, config)]
-    with edge_site() as site:
-        far_id, link = run_batch(paths[True], pictures, tasks, r, log_dir, edge=site)
-    far = measured(r, far_id)
-    if bracket:
-        after = measured(r, run_batch(paths[False], pictures, tasks, r, log_dir)[0])
-        fits.append(fit_overhead(after, one_site, config))
+    opens = []
+    with two_site_pools(pools_path, r, log_dir, folder) as link:
+        opens.append(measured(r, run_batch(pools_path, pictures[0], tasks)))
+        link.shape(True)
+        rtt_s = probe_rtt_s(link.site, link.url)
+        shaped_at = time.monotonic()
+        far = measured(r, run_batch(pools_path, pictures[1], tasks))
+        per_message, messages = requests_per_message(link.trace, since=shaped_at)
+        if bracket:
+            link.shape(False)
+            opens.append(measured(r, run_batch(pools_path, pictures[2], tasks)))
+    fits = tuple(fit_overhead(run, one_site, config) for run in opens)
     overhead_s = sum(fits) / len(fits)
-    two = PoolsFile.model_validate(pools_doc(True))
-    # The link as measured: its RTT through the proxy, its requests per edge call.
-    two.links[0].rtt_ms = link.rtt_s / SECONDS_PER_MS
-    edge_calls = sum(1 for t in far.traces if t.site == "edge" and not t.cached)
-    trips = link.requests / max(1, edge_calls)
-    config = config.model_copy(update={"remote_round_trips": trips})
-    sim = simulate(with_shipped_bytes(far), profile_from(local, overhead_s), two, config)
-    return Fidelity(local, far, overhead_s, sim.makespan_s, link.rtt_s, trips)
+    two = PoolsFile.model_validate(doc)
+    two.links[0].rtt_ms = rtt_s / SECONDS_PER_MS  # the link as it is on this machine now
+    sim = simulate(with_shipped_bytes(far), profile_from(opens[0], overhead_s), two, config)
+    return Fidelity(opens[0], far, overhead_s, sim.makespan_s, rtt_s, per_message, messages, fits)

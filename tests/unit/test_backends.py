@@ -163,6 +163,22 @@ def test_depth_is_in_metres_within_bounds(backends: dict[str, Backend]) -> None:
         assert MIN_DEPTH_M <= d["min_depth"] <= d["depth"] <= d["max_depth"] <= MAX_DEPTH_M
 
 
+def test_depth_scale_is_the_calibration_it_is_given(small_settings: Settings) -> None:
+    """DICEC_DEPTH_DISPARITY_AT_1M scales a relative model's metres (and its cache id)."""
+    from worker_models.backends.depth import MAX_DEPTH_M
+    from worker_models.loading import checkpoint_id
+
+    images, params = sample_images(IMAGE_SEEDS[0]), sample_params("depth")
+    plain = small_settings
+    tenth = small_settings.model_copy(update={"depth_disparity_at_1m": 0.1})
+    far = load_backend("depth", plain).run_batch(params, images)
+    near = load_backend("depth", tenth).run_batch(params, images)
+    for f, n in zip(far, near, strict=True):
+        if f.depth < MAX_DEPTH_M:  # the clip at MAX_DEPTH_M moves with the scale
+            assert n.depth == pytest.approx(f.depth / 10, rel=1e-3)
+    assert checkpoint_id("depth", plain) != checkpoint_id("depth", tenth)
+
+
 def test_xvlm_score_is_a_probability_that_decides_the_result(
     backends: dict[str, Backend],
 ) -> None:

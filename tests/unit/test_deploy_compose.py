@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from scripts.deploy.common import POOLS_MOUNT_PATH, WORKER_GRACE_S, load_deploy_pools
-from scripts.deploy.compose import gpu_ids_variable, service_name
+from scripts.deploy.compose import compose_files, gpu_ids_variable, service_name
 from tests.support.manifests import DATA, ROOT
 from worker_models.pools import load_pools
 
@@ -90,14 +90,7 @@ def test_compose_file_works_with_compose_v1_29(compose, tmp_path):
     for service in compose["services"].values():
         assert "configs" not in service
         assert all("required" not in c for c in service.get("depends_on", {}).values())
-    binary = shutil.which("docker-compose")
-    if binary is None:
-        pytest.skip("docker-compose (v1.29: apt-get install docker-compose) is not installed")
-    env = {**os.environ, "REDIS_PASSWORD": "x", "FLOWER_BASIC_AUTH": "a:b"}
-    done = subprocess.run(
-        [binary, "-f", str(COMPOSE), "config", "-q"], env=env, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
+    _compose_config_ok(COMPOSE)
 
 
 def test_redis_flower_and_the_demo(compose):
@@ -134,3 +127,45 @@ def test_every_dependency_and_volume_is_declared(compose):
                 if source.startswith("./")
                 else (source in compose["volumes"])
             )
+
+
+def _compose_config_ok(path) -> None:
+    """`docker-compose config` (Debian's v1.29.2) accepts the file, where installed."""
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.skip("docker-compose (v1.29: apt-get install docker-compose) is not installed")
+    env = {**os.environ, "REDIS_PASSWORD": "x", "FLOWER_BASIC_AUTH": "a:b"}
+    done = subprocess.run(
+        [binary, "-f", str(path), "config", "-q"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_multi_site_file_gives_each_site_a_network_and_a_placement(tmp_path):
+    pools = load_pools("edge-cloud")
+    files = compose_files(pools, "edge-cloud")
+    files.write(tmp_path)
+    document = yaml.safe_load((tmp_path / "docker-compose.yml").read_text())
+    schema = json.loads((DATA / "compose-spec.json").read_text())
+    errors = list(jsonschema.Draft7Validator(schema).iter_errors(document))
+    assert not errors, "; ".join(f"{e.message} at {list(e.path)}" for e in errors)
+    services = document["services"]
+    assert set(document["networks"]) == {"site-edge", "site-cloud"}
+    for pool in pools.pools:
+        for device in ("cuda", "cpu"):
+            service = services[service_name(pool, device)]
+            assert service["networks"] == [f"site-{pool.site}"]
+            assert service["labels"] == {"dicec.site": pool.site}
+            placement = service["deploy"]["placement"]["constraints"]
+            assert placement == [f"node.labels.dicec.site == {pool.site}"]
+    # Redis is the hub: every site's pools reach it; the batch starts beside the images.
+    assert set(services["redis"]["networks"]) == {"site-edge", "site-cloud"}
+    assert services["orchestrator"]["networks"] == [f"site-{pools.images_at}"]
+    mounted = load_pools(tmp_path / "docker" / "pools-cpu.yaml")
+    assert mounted.pool("edge").site == "edge" and mounted.links
+    _compose_config_ok(tmp_path / "docker-compose.yml")
+
+
+def test_a_one_site_file_has_no_site_networks(compose):
+    assert "networks" not in compose
+    assert all("networks" not in s and "labels" not in s for s in compose["services"].values())
