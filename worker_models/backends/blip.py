@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 from worker_models.backends.common import load_model, load_processor, model_inputs, to_device
+from worker_models.backends.pixels import pixel_values
 from worker_models.catalogue import BlipParams, BlipResult, Params, Result
 
 MAX_ANSWER_TOKENS = 8  # VQA answers are a few words
@@ -61,18 +62,19 @@ class BlipBackend:
         mask_cross_attention(self.model)
         self.processor = load_processor(checkpoint)
         self.processor.tokenizer.padding_side = "right"  # an encoder: masks make it exact
+        self.pixels = pixel_values(self.processor)
         self.max_question_tokens = self.model.config.text_config.max_position_embeddings
 
     def run_batch(self, params: list[Params], images: list[Image.Image | None]) -> list[Result]:
         calls = [cast(BlipParams, p) for p in params]
         inputs = self.processor(
-            images=model_inputs(self.function, images, self.processor),
             text=[c.question for c in calls],
             return_tensors="pt",
             padding=True,
             truncation=True,
             max_length=self.max_question_tokens,
         )
+        inputs["pixel_values"] = self.pixels(model_inputs(self.function, images, self.processor))
         with torch.inference_mode():
             tokens = self._generate(to_device(inputs, self.device))
         answers = self.processor.tokenizer.batch_decode(tokens, skip_special_tokens=True)
