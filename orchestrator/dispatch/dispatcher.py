@@ -307,7 +307,9 @@ class Dispatcher(ReplyListener, Recovery):
             )
             for fn, items in by_function.items()
         ]
-        group(signatures).apply_async()  # raises when Redis cannot take it: see _flush
+        # Replies come back on our reply list, never through Celery's result backend:
+        # ignore_result spares a result subscription (and its cancel) per message.
+        group(signatures).apply_async(ignore_result=True)  # raises when Redis cannot take it
         now = asyncio.get_running_loop().time()
         for inflight in batch:
             inflight.sent_at = now
