@@ -152,13 +152,18 @@ class TreeCpu:
 
 
 def _role(proc: Any, root_pid: int) -> str:
-    """What a process of a runner's tree is: the driver, a worker's main process, or a
-    process that runs models."""
+    """What a process of a runner's tree is: the driver, the program jail (zygote and
+    task children), a worker's main process, or a process that runs models (by pool)."""
     if proc.pid == root_pid:
         return "driver/orchestrator"
-    command = " ".join(proc.cmdline())
-    if "scripts.cli.main worker" in command:
+    command = proc.cmdline()
+    if "orchestrator.program.jail.zygote" in command:
+        return "program jail"
+    if "worker" in command and "scripts.cli.main" in command:
         parent = proc.parent()
         is_main = parent is not None and parent.pid == root_pid
-        return "celery worker main" if is_main else "model processes"
+        if is_main:
+            return "celery worker main"
+        pool = command[command.index("--pool") + 1] if "--pool" in command else "baseline"
+        return f"model processes ({pool})"
     return "model processes"
