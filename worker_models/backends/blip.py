@@ -18,7 +18,13 @@ from typing import Any, cast
 import torch
 from PIL import Image
 
-from worker_models.backends.common import load_model, load_processor, model_inputs, to_device
+from worker_models.backends.common import (
+    distinct_images,
+    load_model,
+    load_processor,
+    model_inputs,
+    to_device,
+)
 from worker_models.backends.pixels import pixel_values
 from worker_models.catalogue import BlipParams, BlipResult, Params, Result
 
@@ -74,15 +80,18 @@ class BlipBackend:
             truncation=True,
             max_length=self.max_question_tokens,
         )
-        inputs["pixel_values"] = self.pixels(model_inputs(self.function, images, self.processor))
+        distinct, which = distinct_images(images)
+        inputs["pixel_values"] = self.pixels(model_inputs(self.function, distinct, self.processor))
         with torch.inference_mode():
-            tokens = self._generate(to_device(inputs, self.device))
+            tokens = self._generate(to_device(inputs, self.device), which.to(self.device))
         answers = self.processor.tokenizer.batch_decode(tokens, skip_special_tokens=True)
         return [BlipResult(answer=a.strip()) for a in answers]
 
-    def _generate(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _generate(self, inputs: dict[str, torch.Tensor], which: torch.Tensor) -> torch.Tensor:
+        """`which[i]`: the index of call i's image among `pixel_values` (each image is
+        encoded once, however many questions ask about it)."""
         model = self.model
-        image_embeds = model.vision_model(pixel_values=inputs["pixel_values"])[0]
+        image_embeds = model.vision_model(pixel_values=inputs["pixel_values"])[0][which]
         image_mask = torch.ones(image_embeds.shape[:-1], dtype=torch.long, device=self.device)
         question = model.text_encoder(
             input_ids=inputs["input_ids"],

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from worker_models.backends.common import (
+    distinct_images,
     load_model,
     load_processor,
     model_inputs,
@@ -55,7 +56,9 @@ class XvlmBackend:
             truncation=True,
             max_length=self.max_text_tokens,
         )
-        inputs["pixel_values"] = self.pixels(model_inputs(self.function, images, self.processor))
+        distinct, which = distinct_images(images)
+        pixels = self.pixels(model_inputs(self.function, distinct, self.processor))
+        inputs["pixel_values"] = pixels[which]  # one crop's two captions: resized once
         with torch.inference_mode():
             logits = self.model(**to_device(inputs, self.device)).logits_per_image
         results = []
