@@ -83,7 +83,7 @@ def compute_floor(images: list[Path], batch: int, repeats: int = 3) -> dict[str,
     from worker_models.loading import load_backend
 
     settings = settings_224()
-    parents = [load_image_file(p) for p in images[:batch]]
+    parents = [load_image_file(images[k % len(images)]) for k in range(batch)]
     # as in a task: each crop is asked both questions and both properties (the same
     # image object twice, which a backend preprocesses once)
     cars = [parents[k % len(parents)].crop(car_boxes()[k % 3]) for k in range(batch)]
