@@ -83,8 +83,11 @@ def compute_floor(images: list[Path], batch: int, repeats: int = 3) -> dict[str,
     from worker_models.loading import load_backend
 
     settings = settings_224()
-    parents = [load_image_file(p) for p in images[:batch]]
-    crops = [parents[i % len(parents)].crop(car_boxes()[i % 3]) for i in range(batch)]
+    parents = [load_image_file(images[k % len(images)]) for k in range(batch)]
+    # as in a task: each crop is asked both questions and both properties (the same
+    # image object twice, which a backend preprocesses once)
+    cars = [parents[k % len(parents)].crop(car_boxes()[k % 3]) for k in range(batch)]
+    crops = [cars[i // 2] for i in range(batch)]
     per_item_ms: dict[str, float] = {}
     for function in FUNCTIONS:
         backend = load_backend(function, settings)
@@ -152,13 +155,18 @@ class TreeCpu:
 
 
 def _role(proc: Any, root_pid: int) -> str:
-    """What a process of a runner's tree is: the driver, a worker's main process, or a
-    process that runs models."""
+    """What a process of a runner's tree is: the driver, the program jail (zygote and
+    task children), a worker's main process, or a process that runs models (by pool)."""
     if proc.pid == root_pid:
         return "driver/orchestrator"
-    command = " ".join(proc.cmdline())
-    if "scripts.cli.main worker" in command:
+    command = proc.cmdline()
+    if "orchestrator.program.jail.zygote" in command:
+        return "program jail"
+    if "worker" in command and "scripts.cli.main" in command:
         parent = proc.parent()
         is_main = parent is not None and parent.pid == root_pid
-        return "celery worker main" if is_main else "model processes"
+        if is_main:
+            return "celery worker main"
+        pool = command[command.index("--pool") + 1] if "--pool" in command else "baseline"
+        return f"model processes ({pool})"
     return "model processes"

@@ -37,18 +37,23 @@ def _load(function: str) -> Any:
 
 
 class Pixels:
-    """Decoded images of this process, by path; crops are cut from the cached parent."""
+    """Decoded images of this process, by path, and their crops, by (path, box): the
+    questions about one crop get the same image object, which the backends preprocess
+    (and BLIP encodes) once a batch, as the project's workers do."""
 
     def __init__(self) -> None:
-        self._parents: dict[str, Any] = {}
+        self._images: dict[tuple[str, Any], Any] = {}
 
     def get(self, path: str, box: tuple[int, int, int, int] | None) -> Any:
         from worker_models.images import load_image_file
 
-        parent = self._parents.get(path)
-        if parent is None:
-            parent = self._parents[path] = load_image_file(path)
-        return parent if box is None else parent.crop(box)
+        image = self._images.get((path, box))
+        if image is None:
+            parent = self._images.get((path, None))
+            if parent is None:
+                parent = self._images[(path, None)] = load_image_file(path)
+            image = self._images[(path, box)] = parent if box is None else parent.crop(box)
+        return image
 
 
 def model_process(function: str, batch: int, inbox: Any, outbox: Any) -> None:

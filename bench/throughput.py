@@ -185,7 +185,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pools", default="local")
     parser.add_argument("--peer-blip-batch", type=int, default=8)
-    parser.add_argument("--floor-batches", default="8,16", help="comma-separated batch sizes")
+    parser.add_argument("--floor-batches", default="8,16,32", help="comma-separated batch sizes")
     args = parser.parse_args()
     images = Path(tempfile.mkdtemp(prefix="dicec-throughput-"))
     paths = ensure_workload(images)

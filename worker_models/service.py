@@ -131,9 +131,10 @@ class FunctionService:
         started = time.time()
         replies: dict[str, CallReply] = {}
         ready: list[tuple[CallRequest, Params, Any]] = []
+        pixels: dict[str, Any] = {}  # ref -> image: calls on one crop get the same object
         for req in chunk:
             try:
-                params, image = self._prepare(function, req)
+                params, image = self._prepare(function, req, pixels)
                 ready.append((req, params, image))
             except DicecError as exc:
                 replies[req.call_id] = self._error(req, exc, worker, started)
@@ -219,7 +220,9 @@ class FunctionService:
             )
         return misses, digests
 
-    def _prepare(self, function: str, req: CallRequest) -> tuple[Params, Any]:
+    def _prepare(
+        self, function: str, req: CallRequest, pixels: dict[str, Any]
+    ) -> tuple[Params, Any]:
         spec = get_spec(req.function)
         if req.function != function:
             raise ConfigError(f"call for {req.function!r} arrived on queue {function!r}")
@@ -233,7 +236,9 @@ class FunctionService:
         for name in spec.image_params():
             ref = getattr(params, name)
             if ref is not None:
-                image = self._resolve(function, ref)
+                if ref not in pixels:
+                    pixels[ref] = self._resolve(function, ref)
+                image = pixels[ref]
         return params, image
 
     def _resolve(self, function: str, ref: str) -> Any:

@@ -304,14 +304,15 @@ class Dispatcher(ReplyListener, Recovery):
                 args=[[i.request.model_dump() for i in items]],
                 queue=keys.queue_for(fn),
                 immutable=True,
-                # Replies come back on the reply lists; without this the message's own
-                # flag overrides the task's and every call writes a result that nobody
-                # reads (two more Redis round trips per message: docs/edge-cloud.md).
                 ignore_result=True,
             )
             for fn, items in by_function.items()
         ]
-        group(signatures).apply_async()  # raises when Redis cannot take it: see _flush
+        # Replies come back on our reply lists, never through Celery's result backend.
+        # Without ignore_result on each message (its own flag overrides the task's) every
+        # call writes a result nobody reads, two more Redis round trips per message
+        # (docs/edge-cloud.md); on the group it spares a result subscription and cancel.
+        group(signatures).apply_async(ignore_result=True)  # raises when Redis cannot take it
         now = asyncio.get_running_loop().time()
         for inflight in batch:
             inflight.sent_at = now

@@ -11,7 +11,7 @@ from PIL import Image
 from dicec.errors import BadImageError
 from dicec.settings import Settings
 from worker_models.backends.base import Backend
-from worker_models.backends.common import DetectionLimits
+from worker_models.backends.common import DetectionLimits, distinct_images
 from worker_models.catalogue import MODEL_FUNCTIONS, Params, get_spec
 from worker_models.loading import load_backend
 
@@ -192,3 +192,24 @@ def test_noop_echoes_values_without_a_model(backends: dict[str, Backend]) -> Non
     params = [spec.params.model_validate({"value": v, "sleep_ms": 1.0}) for v in (1, "x", None)]
     results = backends["noop"].run_batch(params, [None] * 3)
     assert [r.model_dump() for r in results] == [{"value": 1}, {"value": "x"}, {"value": None}]
+
+
+@pytest.mark.parametrize("function", ["blip", "xvlm", "glip"])
+def test_calls_on_one_image_object_give_what_they_give_on_copies(
+    backends: dict[str, Backend], function: str
+) -> None:
+    """The worker hands the calls on one crop the same object; a backend preprocesses (and
+    BLIP encodes) it once. The results must be those of separate copies."""
+    a, b = sample_images(IMAGE_SEEDS[0])[:2]
+    assert a is not None and b is not None
+    params = sample_params(function)
+    shared = backends[function].run_batch(params, [a, a, b, a])
+    copies = backends[function].run_batch(params, [a.copy(), a.copy(), b, a.copy()])
+    assert [r.model_dump() for r in shared] == [r.model_dump() for r in copies]
+
+
+def test_distinct_images_maps_each_call_to_its_image() -> None:
+    a, b = Image.new("RGB", (4, 4)), Image.new("RGB", (4, 4))  # equal pixels, two objects
+    distinct, which = distinct_images([a, b, a, None, b])
+    assert distinct[0] is a and distinct[1] is b and distinct[2] is None
+    assert which.tolist() == [0, 1, 0, 2, 1]

@@ -18,7 +18,14 @@ from typing import Any, cast
 import torch
 from PIL import Image
 
-from worker_models.backends.common import load_model, load_processor, model_inputs, to_device
+from worker_models.backends.common import (
+    distinct_images,
+    load_model,
+    load_processor,
+    model_inputs,
+    to_device,
+)
+from worker_models.backends.pixels import pixel_values
 from worker_models.catalogue import BlipParams, BlipResult, Params, Result
 
 MAX_ANSWER_TOKENS = 8  # VQA answers are a few words
@@ -61,26 +68,30 @@ class BlipBackend:
         mask_cross_attention(self.model)
         self.processor = load_processor(checkpoint)
         self.processor.tokenizer.padding_side = "right"  # an encoder: masks make it exact
+        self.pixels = pixel_values(self.processor)
         self.max_question_tokens = self.model.config.text_config.max_position_embeddings
 
     def run_batch(self, params: list[Params], images: list[Image.Image | None]) -> list[Result]:
         calls = [cast(BlipParams, p) for p in params]
         inputs = self.processor(
-            images=model_inputs(self.function, images, self.processor),
             text=[c.question for c in calls],
             return_tensors="pt",
             padding=True,
             truncation=True,
             max_length=self.max_question_tokens,
         )
+        distinct, which = distinct_images(images)
+        inputs["pixel_values"] = self.pixels(model_inputs(self.function, distinct, self.processor))
         with torch.inference_mode():
-            tokens = self._generate(to_device(inputs, self.device))
+            tokens = self._generate(to_device(inputs, self.device), which.to(self.device))
         answers = self.processor.tokenizer.batch_decode(tokens, skip_special_tokens=True)
         return [BlipResult(answer=a.strip()) for a in answers]
 
-    def _generate(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _generate(self, inputs: dict[str, torch.Tensor], which: torch.Tensor) -> torch.Tensor:
+        """`which[i]`: the index of call i's image among `pixel_values` (each image is
+        encoded once, however many questions ask about it)."""
         model = self.model
-        image_embeds = model.vision_model(pixel_values=inputs["pixel_values"])[0]
+        image_embeds = model.vision_model(pixel_values=inputs["pixel_values"])[0][which]
         image_mask = torch.ones(image_embeds.shape[:-1], dtype=torch.long, device=self.device)
         question = model.text_encoder(
             input_ids=inputs["input_ids"],

@@ -52,6 +52,24 @@ def rgb_images(function: str, images: Sequence[Image.Image | None]) -> list[Imag
     return out
 
 
+def distinct_images(
+    images: Sequence[Image.Image | None],
+) -> tuple[list[Image.Image | None], torch.Tensor]:
+    """Each image object once, in first-seen order, and for every call the index of its
+    image among them: calls on one crop (the worker hands them the same object) share its
+    preprocessing and, where a model allows, its image encoding."""
+    first: dict[int, int] = {}
+    distinct: list[Image.Image | None] = []
+    index = []
+    for image in images:
+        key = id(image)
+        if key not in first:
+            first[key] = len(distinct)
+            distinct.append(image)
+        index.append(first[key])
+    return distinct, torch.tensor(index, dtype=torch.long)
+
+
 def model_inputs(
     function: str, images: Sequence[Image.Image | None], processor: Any
 ) -> list[Image.Image]:

@@ -26,6 +26,7 @@ from worker_models.backends.common import (
     scaled_inputs,
     to_device,
 )
+from worker_models.backends.pixels import pixel_values
 from worker_models.catalogue import BoundingBox, GlipParams, GlipResult, Params, Result
 
 SUPPORTED = ("owlvit", "owlv2")
@@ -52,18 +53,19 @@ class GlipBackend:
             )
         self.processor = load_processor(checkpoint)
         self.max_text_tokens = self.model.config.text_config.max_position_embeddings
+        self.pixels = pixel_values(self.processor)
 
     def run_batch(self, params: list[Params], images: list[Image.Image | None]) -> list[Result]:
         calls = [cast(GlipParams, p) for p in params]
         rgb = rgb_images(self.function, images)
         inputs = self.processor(
             text=[[c.object_name] for c in calls],
-            images=scaled_inputs(rgb),
             return_tensors="pt",
             padding="max_length",
             truncation=True,
             max_length=self.max_text_tokens,
         )
+        inputs["pixel_values"] = self.pixels(scaled_inputs(rgb))
         with torch.inference_mode():
             out = self.model(**to_device(inputs, self.device))
         scores = out.logits[..., 0].float().sigmoid()  # one query per image

@@ -14,12 +14,14 @@ import torch
 from PIL import Image
 
 from worker_models.backends.common import (
+    distinct_images,
     load_model,
     load_processor,
     model_inputs,
     rounded,
     to_device,
 )
+from worker_models.backends.pixels import pixel_values
 from worker_models.catalogue import Params, Result, XvlmParams, XvlmResult
 
 POSITIVE = "a photo of a {property} {object_name}"
@@ -43,17 +45,20 @@ class XvlmBackend:
         self.model = load_model(CLIPModel, checkpoint, device)
         self.processor = load_processor(checkpoint)
         self.max_text_tokens = self.model.config.text_config.max_position_embeddings
+        self.pixels = pixel_values(self.processor)
 
     def run_batch(self, params: list[Params], images: list[Image.Image | None]) -> list[Result]:
         calls = [cast(XvlmParams, p) for p in params]
         inputs = self.processor(
-            images=model_inputs(self.function, images, self.processor),
             text=[t for c in calls for t in captions(c)],
             return_tensors="pt",
             padding=True,
             truncation=True,
             max_length=self.max_text_tokens,
         )
+        distinct, which = distinct_images(images)
+        pixels = self.pixels(model_inputs(self.function, distinct, self.processor))
+        inputs["pixel_values"] = pixels[which]  # one crop's two captions: resized once
         with torch.inference_mode():
             logits = self.model(**to_device(inputs, self.device)).logits_per_image
         results = []
