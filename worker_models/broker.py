@@ -31,6 +31,7 @@ from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
 
 from dicec import keys
+from worker_models.pool_gate import accepting
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,16 @@ class QoS(kombu_redis.QoS):
     lost; an ack refused left the message held by its node forever (never redelivered,
     never cleared). Here a refused record still delivers the message (it runs; only a
     crash of this node before it is acked would lose it), and a refused ack is forgotten
-    locally and retried by the holdings beat (`retry_failed_acks`)."""
+    locally and retried by the holdings beat (`retry_failed_acks`). A node with no
+    pool process up takes nothing (worker_models/pool_gate.py)."""
+
+    def can_consume(self) -> bool:
+        # Only a channel that pops task queues waits (kombu's poller also asks this of
+        # the channel that listens for control broadcasts, which must go on reading).
+        channel = self.channel
+        if not accepting() and channel.active_queues and not channel.active_fanout_queues:
+            return False
+        return super().can_consume()
 
     def append(self, message: Any, delivery_tag: str) -> None:
         try:
