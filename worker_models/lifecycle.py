@@ -63,10 +63,16 @@ def _import_backend_code(**_: object) -> None:
     settings = get_settings()
     derived = derived_pool()
     if derived is not None and not settings.pool:
-        import_backend_code(derived.functions)
+        functions = derived.functions
     elif settings.pool:
         pools_file = str(settings.pools_file) if settings.pools_file else None
-        import_backend_code(load_pools(pools_file).pool(settings.pool).functions)
+        functions = load_pools(pools_file).pool(settings.pool).functions
+    else:
+        return  # a baseline node or a plain `celery worker`
+    try:
+        import_backend_code(functions)
+    except ImportError as exc:  # each process says what is missing when it loads
+        log.warning("could not import the backends' code ahead of the pool: %s", exc)
 
 
 @worker_process_init.connect
