@@ -43,6 +43,7 @@ from worker_models.catalogue import CATALOGUE
 
 RESULT_EXPIRES_S = 3600
 BROKER_TRANSPORT = "worker_models.broker:Transport"
+POOL_GATE_STEP = "worker_models.pool_gate:PoolGate"
 # How long a new pool process may take to load its models before Celery gives up on it.
 WORKER_PROC_ALIVE_TIMEOUT_S = 300.0
 
@@ -100,6 +101,8 @@ def make_celery(settings: Settings) -> Celery:
         broker_use_ssl=tls,
         redis_backend_use_ssl=tls,
     )
+    # A node with no pool process up takes no messages and gives back what it holds.
+    app.steps["consumer"].add(POOL_GATE_STEP)
     return app
 
 

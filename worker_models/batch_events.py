@@ -12,18 +12,21 @@ bench/simulator_fidelity.py: BLIP passes averaged 6.4 calls where 8 were possibl
 `MonitoredBatches` holds a partial buffer while all processes are busy, so the next
 flush takes everything that arrived meanwhile; a full buffer (flush_every messages)
 still flushes at once, and a hold never outlasts MAX_HOLD_S (a lost callback cannot
-stall the queue).
+stall the queue). While no pool process is up, nothing flushes: what is buffered, and
+flushes no process has accepted yet, are given back to their queues (`give_back`,
+called by worker_models/pool_gate.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from itertools import count
 from time import monotonic
 from typing import Any
 
 from celery import signals
 from celery.worker.request import Request
-from celery_batches import Batches, SimpleRequest, apply_batches_task, partition
+from celery_batches import Batches, SimpleRequest, apply_batches_task, consume_queue, partition
 
 # A partial buffer waits at most this long for a busy pool (longer than any model pass
 # it waits behind would be better, but a hold only costs batching, never correctness).
@@ -40,6 +43,9 @@ class MonitoredBatches(Batches):
         super().__init__()
         self._running = 0  # flushes handed to the pool and not yet returned
         self._last_flush = 0.0
+        # flushes handed to the pool that no process has accepted yet: flush id -> requests
+        self._handed: dict[int, Collection[Request]] = {}
+        self._flush_ids = count()
 
     def Strategy(self, task: Any, app: Any, consumer: Any) -> Any:  # Celery's name
         # A consumer restart (the broker connection was lost) builds the strategies anew.
@@ -47,6 +53,7 @@ class MonitoredBatches(Batches):
         # gone with the old event loop while celery-batches still thinks it runs (then
         # only full buffers would ever leave). Start both afresh.
         self._running = 0
+        self._handed = {}
         if self._tref is not None:
             self._tref.cancel()
             self._tref = None
@@ -57,6 +64,10 @@ class MonitoredBatches(Batches):
         return self._running >= processes
 
     def _do_flush(self) -> None:
+        from worker_models.pool_gate import accepting
+
+        if not accepting():
+            return  # no process could run it: pool_gate gives the buffer back
         full = self._buffer.qsize() >= self.flush_every
         if not full and self._pool_busy() and monotonic() - self._last_flush < MAX_HOLD_S:
             return  # the timer calls again; meanwhile more messages join this batch
@@ -69,14 +80,18 @@ class MonitoredBatches(Batches):
         serializable = ([SimpleRequest.from_request(r) for r in requests],)
         started = self._last_flush = monotonic()
         self._running += 1
+        flush_id = next(self._flush_ids)
+        self._handed[flush_id] = requests
 
         def on_accepted(pid: int, time_accepted: float) -> None:
+            self._handed.pop(flush_id, None)
             for req in requests:
                 req.send_event("task-started")
             for req in acks_early:
                 req.acknowledge()
 
         def on_return(result: Any) -> None:
+            self._handed.pop(flush_id, None)
             self._running = max(0, self._running - 1)
             runtime = monotonic() - started
             for req in acks_late:
@@ -89,6 +104,7 @@ class MonitoredBatches(Batches):
             # task's own exceptions): requeue its messages now, marked redelivered (the
             # crash-loop guard in service.handle counts them), instead of leaving them
             # unacked until the visibility timeout.
+            self._handed.pop(flush_id, None)
             self._running = max(0, self._running - 1)
             for req in acks_late:
                 req.reject(requeue=True)
@@ -100,6 +116,22 @@ class MonitoredBatches(Batches):
             callback=on_return,
             error_callback=on_error,
         )
+
+    def holds(self) -> bool:
+        """Messages buffered, or in flushes no process has accepted."""
+        return bool(self._handed) or not self._buffer.empty()
+
+    def give_back(self) -> int:
+        """Requeue the buffered messages and those of flushes no process accepted (the
+        pool dropped those jobs: pool_gate.give_back); how many."""
+        requests = list(consume_queue(self._buffer))
+        for handed in self._handed.values():
+            requests.extend(handed)
+        self._running = max(0, self._running - len(self._handed))
+        self._handed = {}
+        for request in requests:
+            request.reject(requeue=True)
+        return len(requests)
 
 
 @signals.task_received.connect

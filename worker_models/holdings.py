@@ -109,35 +109,47 @@ class OrphanFinder:
     def __init__(self) -> None:
         self._beats: dict[str, tuple[float, float]] = {}  # node -> (beat_at, changed at)
         self._unheld_since: dict[str, float] = {}
+        self._held_by: dict[str, str] = {}  # tag -> the node that reported it last
 
     def reset(self) -> None:
         """Forget everything (after a Redis outage: nobody could beat meanwhile)."""
         self._beats.clear()
         self._unheld_since.clear()
+        self._held_by.clear()
 
     def orphans(
         self, now: float, holdings: dict[str, tuple[float, set[str]]], unacked: Iterable[str]
     ) -> list[str]:
         held: set[str] = set()
+        lapsed: set[str] = set()
         for node, (beat_at, tags) in holdings.items():
             previous = self._beats.get(node)
             changed = now if previous is None or previous[0] != beat_at else previous[1]
             self._beats[node] = (beat_at, changed)
             if now - changed < NODE_LAPSE_S:
                 held |= tags
+                self._held_by.update(dict.fromkeys(tags, node))
+            else:
+                lapsed.add(node)
         found, seen = [], set()
         for tag in unacked:
             seen.add(tag)
             if tag in held:
                 self._unheld_since.pop(tag, None)
                 continue
+            # Held by a node that lapsed since (dead, frozen): nobody else will report
+            # it, so no grace. A tag nobody reported yet gets the grace: its node's next
+            # beat may still report it.
             since = self._unheld_since.setdefault(tag, now)
-            if now - since >= ORPHAN_GRACE_S:
+            if self._held_by.get(tag) in lapsed or now - since >= ORPHAN_GRACE_S:
                 found.append(tag)
         for tag in set(self._unheld_since) - seen:
             del self._unheld_since[tag]  # acked meanwhile
+        for tag in set(self._held_by) - seen:
+            del self._held_by[tag]
         for tag in found:
-            del self._unheld_since[tag]
+            self._unheld_since.pop(tag, None)
+            self._held_by.pop(tag, None)
         return found
 
 

@@ -42,14 +42,21 @@ def test_an_unheld_message_is_an_orphan_after_the_grace_once() -> None:
 
 
 def test_a_node_whose_beat_stops_holds_nothing() -> None:
-    """A SIGKILLed node's holdings key outlives it; its unchanging beat gives it away."""
+    """A SIGKILLed node's holdings key outlives it; its unchanging beat gives it away,
+    and what it held is an orphan at once: no other node will report it."""
     finder = OrphanFinder()
     frozen = {"dead": (100.0, {"a"})}
     assert finder.orphans(0.0, frozen, ["a"]) == []
     assert finder.orphans(NODE_LAPSE_S - 0.5, frozen, ["a"]) == []
-    found_at = NODE_LAPSE_S + ORPHAN_GRACE_S
-    assert finder.orphans(NODE_LAPSE_S, frozen, ["a"]) == []
-    assert finder.orphans(found_at, frozen, ["a"]) == ["a"]
+    assert finder.orphans(NODE_LAPSE_S, frozen, ["a"]) == ["a"]
+
+
+def test_a_message_nobody_reported_yet_gets_the_grace_even_beside_a_dead_node() -> None:
+    finder = OrphanFinder()
+    beats = {"dead": (100.0, {"a"})}
+    assert finder.orphans(NODE_LAPSE_S, beats, ["b"]) == []  # just delivered: not reported
+    assert finder.orphans(NODE_LAPSE_S + ORPHAN_GRACE_S - 0.5, beats, ["b"]) == []
+    assert finder.orphans(NODE_LAPSE_S + ORPHAN_GRACE_S, beats, ["b"]) == ["b"]
 
 
 def test_reset_after_an_outage_gives_every_node_a_fresh_start() -> None:
