@@ -33,6 +33,7 @@ from PIL import Image
 from dicec.errors import DicecError
 from orchestrator.program.jail import namespaces, seccomp
 from orchestrator.program.jail.child import child_main, enter_jail, serve
+from orchestrator.program.jail.leanfork import lean_fork
 from orchestrator.program.jail.limits import ChildLimits, die_with_parent, unprivileged_user
 from orchestrator.program.jail.protocol import MAX_LINE_BYTES, decode, encode
 from orchestrator.program.jail.unchecked import UncheckedProgram, compile_unchecked
@@ -192,7 +193,7 @@ class Zygote:
         image = self.images.get(message["digest"])
         gc.freeze()  # what exists now is shared with the child, never copied by its gc
         try:
-            pid = os.fork()
+            pid = lean_fork()
         except OSError as exc:
             os.close(fd)
             self.send({"op": "exited", "task": task, "error": f"fork failed: {exc.strerror}"})
