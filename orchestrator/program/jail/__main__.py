@@ -3,8 +3,8 @@
 
 Before anything is imported, OpenSSL is kept out of the process: asyncio imports `ssl`
 only if it can (a jailed program has no network to speak TLS on), and hashlib falls back
-to its built-in SHA-256 without `_hashlib`. libssl and libcrypto would add ~2.5 MB that
-every fork copies the page tables of.
+to its built-in SHA-256 without `_hashlib`. The two would add ~1.9 MB (libssl,
+libcrypto) that every fork copies the page tables of.
 """
 
 import sys
