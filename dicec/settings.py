@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     program_max_output_chars: int = program_defaults.PROGRAM_MAX_OUTPUT_CHARS
     # Calls one task may make (hermod.call and ImagePatch methods); past it the task fails.
     program_max_calls: int = 2000
+    # Fair sharing of each queue (orchestrator/dispatch/fairness.py): calls one task may
+    # have in flight on a queue, and calls this orchestrator (its batch) may; past them
+    # calls wait in the orchestrator and are released round-robin across tasks. 0: no cap.
+    fair_task_calls_per_queue: int = Field(default=32, ge=0)
+    fair_batch_calls_per_queue: int = Field(default=1024, ge=0)
     # CPU seconds a jailed program may burn (RLIMIT_CPU); unset: half of task_timeout_s.
     program_cpu_s: float | None = None
     # "jail": each task's program runs in its own jailed process (docs/security.md);

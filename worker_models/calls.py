@@ -12,12 +12,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from PIL import Image
 from pydantic import ValidationError
 
 from dicec.errors import CallValidationError, ResultValidationError
 from worker_models.catalogue import FunctionSpec, get_spec
-from worker_models.imageref import TrackedImage, digest_of, encode_png
+from worker_models.imageref import image_to_ref
 from worker_models.wire import CallRequest
 
 
@@ -56,19 +55,6 @@ def describe_validation_error(function: str, exc: ValidationError) -> str:
         else:
             parts.append(f"parameter {where!r}: {err['msg']}")
     return f"{function}: " + "; ".join(parts)
-
-
-def image_to_ref(value: Any, uploads: dict[str, bytes]) -> Any:
-    """A reference string for anything image-like; other values pass through unchanged."""
-    image = getattr(value, "image", None) if not isinstance(value, Image.Image) else value
-    if isinstance(image, TrackedImage):
-        return str(image.dicec_ref)
-    if isinstance(image, Image.Image):
-        data = encode_png(image)
-        digest = digest_of(data)
-        uploads[digest] = data
-        return f"img:{digest}"
-    return value
 
 
 def prepare_call(name: str, kwargs: dict[str, Any]) -> PreparedCall:

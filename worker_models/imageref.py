@@ -14,7 +14,7 @@ import math
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
@@ -186,3 +186,16 @@ class ImageStore:
         width, height = parent.size
         area = max(0, min(x1, width) - max(x0, 0)) * max(0, min(y1, height) - max(y0, 0))
         return round(size * area / (width * height))
+
+
+def image_to_ref(value: Any, uploads: dict[str, bytes]) -> Any:
+    """A reference string for anything image-like; other values pass through unchanged."""
+    image = getattr(value, "image", None) if not isinstance(value, Image.Image) else value
+    if isinstance(image, TrackedImage):
+        return str(image.dicec_ref)
+    if isinstance(image, Image.Image):
+        data = encode_png(image)
+        digest = digest_of(data)
+        uploads[digest] = data
+        return f"img:{digest}"
+    return value

@@ -43,6 +43,7 @@ from dicec.errors import (
 from dicec.records import CallTrace
 from dicec.settings import Settings
 from orchestrator.dispatch.crops import CropShipper
+from orchestrator.dispatch.fairness import FairGate, TaskKey
 from orchestrator.dispatch.recovery import Recovery
 from orchestrator.dispatch.redis_health import Backoff, RedisHealth
 from orchestrator.dispatch.replies import STOP_SENTINEL, ReplyListener
@@ -78,6 +79,15 @@ class InFlight:
 TraceSink = Callable[[CallTrace], None]
 # Stores a batch image (by content digest) in Redis again; False if it knows no such image.
 ImageRestorer = Callable[[str], Awaitable[bool]]
+
+
+def _task_of(inflight: InFlight) -> TaskKey:
+    return inflight.origin.batch_id, inflight.origin.task_index
+
+
+def _wanted(inflight: InFlight) -> bool:
+    """Someone still waits for the call (a cancelled task's waiting calls are dropped)."""
+    return any(not f.done() for f in inflight.futures)
 
 
 def _image_digests(inflight: InFlight) -> set[str]:
@@ -120,6 +130,10 @@ class Dispatcher(ReplyListener, Recovery):
         self._distinct: set[bytes] = set()  # digests of every content key seen
         self._outbox: list[InFlight] = []
         self._flush_scheduled = False
+        # Calls over a task's or this batch's share of a queue wait here (fairness.py).
+        self.fair: FairGate[InFlight] = FairGate(
+            settings.fair_task_calls_per_queue, settings.fair_batch_calls_per_queue, _wanted
+        )
         self._stored_images: set[str] = set()
         self._listener: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
@@ -148,6 +162,7 @@ class Dispatcher(ReplyListener, Recovery):
             "found_missing": 0,
             "purged": 0,
             "listener_restarts": 0,
+            "held_for_fairness": 0,
         }
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -201,15 +216,24 @@ class Dispatcher(ReplyListener, Recovery):
             self.stats["shared"] += 1
         else:
             inflight = InFlight(request, prepared, origin, [future], time.time())
-            self._pending[request.call_id] = inflight
-            if self.dedupe:
-                self._by_content[content] = request.call_id
-            self._outbox.append(inflight)
-            self._schedule_flush()
+            if self.fair.admit(keys.queue_for(prepared.spec.name), _task_of(inflight), inflight):
+                self._enqueue(inflight, content)
+            else:
+                self.stats["held_for_fairness"] += 1
         reply: CallReply = await future
         if not reply.ok:
             raise CallFailedError(f"{prepared.spec.name} failed: {reply.error_type}: {reply.error}")
         return request.call_id, check_result(prepared.spec, reply.result)
+
+    def _enqueue(self, inflight: InFlight, content: str | None = None) -> None:
+        """In flight from now on: sent in the next flush (a waiting call is not yet in
+        flight: no timer, no recovery, not shared by identical calls)."""
+        self._pending[inflight.request.call_id] = inflight
+        if self.dedupe:
+            content = content or self._content_key(inflight.prepared)
+            self._by_content[content] = inflight.request.call_id
+        self._outbox.append(inflight)
+        self._schedule_flush()
 
     def _count_distinct(self, content: str) -> None:
         """Distinct calls seen (what a perfect memo computes), cache on or off."""
@@ -395,7 +419,10 @@ class Dispatcher(ReplyListener, Recovery):
         self._trace(inflight, None, error=str(exc))
 
     def _forget(self, inflight: InFlight) -> None:
-        self._pending.pop(inflight.request.call_id, None)
+        if self._pending.pop(inflight.request.call_id, None) is not None:
+            queue = keys.queue_for(inflight.prepared.spec.name)
+            for _, released in self.fair.done(queue, _task_of(inflight)):
+                self._enqueue(released)
         if inflight.timer:
             inflight.timer.cancel()
         if self.dedupe:

@@ -1,8 +1,9 @@
 """The forked child: jail itself, run one task's program, report, exit.
 
-Order matters. Everything that needs a file descriptor or a socket (the event loop's
-self-pipe, /dev/null, the task's stream) is made first; then the rlimits, dropping
-root, no-new-privileges and the seccomp filter; only then does program code run. The
+Order matters. Everything that needs a new file descriptor or socket (the event loop's
+self-pipe; /dev/null is the zygote's) is made first; then the rlimits, dropping root,
+no-new-privileges and the seccomp filter; only then does the task's stream wrap its
+inherited socket and program code run. The
 child ends with os._exit: no finaliser, atexit hook or stray thread runs after `done`,
 and the parent kills it at its deadline whatever it does.
 """
@@ -21,7 +22,7 @@ from orchestrator.program.jail import limits as rlimits
 from orchestrator.program.jail import seccomp
 from orchestrator.program.jail.protocol import MAX_LINE_BYTES
 from orchestrator.program.jail.unchecked import UncheckedProgram, run_unchecked
-from orchestrator.program.jail.wire_hermod import SocketHermod
+from orchestrator.program.jail.wire_hermod import ImageParams, SocketHermod
 from orchestrator.program.sandbox.programs import CompiledProgram, Limits
 
 EXIT_OK = 0
@@ -44,14 +45,11 @@ def enter_jail(limits: rlimits.ChildLimits) -> list[str]:
     return notes
 
 
-def keep_only(fd: int) -> None:
-    """stdin/stdout/stderr onto /dev/null, every other inherited descriptor but `fd` closed."""
-    null = os.open(os.devnull, os.O_RDWR)
+def keep_only(fd: int, null: int) -> None:
+    """stdin/stdout/stderr onto `null` (the zygote's /dev/null), every other inherited
+    descriptor but `fd` closed."""
     for std in (0, 1, 2):
         os.dup2(null, std)
-    for other in (null,):
-        if other > 2 and other != fd:
-            os.close(other)
     os.closerange(3, fd)
     os.closerange(fd + 1, FD_SCAN_MAX)
 
@@ -113,7 +111,7 @@ async def _run(
 
 def child_main(
     fd: int, spawn: dict[str, Any], program: CompiledProgram | UncheckedProgram | BaseException,
-    image: Any,
+    image: Any, null: int, image_params: ImageParams,
 ) -> NoReturn:  # fmt: skip
     """The whole life of a task's process, from fork to os._exit."""
     code = EXIT_OK
@@ -121,18 +119,26 @@ def child_main(
         signal.set_wakeup_fd(-1)  # the zygote's: not this process's business
         for signum in (signal.SIGCHLD, signal.SIGINT):
             signal.signal(signum, signal.SIG_DFL)
-        keep_only(fd)
+        keep_only(fd, null)
         rlimits.die_with_parent()
         os.nice(CHILD_NICENESS)  # the zygote and the orchestrator first: they serve all tasks
-        loop = asyncio.new_event_loop()
+        loop = asyncio.new_event_loop()  # its self-pipe is a socketpair: before seccomp
         asyncio.set_event_loop(loop)
-        sock = socket.socket(fileno=fd)
-        reader, writer = loop.run_until_complete(
-            asyncio.open_unix_connection(sock=sock, limit=MAX_LINE_BYTES)
-        )
         lim = spawn["limits"]
         enter_jail(rlimits.ChildLimits(lim["wall_s"], lim["memory_mb"], lim.get("cpu_s")))
-        loop.run_until_complete(serve(program, SocketHermod(reader, writer), spawn, image))
+        loop.run_until_complete(_connect_and_serve(fd, program, spawn, image, image_params))
     except BaseException:  # noqa: BLE001 - nothing may escape a forked child
         code = EXIT_CHILD_FAILED
     os._exit(code)
+
+
+async def _connect_and_serve(
+    fd: int, program: CompiledProgram | UncheckedProgram | BaseException, spawn: dict[str, Any],
+    image: Any, image_params: ImageParams,
+) -> None:  # fmt: skip
+    """The task's stream wraps the inherited socket (no new socket: allowed in the jail);
+    one run of the loop for the whole task."""
+    reader, writer = await asyncio.open_unix_connection(
+        sock=socket.socket(fileno=fd), limit=MAX_LINE_BYTES
+    )
+    await serve(program, SocketHermod(reader, writer, image_params), spawn, image)

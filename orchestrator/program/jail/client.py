@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import hashlib
+import json
 import logging
 import os
 import signal
@@ -44,6 +45,7 @@ from orchestrator.program.jail.protocol import (
 )
 from orchestrator.program.jail.session import ChildGone, TaskSession
 from orchestrator.program.sandbox.programs import CompiledProgram, Limits, ProgramRun
+from worker_models.catalogue import CATALOGUE, get_spec
 from worker_models.imageref import TrackedImage
 
 log = logging.getLogger(__name__)
@@ -143,11 +145,17 @@ class Zygote:
             self.proc.wait(timeout=5)
 
 
+def image_params() -> str:
+    """Which parameters of each catalogue function are images, as JSON for the zygote
+    (which does not import the catalogue)."""
+    return json.dumps({name: get_spec(name).image_params() for name in CATALOGUE})
+
+
 def start_zygote() -> Zygote:
     control, control_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     events, events_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     fds = [control_theirs.fileno(), events_theirs.fileno()]
-    command = [sys.executable, "-m", "orchestrator.program.jail.zygote", *map(str, fds)]
+    command = [sys.executable, "-m", "orchestrator.program.jail", *map(str, fds), image_params()]
     proc = subprocess.Popen(
         command, pass_fds=fds, env=clean_env(), cwd="/",
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

@@ -25,6 +25,7 @@ CPU_SLACK_S = 1  # the hard CPU limit (SIGKILL) this long after the soft one (SI
 CPU_SHARE_OF_WALL = 0.5  # a task mostly waits for its calls: CPU past half its wall is a loop
 MIN_CPU_S = 1
 UNPRIVILEGED_USER = "nobody"
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -55,8 +56,11 @@ def die_with_parent() -> None:
 
 
 def current_address_space_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    fd = os.open("/proc/self/statm", os.O_RDONLY)  # not open(): no io objects in a child
+    try:
+        return int(os.read(fd, 256).split()[0]) * PAGE_BYTES
+    finally:
+        os.close(fd)
 
 
 def apply_rlimits(limits: ChildLimits) -> list[str]:

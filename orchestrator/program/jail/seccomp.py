@@ -20,6 +20,7 @@ import errno
 import functools
 import os
 from collections.abc import Iterable
+from typing import Any
 
 SCMP_ACT_ALLOW = 0x7FFF0000
 SCMP_ACT_ERRNO_BASE = 0x00050000
@@ -155,13 +156,20 @@ def program_bpf() -> bytes:
     return program_filter().export_bpf()
 
 
-def install() -> None:
-    """Load the program filter on this process (no_new_privs must be set, or root);
-    SeccompUnavailable if the kernel or the platform refuses."""
+@functools.cache
+def loadable() -> tuple[Any, SockFprog, Any]:
+    """The filter as the kernel takes it, and a bound prctl: made once in the zygote, so
+    that a child's install is one call (building them in each child cost ~50 page copies)."""
     bpf = program_bpf()
     buffer = ctypes.create_string_buffer(bpf, len(bpf))
     prog = SockFprog(len(bpf) // BPF_INSTRUCTION_BYTES, ctypes.cast(buffer, ctypes.c_void_p))
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
+    return buffer, prog, ctypes.CDLL(None, use_errno=True).prctl
+
+
+def install() -> None:
+    """Load the program filter on this process (no_new_privs must be set, or root);
+    SeccompUnavailable if the kernel or the platform refuses."""
+    _, prog, prctl = loadable()
+    if prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
         code = ctypes.get_errno()
         raise SeccompUnavailable(f"prctl(PR_SET_SECCOMP): {os.strerror(code)}")

@@ -12,18 +12,15 @@ import base64
 from typing import Any
 
 import dicec.errors as errors
-from dicec.errors import CallFailedError, CallValidationError, DicecError, UnknownFunctionError
+from dicec.errors import CallFailedError, CallValidationError, DicecError
 from orchestrator.program.jail.batching import LineBatcher
 from orchestrator.program.jail.protocol import decode, encode
-from worker_models.calls import image_to_ref
-from worker_models.catalogue import get_spec
+from worker_models.imageref import image_to_ref
 
-
-def _image_params(name: str) -> frozenset[str]:
-    try:
-        return frozenset(get_spec(name).image_params())
-    except UnknownFunctionError:
-        return frozenset()  # the orchestrator answers with the clear error
+# Which parameters of each catalogue function are images, as the orchestrator sent them
+# to the zygote: the child never imports the catalogue (pydantic would add ~8 MB to the
+# zygote, and every resident MiB costs each fork and exit).
+ImageParams = dict[str, frozenset[str]]
 
 
 def _error_from(reply: dict[str, Any]) -> DicecError:
@@ -36,8 +33,11 @@ def _error_from(reply: dict[str, Any]) -> DicecError:
 class SocketHermod:
     """One task's calls, over its socket (an asyncio stream pair)."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, image_params: ImageParams
+    ) -> None:
         self._reader = reader
+        self._image_params = image_params
         self._out = LineBatcher(writer)
         self._next_id = 0
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
@@ -52,7 +52,7 @@ class SocketHermod:
     async def call(self, name: str, **kwargs: Any) -> Any:
         """Call catalogue function `name` through the orchestrator; returns its result."""
         uploads: dict[str, bytes] = {}
-        images = _image_params(name)
+        images = self._image_params.get(name, frozenset())  # unknown: the orchestrator says so
         params = {k: image_to_ref(v, uploads) if k in images else v for k, v in kwargs.items()}
         self._next_id += 1
         call_id = self._next_id

@@ -7,7 +7,11 @@ socket: programs and images are cached here (so a fork shares them for free), `s
 forks a child with the task's socket (received as SCM_RIGHTS), `kill` SIGKILLs a child
 not yet reaped (never a recycled pid), and every child's exit status is reported.
 
-    python -m orchestrator.program.jail.zygote <control-fd> <events-fd>
+    python -m orchestrator.program.jail <control-fd> <events-fd> <image-params-json>
+
+(`__main__` keeps OpenSSL out of the process first.) The orchestrator passes which
+parameters of each catalogue function are images, so the zygote never imports the
+catalogue and pydantic: what it holds, every fork copies the page tables of.
 """
 
 from __future__ import annotations
@@ -17,11 +21,11 @@ import base64
 import contextlib
 import dataclasses
 import gc
+import json
 import os
 import selectors
 import signal
 import socket
-import sys
 from typing import Any
 
 from PIL import Image
@@ -29,13 +33,13 @@ from PIL import Image
 from dicec.errors import DicecError
 from orchestrator.program.jail import namespaces, seccomp
 from orchestrator.program.jail.child import child_main, enter_jail, serve
+from orchestrator.program.jail.leanfork import lean_fork
 from orchestrator.program.jail.limits import ChildLimits, die_with_parent, unprivileged_user
 from orchestrator.program.jail.protocol import MAX_LINE_BYTES, decode, encode
 from orchestrator.program.jail.unchecked import UncheckedProgram, compile_unchecked
-from orchestrator.program.jail.wire_hermod import SocketHermod
+from orchestrator.program.jail.wire_hermod import ImageParams, SocketHermod
 from orchestrator.program.sandbox.programs import CompiledProgram, Limits, compile_program
-from worker_models.catalogue import CATALOGUE, get_spec
-from worker_models.imageref import ImageRef, TrackedImage, encode_png
+from worker_models.imageref import ImageRef, TrackedImage, encode_png, image_to_ref
 
 RECV_BYTES = 1 << 20
 MAX_FDS_PER_RECV = 64
@@ -45,19 +49,17 @@ WARM_UP_RUNS = 20  # past CPython's warm-up counters: children inherit specialis
 Program = CompiledProgram | UncheckedProgram | BaseException
 
 
-def warm_up() -> None:
+def warm_up(image_params: ImageParams) -> None:
     """Import now what a child would import lazily (after dropping root it may not read
     the interpreter's files)."""
     encode_png(Image.new("RGB", (2, 2)))
     with contextlib.suppress(seccomp.SeccompUnavailable):
-        seccomp.program_bpf()  # compiled once here; each child loads it
+        seccomp.loadable()  # compiled once here; each child loads it
     with contextlib.suppress(KeyError):
         unprivileged_user()
     import concurrent.futures.thread  # noqa: F401
 
-    for name in CATALOGUE:  # schemas are built once here, not in every child
-        get_spec(name).image_params()
-    asyncio.run(_warm_run())
+    asyncio.run(_warm_run(image_params))
 
 
 WARM_UP_PROGRAM = """
@@ -80,14 +82,12 @@ class _WarmUpHermod:
     """Answers the warm-up program's calls in this process (nothing is sent)."""
 
     async def call(self, name: str, **kwargs: Any) -> Any:
-        from worker_models.calls import image_to_ref
-
         for value in kwargs.values():
             image_to_ref(value, {})
         return [{"x": 0, "y": 0, "width": 2, "height": 2}] if name == "glip" else {"answer": "a"}
 
 
-async def _warm_run() -> None:
+async def _warm_run(image_params: ImageParams) -> None:
     """Run a typical program several times through the child's own wire path (streams,
     SocketHermod, JSON), so that what a process builds lazily on first use (caches,
     schemas, stand-ins, the interpreter's specialised bytecode) is built here once and
@@ -99,14 +99,17 @@ async def _warm_run() -> None:
     await run_on_image(program, _WarmUpHermod(), "warm.jpg", image)
     spawn = {"image_path": "warm.jpg", "limits": dataclasses.asdict(program.limits)}
     for _ in range(WARM_UP_RUNS):
-        await _warm_wire_run(program, image, spawn)
+        await _warm_wire_run(program, image, spawn, image_params)
 
 
-async def _warm_wire_run(program: Program, image: TrackedImage, spawn: dict[str, Any]) -> None:
+async def _warm_wire_run(
+    program: Program, image: TrackedImage, spawn: dict[str, Any], image_params: ImageParams
+) -> None:
     """One run as a child does it, with this loop playing the orchestrator's end."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     reader, writer = await asyncio.open_unix_connection(sock=theirs, limit=MAX_LINE_BYTES)
-    run = asyncio.ensure_future(serve(program, SocketHermod(reader, writer), spawn, image))
+    hermod = SocketHermod(reader, writer, image_params)
+    run = asyncio.ensure_future(serve(program, hermod, spawn, image))
     o_reader, o_writer = await asyncio.open_unix_connection(sock=ours, limit=MAX_LINE_BYTES)
     while (line := await o_reader.readline()) and decode(line).get("t") == "call":
         message = decode(line)
@@ -134,9 +137,13 @@ def probe_layers() -> list[str]:
 
 
 class Zygote:
-    def __init__(self, control: socket.socket, events: socket.socket) -> None:
+    def __init__(
+        self, control: socket.socket, events: socket.socket, image_params: ImageParams
+    ) -> None:
         self.control = control
         self.events = events
+        self.image_params = image_params
+        self.null = os.open(os.devnull, os.O_RDWR)  # each child's stdio, opened once here
         self.programs: dict[str, Program] = {}
         self.images: dict[str, TrackedImage] = {}
         self.children: dict[int, str] = {}  # pid -> task id, until reaped
@@ -186,13 +193,13 @@ class Zygote:
         image = self.images.get(message["digest"])
         gc.freeze()  # what exists now is shared with the child, never copied by its gc
         try:
-            pid = os.fork()
+            pid = lean_fork()
         except OSError as exc:
             os.close(fd)
             self.send({"op": "exited", "task": task, "error": f"fork failed: {exc.strerror}"})
             return
         if pid == 0:
-            child_main(fd, message, program, image)
+            child_main(fd, message, program, image, self.null, self.image_params)
         os.close(fd)
         self.children[pid] = task
         self.pids[task] = pid
@@ -243,17 +250,18 @@ class Zygote:
             self.reap()
 
 
+def parse_image_params(text: str) -> ImageParams:
+    return {name: frozenset(params) for name, params in json.loads(text).items()}
+
+
 def main(argv: list[str]) -> None:
     control = socket.socket(fileno=int(argv[1]))
     events = socket.socket(fileno=int(argv[2]))
+    image_params = parse_image_params(argv[3])
     die_with_parent()
     notes = namespaces.isolate()
-    warm_up()
+    warm_up(image_params)
     notes += probe_layers()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the orchestrator
     events.sendall(encode({"op": "ready", "pid": os.getpid(), "notes": notes}))
-    Zygote(control, events).serve()
-
-
-if __name__ == "__main__":
-    main(sys.argv)
+    Zygote(control, events, image_params).serve()
