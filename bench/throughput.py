@@ -2,6 +2,7 @@
 distributed, this project's baseline monolith, and the plain loop; plus the compute floor.
 
     .venv/bin/python bench/throughput.py [--tasks 40] [--rounds 3] [--pools local]
+        [--runners loop,peer,distributed,baseline]
 
 Every runner does the same work: the 224-px checkpoints (`dicec checkpoints build
 --image-size 224`, built on first use), the 30 claims images, the fixed-box claims program
@@ -106,16 +107,36 @@ def _run(tasks_per_s: float, cpu_s: dict[str, float], tasks: int) -> Run:
     return Run(float(tasks_per_s), sum(by_role.values()), by_role)
 
 
+RUNNERS = ("loop", "peer", "distributed", "baseline")
+LOOP, BASELINE = "plain loop (one process)", "project baseline"
+DISTRIBUTED = "project distributed"
+
+
 def runners(args: argparse.Namespace, images: Path) -> dict[str, object]:
+    """The runners named by --runners (all four by default), in their fixed order."""
     batches = ["--blip-batch", str(args.peer_blip_batch)]
-    return {
-        "plain loop (one process)": lambda: peer("loop", args.tasks, images, []),
-        f"peer mpqueues, BLIP batch {args.peer_blip_batch}": lambda: peer(
-            "mpqueues", args.tasks, images, batches
+    table = {
+        "loop": (LOOP, lambda: peer("loop", args.tasks, images, [])),
+        "peer": (
+            f"peer mpqueues, BLIP batch {args.peer_blip_batch}",
+            lambda: peer("mpqueues", args.tasks, images, batches),
         ),
-        "project distributed": lambda: project("distributed", args.tasks, images, args.pools),
-        "project baseline": lambda: project("baseline", args.tasks, images, args.pools),
+        "distributed": (
+            DISTRIBUTED,
+            lambda: project("distributed", args.tasks, images, args.pools),
+        ),
+        "baseline": (BASELINE, lambda: project("baseline", args.tasks, images, args.pools)),
     }
+    return dict(table[key] for key in RUNNERS if key in args.runners)
+
+
+def _runner_keys(text: str) -> set[str]:
+    keys = {k.strip() for k in text.split(",") if k.strip()}
+    if not keys or keys - set(RUNNERS):
+        raise argparse.ArgumentTypeError(
+            f"--runners: a comma-separated subset of {','.join(RUNNERS)}"
+        )
+    return keys
 
 
 def _verdict(name: str, value: float, target: float) -> str:
@@ -126,13 +147,16 @@ def _verdict(name: str, value: float, target: float) -> str:
 def report(results: dict[str, list[Run]], floors: dict[int, dict[str, float]]) -> None:
     rate = {n: statistics.median(r.tasks_per_s for r in runs) for n, runs in results.items()}
     cpu = {n: statistics.median(r.cpu_ms_per_task for r in runs) for n, runs in results.items()}
-    loop_name, peer_name, dist_name, base_name = list(results)
+    peer_name = next((n for n in results if n.startswith("peer")), None)
     for name, runs in results.items():
         every = ", ".join(f"{r.tasks_per_s:.2f}" for r in runs)
+        vs_peer = vs_peer_cpu = ""
+        if peer_name is not None:
+            vs_peer = f" ({rate[name] / rate[peer_name]:4.2f}x the peer)"
+            vs_peer_cpu = f" ({cpu[peer_name] / cpu[name]:4.2f}x the peer's economy)"
         print(
-            f"{name:34s} {rate[name]:7.2f} tasks/s ({rate[name] / rate[peer_name]:4.2f}x the peer)"
-            f"  {cpu[name]:6.1f} CPU-ms/task ({cpu[peer_name] / cpu[name]:4.2f}x the peer's "
-            f"economy)  rounds: {every}"
+            f"{name:34s} {rate[name]:7.2f} tasks/s{vs_peer}"
+            f"  {cpu[name]:6.1f} CPU-ms/task{vs_peer_cpu}  rounds: {every}"
         )
     for name, runs in results.items():
         roles = sorted({role for r in runs for role in r.by_role})
@@ -150,33 +174,42 @@ def report(results: dict[str, list[Run]], floors: dict[int, dict[str, float]]) -
             f"{costs}; a task: {calls})"
         )
     floor = floors[max(floors)]
-    print(
-        _verdict("distributed / peer (tasks/s)", rate[dist_name] / rate[peer_name], TARGET_VS_PEER)
-    )
-    print(
-        _verdict(
-            "distributed / floor (tasks/s)", rate[dist_name] / floor["tasks_per_s"], TARGET_VS_FLOOR
+    if DISTRIBUTED in results and peer_name is not None:
+        print(
+            _verdict(
+                "distributed / peer (tasks/s)", rate[DISTRIBUTED] / rate[peer_name], TARGET_VS_PEER
+            )
         )
-    )
-    print(
-        _verdict(
-            "floor / distributed (CPU-ms/task)", floor["task_ms"] / cpu[dist_name], TARGET_VS_FLOOR
+    if DISTRIBUTED in results:
+        print(
+            _verdict(
+                "distributed / floor (tasks/s)",
+                rate[DISTRIBUTED] / floor["tasks_per_s"],
+                TARGET_VS_FLOOR,
+            )
         )
-    )
-    print(
-        _verdict(
-            "baseline / plain loop (tasks/s)",
-            rate[base_name] / rate[loop_name],
-            TARGET_BASELINE_VS_LOOP,
+        print(
+            _verdict(
+                "floor / distributed (CPU-ms/task)",
+                floor["task_ms"] / cpu[DISTRIBUTED],
+                TARGET_VS_FLOOR,
+            )
         )
-    )
-    print(
-        _verdict(
-            "plain loop / baseline (CPU-ms/task)",
-            cpu[loop_name] / cpu[base_name],
-            TARGET_BASELINE_VS_LOOP,
+    if BASELINE in results and LOOP in results:
+        print(
+            _verdict(
+                "baseline / plain loop (tasks/s)",
+                rate[BASELINE] / rate[LOOP],
+                TARGET_BASELINE_VS_LOOP,
+            )
         )
-    )
+        print(
+            _verdict(
+                "plain loop / baseline (CPU-ms/task)",
+                cpu[LOOP] / cpu[BASELINE],
+                TARGET_BASELINE_VS_LOOP,
+            )
+        )
 
 
 def main() -> None:
@@ -186,6 +219,12 @@ def main() -> None:
     parser.add_argument("--pools", default="local")
     parser.add_argument("--peer-blip-batch", type=int, default=8)
     parser.add_argument("--floor-batches", default="8,16", help="comma-separated batch sizes")
+    parser.add_argument(
+        "--runners",
+        type=_runner_keys,
+        default=set(RUNNERS),
+        help=f"comma-separated subset of {','.join(RUNNERS)} (default: all)",
+    )
     args = parser.parse_args()
     images = Path(tempfile.mkdtemp(prefix="dicec-throughput-"))
     paths = ensure_workload(images)
