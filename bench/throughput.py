@@ -2,7 +2,7 @@
 distributed, this project's baseline monolith, and the plain loop; plus the compute floor.
 
     .venv/bin/python bench/throughput.py [--tasks 40] [--rounds 3] [--pools local]
-        [--runners loop,peer,distributed,baseline]
+        [--runners loop,peer,distributed,baseline[,baseline-nojail]]
 
 Every runner does the same work: the 224-px checkpoints (`dicec checkpoints build
 --image-size 224`, built on first use), the 30 claims images, the fixed-box claims program
@@ -57,10 +57,15 @@ class Run:
     by_role: dict[str, float]  # the same, per role (driver, worker main, model processes)
 
 
-def measured(cmd: list[str], what: str) -> tuple[dict, TreeCpu]:
+def measured(cmd: list[str], what: str, env: dict[str, str] | None = None) -> tuple[dict, TreeCpu]:
     """Run a runner's command with its process tree's CPU sampled; its JSON summary."""
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
     )
     cpu = TreeCpu(proc.pid)
     sampler = threading.Thread(target=cpu.run, daemon=True)
@@ -92,11 +97,14 @@ def batch_window(batch_id: str) -> tuple[float, float]:
     return min(r.started_at for r in records), max(r.finished_at for r in records)
 
 
-def project(mode: str, tasks: int, images: Path, pools: str) -> Run:
+def project(mode: str, tasks: int, images: Path, pools: str, runner: str = "jail") -> Run:
+    """A batch through scripts/submit_batch.py; `runner` is DICEC_PROGRAM_RUNNER (the
+    jail, or "inprocess" to show in the same run what the jail costs)."""
     program = SERIAL_PROGRAM if mode == "baseline" else DISTRIBUTED_PROGRAM
     options = ["--mode", mode, "--nodes", "1", "--seed", "3", "--no-cache"]
     options += ["--pools", pools, "--local", "yes"]
-    summary, cpu = measured(submit_command(program, images, tasks, *options), f"{mode} batch")
+    command = submit_command(program, images, tasks, *options)
+    summary, cpu = measured(command, f"{mode} batch", {"DICEC_PROGRAM_RUNNER": runner})
     if summary["errors"]:
         raise SystemExit(f"{mode}: {summary['errors']} of {tasks} tasks failed")
     return _run(summary["tasks_per_s"], cpu.between(*batch_window(summary["batch_id"])), tasks)
@@ -107,8 +115,10 @@ def _run(tasks_per_s: float, cpu_s: dict[str, float], tasks: int) -> Run:
     return Run(float(tasks_per_s), sum(by_role.values()), by_role)
 
 
-RUNNERS = ("loop", "peer", "distributed", "baseline")
+RUNNERS = ("loop", "peer", "distributed", "baseline", "baseline-nojail")
+DEFAULT_RUNNERS = RUNNERS[:4]  # baseline-nojail is a diagnostic: the jail's share of the gap
 LOOP, BASELINE = "plain loop (one process)", "project baseline"
+NOJAIL = "baseline, program not jailed"
 DISTRIBUTED = "project distributed"
 
 
@@ -126,6 +136,10 @@ def runners(args: argparse.Namespace, images: Path) -> dict[str, object]:
             lambda: project("distributed", args.tasks, images, args.pools),
         ),
         "baseline": (BASELINE, lambda: project("baseline", args.tasks, images, args.pools)),
+        "baseline-nojail": (
+            NOJAIL,
+            lambda: project("baseline", args.tasks, images, args.pools, "inprocess"),
+        ),
     }
     return dict(table[key] for key in RUNNERS if key in args.runners)
 
@@ -210,6 +224,14 @@ def report(results: dict[str, list[Run]], floors: dict[int, dict[str, float]]) -
                 TARGET_BASELINE_VS_LOOP,
             )
         )
+    if NOJAIL in results and BASELINE in results and LOOP in results:
+        print(
+            f"diagnostic, not a target: unjailed baseline / plain loop "
+            f"{rate[NOJAIL] / rate[LOOP]:.2f} (tasks/s), {cpu[LOOP] / cpu[NOJAIL]:.2f} (CPU); "
+            "the jail costs the baseline "
+            f"{1000 / rate[BASELINE] - 1000 / rate[NOJAIL]:.1f} ms and "
+            f"{cpu[BASELINE] - cpu[NOJAIL]:.1f} CPU-ms per task"
+        )
 
 
 def main() -> None:
@@ -222,8 +244,10 @@ def main() -> None:
     parser.add_argument(
         "--runners",
         type=_runner_keys,
-        default=set(RUNNERS),
-        help=f"comma-separated subset of {','.join(RUNNERS)} (default: all)",
+        default=set(DEFAULT_RUNNERS),
+        help=f"comma-separated subset of {','.join(RUNNERS)} (default: the first four; "
+        "baseline-nojail runs the baseline with DICEC_PROGRAM_RUNNER=inprocess, to show "
+        "the jail's share)",
     )
     args = parser.parse_args()
     images = Path(tempfile.mkdtemp(prefix="dicec-throughput-"))
