@@ -236,11 +236,6 @@ def report(results: dict[str, list[Run]], floors: dict[int, dict[str, float]]) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tasks", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--pools", default="local")
-    parser.add_argument("--peer-blip-batch", type=int, default=8)
-    parser.add_argument("--floor-batches", default="8,16", help="comma-separated batch sizes")
     parser.add_argument(
         "--runners",
         type=_runner_keys,
@@ -249,6 +244,11 @@ def main() -> None:
         "baseline-nojail runs the baseline with DICEC_PROGRAM_RUNNER=inprocess, to show "
         "the jail's share)",
     )
+    parser.add_argument("--tasks", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pools", default="local")
+    parser.add_argument("--peer-blip-batch", type=int, default=8)
+    parser.add_argument("--floor-batches", default="8,16", help="comma-separated batch sizes")
     args = parser.parse_args()
     images = Path(tempfile.mkdtemp(prefix="dicec-throughput-"))
     paths = ensure_workload(images)
