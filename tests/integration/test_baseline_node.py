@@ -5,6 +5,7 @@ tasks run jailed on the one zygote and loop it set up at start."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,9 +44,14 @@ def images(tmp_path_factory) -> Path:
 
 
 def _zygotes(node: LocalPools) -> list[psutil.Process]:
+    """The node's zygotes: jail processes whose parent is not one (not a task's child)."""
     (worker,) = node.procs[MONOLITH]
-    tree = psutil.Process(worker.pid).children(recursive=True)
-    return [p for p in tree if "orchestrator.program.jail.zygote" in " ".join(p.cmdline())]
+    jail: dict[int, tuple[psutil.Process, int]] = {}
+    for proc in psutil.Process(worker.pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error):  # a task's child may exit meanwhile
+            if "orchestrator.program.jail" in " ".join(proc.cmdline()):
+                jail[proc.pid] = (proc, proc.ppid())
+    return [proc for proc, parent in jail.values() if parent not in jail]
 
 
 def _batch(program: Path, images: Path, tasks: int, redis_client) -> list[TaskRecord]:
