@@ -2,6 +2,7 @@
 distributed, this project's baseline monolith, and the plain loop; plus the compute floor.
 
     .venv/bin/python bench/throughput.py [--tasks 40] [--rounds 3] [--pools local]
+        [--runners loop,peer,distributed,baseline[,baseline-nojail]]
 
 Every runner does the same work: the 224-px checkpoints (`dicec checkpoints build
 --image-size 224`, built on first use), the 30 claims images, the fixed-box claims program
@@ -56,10 +57,15 @@ class Run:
     by_role: dict[str, float]  # the same, per role (driver, worker main, model processes)
 
 
-def measured(cmd: list[str], what: str) -> tuple[dict, TreeCpu]:
+def measured(cmd: list[str], what: str, env: dict[str, str] | None = None) -> tuple[dict, TreeCpu]:
     """Run a runner's command with its process tree's CPU sampled; its JSON summary."""
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
     )
     cpu = TreeCpu(proc.pid)
     sampler = threading.Thread(target=cpu.run, daemon=True)
@@ -91,11 +97,14 @@ def batch_window(batch_id: str) -> tuple[float, float]:
     return min(r.started_at for r in records), max(r.finished_at for r in records)
 
 
-def project(mode: str, tasks: int, images: Path, pools: str) -> Run:
+def project(mode: str, tasks: int, images: Path, pools: str, runner: str = "jail") -> Run:
+    """A batch through scripts/submit_batch.py; `runner` is DICEC_PROGRAM_RUNNER (the
+    jail, or "inprocess" to show in the same run what the jail costs)."""
     program = SERIAL_PROGRAM if mode == "baseline" else DISTRIBUTED_PROGRAM
     options = ["--mode", mode, "--nodes", "1", "--seed", "3", "--no-cache"]
     options += ["--pools", pools, "--local", "yes"]
-    summary, cpu = measured(submit_command(program, images, tasks, *options), f"{mode} batch")
+    command = submit_command(program, images, tasks, *options)
+    summary, cpu = measured(command, f"{mode} batch", {"DICEC_PROGRAM_RUNNER": runner})
     if summary["errors"]:
         raise SystemExit(f"{mode}: {summary['errors']} of {tasks} tasks failed")
     return _run(summary["tasks_per_s"], cpu.between(*batch_window(summary["batch_id"])), tasks)
@@ -106,16 +115,42 @@ def _run(tasks_per_s: float, cpu_s: dict[str, float], tasks: int) -> Run:
     return Run(float(tasks_per_s), sum(by_role.values()), by_role)
 
 
+RUNNERS = ("loop", "peer", "distributed", "baseline", "baseline-nojail")
+DEFAULT_RUNNERS = RUNNERS[:4]  # baseline-nojail is a diagnostic: the jail's share of the gap
+LOOP, BASELINE = "plain loop (one process)", "project baseline"
+NOJAIL = "baseline, program not jailed"
+DISTRIBUTED = "project distributed"
+
+
 def runners(args: argparse.Namespace, images: Path) -> dict[str, object]:
+    """The runners named by --runners (all four by default), in their fixed order."""
     batches = ["--blip-batch", str(args.peer_blip_batch)]
-    return {
-        "plain loop (one process)": lambda: peer("loop", args.tasks, images, []),
-        f"peer mpqueues, BLIP batch {args.peer_blip_batch}": lambda: peer(
-            "mpqueues", args.tasks, images, batches
+    table = {
+        "loop": (LOOP, lambda: peer("loop", args.tasks, images, [])),
+        "peer": (
+            f"peer mpqueues, BLIP batch {args.peer_blip_batch}",
+            lambda: peer("mpqueues", args.tasks, images, batches),
         ),
-        "project distributed": lambda: project("distributed", args.tasks, images, args.pools),
-        "project baseline": lambda: project("baseline", args.tasks, images, args.pools),
+        "distributed": (
+            DISTRIBUTED,
+            lambda: project("distributed", args.tasks, images, args.pools),
+        ),
+        "baseline": (BASELINE, lambda: project("baseline", args.tasks, images, args.pools)),
+        "baseline-nojail": (
+            NOJAIL,
+            lambda: project("baseline", args.tasks, images, args.pools, "inprocess"),
+        ),
     }
+    return dict(table[key] for key in RUNNERS if key in args.runners)
+
+
+def _runner_keys(text: str) -> set[str]:
+    keys = {k.strip() for k in text.split(",") if k.strip()}
+    if not keys or keys - set(RUNNERS):
+        raise argparse.ArgumentTypeError(
+            f"--runners: a comma-separated subset of {','.join(RUNNERS)}"
+        )
+    return keys
 
 
 def _verdict(name: str, value: float, target: float) -> str:
@@ -126,13 +161,16 @@ def _verdict(name: str, value: float, target: float) -> str:
 def report(results: dict[str, list[Run]], floors: dict[int, dict[str, float]]) -> None:
     rate = {n: statistics.median(r.tasks_per_s for r in runs) for n, runs in results.items()}
     cpu = {n: statistics.median(r.cpu_ms_per_task for r in runs) for n, runs in results.items()}
-    loop_name, peer_name, dist_name, base_name = list(results)
+    peer_name = next((n for n in results if n.startswith("peer")), None)
     for name, runs in results.items():
         every = ", ".join(f"{r.tasks_per_s:.2f}" for r in runs)
+        vs_peer = vs_peer_cpu = ""
+        if peer_name is not None:
+            vs_peer = f" ({rate[name] / rate[peer_name]:4.2f}x the peer)"
+            vs_peer_cpu = f" ({cpu[peer_name] / cpu[name]:4.2f}x the peer's economy)"
         print(
-            f"{name:34s} {rate[name]:7.2f} tasks/s ({rate[name] / rate[peer_name]:4.2f}x the peer)"
-            f"  {cpu[name]:6.1f} CPU-ms/task ({cpu[peer_name] / cpu[name]:4.2f}x the peer's "
-            f"economy)  rounds: {every}"
+            f"{name:34s} {rate[name]:7.2f} tasks/s{vs_peer}"
+            f"  {cpu[name]:6.1f} CPU-ms/task{vs_peer_cpu}  rounds: {every}"
         )
     for name, runs in results.items():
         roles = sorted({role for r in runs for role in r.by_role})
@@ -150,37 +188,62 @@ def report(results: dict[str, list[Run]], floors: dict[int, dict[str, float]]) -
             f"{costs}; a task: {calls})"
         )
     floor = floors[max(floors)]
-    print(
-        _verdict("distributed / peer (tasks/s)", rate[dist_name] / rate[peer_name], TARGET_VS_PEER)
-    )
-    print(
-        _verdict(
-            "distributed / floor (tasks/s)", rate[dist_name] / floor["tasks_per_s"], TARGET_VS_FLOOR
+    if DISTRIBUTED in results and peer_name is not None:
+        print(
+            _verdict(
+                "distributed / peer (tasks/s)", rate[DISTRIBUTED] / rate[peer_name], TARGET_VS_PEER
+            )
         )
-    )
-    print(
-        _verdict(
-            "floor / distributed (CPU-ms/task)", floor["task_ms"] / cpu[dist_name], TARGET_VS_FLOOR
+    if DISTRIBUTED in results:
+        print(
+            _verdict(
+                "distributed / floor (tasks/s)",
+                rate[DISTRIBUTED] / floor["tasks_per_s"],
+                TARGET_VS_FLOOR,
+            )
         )
-    )
-    print(
-        _verdict(
-            "baseline / plain loop (tasks/s)",
-            rate[base_name] / rate[loop_name],
-            TARGET_BASELINE_VS_LOOP,
+        print(
+            _verdict(
+                "floor / distributed (CPU-ms/task)",
+                floor["task_ms"] / cpu[DISTRIBUTED],
+                TARGET_VS_FLOOR,
+            )
         )
-    )
-    print(
-        _verdict(
-            "plain loop / baseline (CPU-ms/task)",
-            cpu[loop_name] / cpu[base_name],
-            TARGET_BASELINE_VS_LOOP,
+    if BASELINE in results and LOOP in results:
+        print(
+            _verdict(
+                "baseline / plain loop (tasks/s)",
+                rate[BASELINE] / rate[LOOP],
+                TARGET_BASELINE_VS_LOOP,
+            )
         )
-    )
+        print(
+            _verdict(
+                "plain loop / baseline (CPU-ms/task)",
+                cpu[LOOP] / cpu[BASELINE],
+                TARGET_BASELINE_VS_LOOP,
+            )
+        )
+    if NOJAIL in results and BASELINE in results and LOOP in results:
+        print(
+            f"diagnostic, not a target: unjailed baseline / plain loop "
+            f"{rate[NOJAIL] / rate[LOOP]:.2f} (tasks/s), {cpu[LOOP] / cpu[NOJAIL]:.2f} (CPU); "
+            "the jail costs the baseline "
+            f"{1000 / rate[BASELINE] - 1000 / rate[NOJAIL]:.1f} ms and "
+            f"{cpu[BASELINE] - cpu[NOJAIL]:.1f} CPU-ms per task"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--runners",
+        type=_runner_keys,
+        default=set(DEFAULT_RUNNERS),
+        help=f"comma-separated subset of {','.join(RUNNERS)} (default: the first four; "
+        "baseline-nojail runs the baseline with DICEC_PROGRAM_RUNNER=inprocess, to show "
+        "the jail's share)",
+    )
     parser.add_argument("--tasks", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pools", default="local")

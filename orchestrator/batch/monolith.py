@@ -1,20 +1,27 @@
 """The paper's baseline: a monolith node hosts every model in one process and runs whole
 (serial) programs, one task at a time. Nodes consume one shared queue, so tasks split
 over the nodes by themselves; they are still real Celery workers with late acks.
+
+What a node sets up once, in its start-up hook, is what it would otherwise pay in every
+task (or in its first): the models, the program jail's zygote, and one event loop that
+every task runs on (a fresh loop per task would move the jail's reader each time). A
+task's image comes from the node's decoded-image cache, the one its calls crop from.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 from functools import lru_cache
 from typing import Any, Literal
 
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_process_shutdown
 from pydantic import BaseModel, Field
 
 from dicec import keys
+from dicec.errors import DicecError
 from dicec.records import CallTrace, TaskRecord
 from dicec.settings import Settings, get_settings
 from orchestrator.batch.task import run_task
@@ -24,11 +31,12 @@ from orchestrator.program.sandbox.programs import CompiledProgram, Limits, compi
 from worker_models.app import app
 from worker_models.catalogue import CATALOGUE
 from worker_models.imageref import ImageRef, TrackedImage
-from worker_models.images import decode_image
 from worker_models.lifecycle import announce
 from worker_models.pools import Pool, load_pools
 from worker_models.service import FunctionService, current_service, set_service
 from worker_models.worker import monolith_argv, pools_env
+
+log = logging.getLogger(__name__)
 
 MONOLITH_POOL = "baseline"
 TASK_NAME = keys.MONOLITH_TASK
@@ -80,7 +88,8 @@ def _program(batch_id: str) -> CompiledProgram:
     )
 
 
-_JAIL: list[Jail] = []  # one zygote per node process, started at its first task
+_JAIL: list[Jail] = []  # one zygote per node process, started by its start-up hook
+_LOOP: list[asyncio.AbstractEventLoop] = []  # the node process's one event loop
 
 
 def _jail(settings: Settings) -> Jail | None:
@@ -89,6 +98,24 @@ def _jail(settings: Settings) -> Jail | None:
     if not _JAIL:
         _JAIL.append(Jail())
     return _JAIL[0]
+
+
+def _loop() -> asyncio.AbstractEventLoop:
+    """The event loop every task of this process runs on (made on first use)."""
+    if not _LOOP or _LOOP[0].is_closed():
+        _LOOP[:] = [asyncio.new_event_loop()]
+    return _LOOP[0]
+
+
+def _start_jail(settings: Settings) -> None:
+    """Start the zygote now, not in the first task; if it cannot start, each task says why."""
+    jail = _jail(settings)
+    if jail is None:
+        return
+    try:
+        _loop().run_until_complete(jail.zygote())
+    except (DicecError, OSError, TimeoutError) as exc:
+        log.warning("program jail not started at node start (%s): tried again per task", exc)
 
 
 def _node_name() -> str:
@@ -100,8 +127,8 @@ async def _run(task: MonolithTask, service: FunctionService) -> MonolithReply:
     calls = LocalCalls(service, _node_name(), on_trace=traces.append)
 
     async def load_image() -> TrackedImage:
-        data = service.store.get_bytes(task.image_digest)
-        return TrackedImage.wrap(decode_image(data), ImageRef(task.image_digest))
+        ref = ImageRef(task.image_digest)  # a copy: the cached parent stays as stored
+        return TrackedImage.wrap(service.store.resolve(ref).copy(), ref)
 
     settings = get_settings()
     outcome = await run_task(
@@ -123,9 +150,11 @@ def run_monolith_task(payload: dict[str, Any]) -> None:
     """Run one task's whole program on this node's models; reply to the orchestrator."""
     task = MonolithTask.model_validate(payload)
     service = current_service()
-    reply = asyncio.run(_run(task, service))
-    service.redis.rpush(task.reply_to, reply.model_dump_json())
-    service.redis.expire(task.reply_to, keys.REPLY_TTL_S)
+    reply = _loop().run_until_complete(_run(task, service))
+    pipe = service.redis.pipeline(transaction=False)
+    pipe.rpush(task.reply_to, reply.model_dump_json())
+    pipe.expire(task.reply_to, keys.REPLY_TTL_S)
+    pipe.execute()
 
 
 @worker_process_init.connect
@@ -133,7 +162,22 @@ def _load_models(**_: object) -> None:
     if _IS_MONOLITH_NODE:
         service = build_monolith_service()
         set_service(service)
+        _start_jail(get_settings())
         announce(service)
+
+
+@worker_process_shutdown.connect
+def _close_node(**_: object) -> None:
+    """Stop the zygote and close the loop as asyncio.run would (its tasks cancelled)."""
+    for jail in _JAIL:
+        jail.close()
+    if _LOOP and not _LOOP[0].is_closed():
+        loop = _LOOP[0]
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.close()
 
 
 def run_monolith_worker(pools_file: str | None, settings: Settings, loglevel: str = "INFO") -> None:
