@@ -81,8 +81,5 @@ def broker_line(pools: PoolsFile) -> str:
     crossing = [f"the photos, once each ({images} -> {broker})"] if broker != images else []
     if away:
         crossing.append(f"the messages, images and crops of the pools at {', '.join(away)}")
-    what = " and ".join(crossing) or "nothing"
-    return (
-        f"broker (Redis + orchestrator) at {broker!r}, images taken at {images!r}: "
-        f"{what} crosses the link"
-    )
+    what = " and ".join(crossing) + " cross the link" if crossing else "nothing crosses the link"
+    return f"broker (Redis + orchestrator) at {broker!r}, images taken at {images!r}: {what}"
