@@ -6,8 +6,10 @@ run on hardware nobody priced.
 
 Sites (DiCE-M's edge and cloud): each pool runs at a `site` (default `cloud`); `links`
 describe the network between two sites (bandwidth, round-trip time, price per GB) and
-`images_at` says where a batch's images originate. A call on a pool at another site than
-its images ships their bytes over the link. Files without sites are one-site files.
+`images_at` says where a batch's images originate; `broker_at` where Redis and the
+orchestrator run (default: with the images). A pool at another site than the broker talks
+to Redis over the link (and its images and crops cross it); images taken away from the
+broker are uploaded to it once each. Files without sites are one-site files.
 """
 
 from __future__ import annotations
@@ -106,6 +108,11 @@ class PoolsFile(BaseModel):
     mode: Literal["distributed"] = "distributed"
     links: list[Link] = Field(default_factory=list)
     images_at: str = Field(default=DEFAULT_SITE, description="the site a batch's images come from")
+    broker_at: str | None = Field(
+        default=None,
+        pattern=SITE_PATTERN,
+        description="the site of Redis and the orchestrator; None: images_at",
+    )
 
     @model_validator(mode="after")
     def _check_consistency(self) -> PoolsFile:
@@ -152,13 +159,20 @@ class PoolsFile(BaseModel):
             if frozenset(link.between) in pairs:
                 problems.append(f"link {link.label()}: described twice")
             pairs.add(frozenset(link.between))
-        for site in sorted(sites - {self.images_at}):
-            if self.link(site, self.images_at) is None:
+        broker = self.broker_site()
+        where = "the images are" if broker == self.images_at else "Redis is (broker_at)"
+        for site in sorted((sites | {self.images_at}) - {broker}):
+            if self.link(site, broker) is None:
+                what = "pools" if site in sites else "images"
                 problems.append(
-                    f"pools at site {site!r} but no link between {site!r} and "
-                    f"{self.images_at!r}, where the images are (add it under links:)"
+                    f"{what} at site {site!r} but no link between {site!r} and "
+                    f"{broker!r}, where {where} (add it under links:)"
                 )
         return problems
+
+    def broker_site(self) -> str:
+        """Where Redis (queues, images, results) and the orchestrator run."""
+        return self.broker_at or self.images_at
 
     def sites(self) -> set[str]:
         return {p.site for p in self.pools}
@@ -177,21 +191,22 @@ class PoolsFile(BaseModel):
         data = self.model_dump(mode="json", exclude_none=True)
         if self.is_multi_site():
             return data
-        for key in ("links", "images_at"):
+        for key in ("links", "images_at", "broker_at"):
             data.pop(key, None)
         for pool in data["pools"]:
             pool.pop("site", None)
         return data
 
     def is_multi_site(self) -> bool:
-        return bool(self.links) or self.sites() != {self.images_at}
+        return bool(self.links) or self.sites() | {self.broker_site()} != {self.images_at}
 
     def remote_functions(self) -> list[str]:
-        """Functions served only at sites other than the images' (their images travel)."""
+        """Functions served only at sites other than the broker's (their images travel)."""
+        broker = self.broker_site()
         return sorted(
             f
             for f in self.served_functions()
-            if all(p.site != self.images_at for p in self.pools_serving(f))
+            if all(p.site != broker for p in self.pools_serving(f))
         )
 
     def site_of(self, pool_name: str) -> str:

@@ -10,11 +10,14 @@ deadline and grow on the bottleneck pool until the simulator says the batch meet
 deadline; then each pool is trimmed while it still does.
 
 Sites (a multi-site `layout` pools file: DiCE-M's edge and cloud): each GPU type is at
-one site, so choosing a function's GPU type chooses where it runs. A function placed away
-from the images' site ships its images over the link: the bytes' price joins the bound,
-a candidate whose bytes cannot cross the link within the deadline is never tried, and the
-simulator charges each call the link's latency and bandwidth. A GPU type's `max_nodes`
-caps its replicas (an edge site has the devices it has).
+one site, so choosing a function's GPU type chooses where it runs. Each placement is
+tried with Redis and the orchestrator (the broker) with the images, and, when all its
+pools are at one other site, there too (the photos then cross once each, and no message
+waits on the link). A function placed away from the broker ships its images over the
+link: the bytes' price joins the bound, a candidate whose bytes cannot cross the link
+within the deadline is never tried, and the simulator charges each call the link's
+latency and bandwidth. A GPU type's `max_nodes` caps its replicas (an edge site has the
+devices it has).
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ class _Candidate:
     capacity: tuple[float, ...]  # device-seconds one replica does per second
     bound_usd: float
     link_s: float = 0.0  # the busiest link's wire time, all its bytes at full bandwidth
+    broker: str = DEFAULT_SITE  # where Redis and the orchestrator run
 
 
 def set_partitions(items: list[str]) -> Iterator[list[list[str]]]:
@@ -196,9 +200,11 @@ class _Search:
         self.layout: Layout | None = None
         self.placements = PlacementLog()
         self.bytes: dict[str, int] = {}
+        self.photo_bytes = 0  # what the tasks' photos weigh (each its largest image)
         for task in mix.tasks:
             for call in task.calls:
                 self.bytes[call.function] = self.bytes.get(call.function, 0) + call.image_bytes
+            self.photo_bytes += max((c.image_bytes for c in task.calls), default=0)
 
     def candidates(self, gpu_types: list[str]) -> list[_Candidate]:
         functions = sorted(self.counts)
@@ -237,25 +243,32 @@ class _Search:
                 self.profile.hw(g).price_per_hour * w / c / SECONDS_PER_HOUR
                 for g, w, c in zip(gpus, work, cap, strict=True)
             )
-            shipping, link_s = self._shipping(blocks, gpus)
-            if link_s <= self.deadline_s:
-                yield _Candidate(tuple(blocks), gpus, work, cap, bound + shipping, link_s)
-            else:
-                note = f"link busy {link_s / 60:.1f} min > deadline"
-                self.placements.note(self.layout, blocks, gpus, note)
+            brokers = self.layout.broker_sites(gpus) if self.layout else [DEFAULT_SITE]
+            for broker in brokers:
+                shipping, link_s = self._shipping(blocks, gpus, broker)
+                if link_s <= self.deadline_s:
+                    yield _Candidate(
+                        tuple(blocks), gpus, work, cap, bound + shipping, link_s, broker
+                    )
+                else:
+                    note = f"link busy {link_s / 60:.1f} min > deadline"
+                    self.placements.note(self.layout, blocks, gpus, broker, note)
 
     def _shipping(
-        self, blocks: list[tuple[str, ...]], gpus: tuple[str, ...]
+        self, blocks: list[tuple[str, ...]], gpus: tuple[str, ...], broker: str
     ) -> tuple[float, float]:
         """The links' bill for this placement, and the busiest link's wire time."""
         if self.layout is None:
             return 0.0, 0.0
-        usd, wire_s = 0.0, {}
+        shipped = [(self.layout.upload_link(broker), self.photo_bytes)]
         for block, gpu in zip(blocks, gpus, strict=True):
-            link = self.layout.link_to(gpu)
+            shipped.append(
+                (self.layout.link_to(gpu, broker), sum(self.bytes.get(f, 0) for f in block))
+            )
+        usd, wire_s = 0.0, {}
+        for link, nbytes in shipped:
             if link is None:
                 continue
-            nbytes = sum(self.bytes.get(f, 0) for f in block)
             usd += link.price_usd(nbytes)
             key = link.label()
             wire_s[key] = wire_s.get(key, 0.0) + link.transfer_s(nbytes) - link.transfer_s(0)
@@ -284,7 +297,7 @@ class _Search:
                 break
             found = self._fit(cand)
             if found:
-                self.placements.record(self.layout, cand.blocks, cand.gpus, found[1])
+                self.placements.record(self.layout, cand.blocks, cand.gpus, cand.broker, found[1])
             if found and (best is None or found[1].cost_usd < best[1].cost_usd):
                 best = found
         self.elapsed_s = time.monotonic() - started
@@ -383,7 +396,7 @@ class _Search:
         name = f"plan-{self.mix.name}-{self.deadline_s / 60:.0f}min"
         if self.layout is None:
             return PoolsFile(name=name, gpu_types=gpu_types, pools=pools)
-        return self.layout.pools_file(name, gpu_types, pools)
+        return self.layout.pools_file(name, gpu_types, pools, cand.broker)
 
     def why_infeasible(self, deadline_s: float) -> str:
         fastest = self.fastest

@@ -39,6 +39,8 @@ class LinkSim(BaseModel):
     round_trips_s: float = Field(
         default=0.0, description="the messages' own round trips on the link (fetch, ack, ...)"
     )
+    round_trips: float = Field(default=0.0, description="how many: round_trips_s / rtt")
+    uploads: int = Field(default=0, description="photos uploaded to the broker's site")
     cost_usd: float = 0.0
 
 
@@ -136,17 +138,19 @@ class TransferTally:
     def __init__(self) -> None:
         self.links: dict[str, LinkSim] = {}
 
-    def add(self, link: Link, nbytes: int, calls: int) -> None:
+    def add(self, link: Link, nbytes: int, calls: int, uploads: int = 0) -> None:
         row = self.links.setdefault(link.label(), LinkSim(link=link.label()))
         row.calls += calls
+        row.uploads += uploads
         row.bytes += nbytes
         row.transfer_s += link.transfer_s(nbytes)
         row.cost_usd += link.price_usd(nbytes)
 
-    def wait(self, link: Link, seconds: float) -> None:
+    def wait(self, link: Link, trips: float) -> None:
         """A message's round trips on the link, beside its images' transfers."""
         row = self.links.setdefault(link.label(), LinkSim(link=link.label()))
-        row.round_trips_s += seconds
+        row.round_trips += trips
+        row.round_trips_s += trips * link.transfer_s(0)
 
     def apply(self, result: SimResult) -> SimResult:
         """The result with the links' rows and bill added to its cost."""

@@ -13,7 +13,10 @@ host of a local run), `call_overhead_s` is what a worker spends per call besides
 `broker_call_s` is Redis's CPU per call (another one-core FIFO), and
 `dispatch_overhead_s` is the latency from issue to queue.
 
-Sites: Redis is where the batch's images are. A pool at another site talks to it over
+Sites: Redis and the orchestrator run at the pools file's broker site (`broker_at`,
+default where the batch's images are). Images taken at another site are uploaded to it
+once per task before the task starts (one round trip and the photo's bytes, the largest
+image any of its calls reads). A pool at another site than the broker talks to Redis over
 the link between the two: per message, the round trips a Celery worker waits for
 (SimConfig.remote_round_trips before the model, remote_round_trips_after it; counted
 through the two-site test's proxy), one more per image it fetches, and the images' bytes
@@ -203,6 +206,8 @@ class _DistributedSim:
         # One device per link: its bandwidth shared by the transfers on it at once.
         self.links = {frozenset(link.between): Device(self.clock, 1.0) for link in pools.links}
         self.transfers = TransferTally()
+        self.broker_site = pools.broker_site()
+        self.upload_link = pools.link(pools.images_at, self.broker_site)
         self._build_servers()
 
     def _build_servers(self) -> None:
@@ -253,7 +258,24 @@ class _DistributedSim:
             self._finish(task, now)
             return
         roots = [c.index for c in task.calls if c.waiting_on == 0]
-        self.clock.at(now + self.config.task_overhead_s, lambda t: self._issue(task, roots, t))
+
+        def begin(t: float) -> None:
+            self.clock.at(t + self.config.task_overhead_s, lambda t2: self._issue(task, roots, t2))
+
+        self._upload(task, now, begin)
+
+    def _upload(self, task: SimTask, now: float, then: Action) -> None:
+        """Images taken away from the broker: the task's photo crosses the link to Redis
+        first (one round trip, then its bytes, sharing the link with what is in flight)."""
+        link = self.upload_link
+        nbytes = max(c.image_bytes for c in task.calls)
+        if link is None or nbytes == 0:
+            then(now)
+            return
+        self.transfers.add(link, nbytes, 0, uploads=1)
+        device = self.links[frozenset(link.between)]
+        wire_s = link.transfer_s(nbytes) - link.transfer_s(0)
+        self.clock.at(now + link.transfer_s(0), lambda t: device.add(t, wire_s, then))
 
     def _finish(self, task: SimTask, now: float) -> None:
         task.finished_at = now
@@ -379,10 +401,10 @@ class _DistributedSim:
         self._fetch(server.replica.site, chunk, now, compute)
 
     def _fetch(self, site: str, chunk: list[SimCall], now: float, then: Action) -> None:
-        """A chunk served away from the images: the message's round trips over the link
+        """A chunk served away from the broker: the message's round trips over the link
         and one per image it fetches, then the images' bytes on the link (shared with the
         transfers in flight), then go on."""
-        link = self.pools.link(self.pools.images_at, site)
+        link = self.pools.link(self.broker_site, site)
         fresh = _first_served(chunk)
         if link is None:
             then(now)
@@ -391,7 +413,7 @@ class _DistributedSim:
         messaging = self.config.remote_round_trips * len(fresh)
         trips = messaging + sum(1 for c in chunk if c.image_bytes)
         start = now + link.transfer_s(0) * trips
-        self.transfers.wait(link, link.transfer_s(0) * messaging)
+        self.transfers.wait(link, messaging)
         if nbytes == 0:
             self.clock.at(start, then)
             return
@@ -401,9 +423,9 @@ class _DistributedSim:
         self.clock.at(start, lambda t: device.add(t, wire_s, then))
 
     def _reply(self, server: Server, chunk: list[SimCall], now: float) -> None:
-        """The model has run: a worker away from the images has its replies cross the link
+        """The model has run: a worker away from the broker has its replies cross the link
         and its ack round trips to make before it is free again."""
-        link = self.pools.link(self.pools.images_at, server.replica.site)
+        link = self.pools.link(self.broker_site, server.replica.site)
         last = len(_last_served(chunk))
         if link is None:
             self._calls_done(chunk, now)
@@ -417,7 +439,7 @@ class _DistributedSim:
             len({id(c.message) for c in chunk}) - last
         )
         free_at = now + rtt_s * trips
-        self.transfers.wait(link, rtt_s * trips)
+        self.transfers.wait(link, trips)
         self.clock.at(free_at, lambda t: self._chunk_done(server, t))
 
     def _chunk_done(self, server: Server, now: float) -> None:

@@ -1,21 +1,24 @@
 """`dicec plan --pools` on a multi-site file: why the chosen placement won.
 
-One row per placement of the functions on sites that the planner tried, cheapest first:
-what each task ships over the link (time and money), the time its calls' messages wait
-on the link's round trips (fetch, ack, events: a Celery worker's per message), against
-what its compute costs.
+One row per placement of the functions on sites, and of Redis and the orchestrator (the
+broker), that the planner tried, cheapest first: what each task ships over the link (its
+photo's upload to a broker away from the images, the images and crops of calls served
+away from the broker: time and money), the round trips its calls' messages wait for on
+the link (fetch, ack, events: a Celery worker's per message), against what its compute
+costs.
 """
 
 from __future__ import annotations
 
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from orchestrator.planning.layout import PlacementTried
 from orchestrator.planning.planner import Plan
 from worker_models.pools import PoolsFile
 
 SECONDS_PER_MINUTE = 60.0
+MICRO = 1e6  # the table's money: micro-dollars (µ$) per task
 
 
 def placement_label(tried: PlacementTried) -> str:
@@ -26,7 +29,7 @@ def placement_label(tried: PlacementTried) -> str:
 
 
 def print_placements(found: Plan, layout: PoolsFile, console: Console) -> None:
-    links = Table("link", "Mbit/s", "RTT ms", "$/GB", title=f"images at {layout.images_at!r}")
+    links = Table("link", "Mbit/s", "RTT ms", "$/GB", title=f"images taken at {layout.images_at!r}")
     for link in layout.links:
         links.add_row(
             link.label(), f"{link.bandwidth_mbps:g}", f"{link.rtt_ms:g}", f"{link.price_per_gb:g}"
@@ -35,30 +38,48 @@ def print_placements(found: Plan, layout: PoolsFile, console: Console) -> None:
     tasks = max(1, found.simulated.tasks)
     chosen = {p.name: p.site for p in found.pools.pools}
     chosen_placement = {f: chosen[p.name] for p in found.pools.pools for f in p.functions}
+    broker = found.pools.broker_site()
     table = Table(
-        "placement",
-        "makespan min",
-        "transfer s / task",
-        "round trips s / task",
-        "transfer $ / task",
-        "compute $ / task",
-        "total $ / task",
-        "",
-        title="Placements tried (each at its cheapest replicas meeting the deadline)",
+        Column("placement", ratio=3),
+        Column("broker", no_wrap=True),
+        Column("makespan min", justify="right"),
+        Column("transfer s", justify="right"),
+        Column("round trips", justify="right"),
+        Column("round trips s", justify="right"),
+        Column("transfer µ$", justify="right"),
+        Column("compute µ$", justify="right"),
+        Column("total µ$", justify="right"),
+        Column("", no_wrap=True),
+        title="Placements tried, per task (each at its cheapest replicas meeting the deadline)",
     )
     for tried in found.placements:
-        mark = "chosen" if tried.placement == chosen_placement else tried.note
+        is_chosen = tried.placement == chosen_placement and tried.broker == broker
+        mark = "chosen" if is_chosen else tried.note
         if tried.cost_usd is None:
-            table.add_row(placement_label(tried), "-", "-", "-", "-", "-", "-", mark)
+            table.add_row(placement_label(tried), tried.broker, *["-"] * 7, mark)
             continue
         table.add_row(
             placement_label(tried),
+            tried.broker,
             f"{(tried.makespan_s or 0.0) / SECONDS_PER_MINUTE:.1f}",
             f"{tried.transfer_s / tasks:.3f}",
+            f"{tried.round_trips / tasks:.1f}",
             f"{tried.round_trips_s / tasks:.3f}",
-            f"{tried.transfer_usd / tasks:.6f}",
-            f"{(tried.cost_usd - tried.transfer_usd) / tasks:.6f}",
-            f"{tried.cost_usd / tasks:.6f}",
+            f"{tried.transfer_usd / tasks * MICRO:.0f}",
+            f"{(tried.cost_usd - tried.transfer_usd) / tasks * MICRO:.0f}",
+            f"{tried.cost_usd / tasks * MICRO:.0f}",
             mark,
         )
     console.print(table)
+    console.print(broker_line(found.pools))
+
+
+def broker_line(pools: PoolsFile) -> str:
+    """Where the chosen plan puts Redis and the orchestrator, and what crosses the link."""
+    broker, images = pools.broker_site(), pools.images_at
+    away = sorted({p.site for p in pools.pools} - {broker})
+    crossing = [f"the photos, once each ({images} -> {broker})"] if broker != images else []
+    if away:
+        crossing.append(f"the messages, images and crops of the pools at {', '.join(away)}")
+    what = " and ".join(crossing) + " cross the link" if crossing else "nothing crosses the link"
+    return f"broker (Redis + orchestrator) at {broker!r}, images taken at {images!r}: {what}"

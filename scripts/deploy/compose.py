@@ -144,12 +144,18 @@ def site_network(site: str) -> str:
 
 def _join_sites(services: dict[str, Any], pools: PoolsFile) -> dict[str, Any]:
     """A multi-site file's networks: Redis and Flower on every site's (the pools of both
-    sides reach them), the orchestrator and the checkpoint builder at the images' site."""
-    sites = sorted(pools.sites() | {pools.images_at})
+    sides reach them), the orchestrator and the checkpoint builder at the broker's site
+    (`broker_at`, default the images'), where a swarm also places Redis."""
+    broker = pools.broker_site()
+    sites = sorted(pools.sites() | {pools.images_at, broker})
     for name in ("redis", "flower"):
         services[name]["networks"] = [site_network(site) for site in sites]
     for name in ("orchestrator", "checkpoints"):
-        services[name]["networks"] = [site_network(pools.images_at)]
+        services[name]["networks"] = [site_network(broker)]
+    for name in ("redis", "orchestrator"):
+        services[name]["labels"] = {SITE_LABEL: broker}
+        constraint = f"node.labels.{SITE_LABEL} == {broker}"
+        services[name].setdefault("deploy", {})["placement"] = {"constraints": [constraint]}
     return {site_network(site): {"labels": {SITE_LABEL: site}} for site in sites}
 
 

@@ -166,6 +166,21 @@ def test_a_multi_site_file_gives_each_site_a_network_and_a_placement(tmp_path):
     _compose_config_ok(tmp_path / "docker-compose.yml")
 
 
+def test_redis_and_the_orchestrator_go_to_the_broker_site(tmp_path):
+    pools = load_pools("edge-cloud").model_copy(update={"broker_at": "cloud"})
+    compose_files(pools, "edge-cloud").write(tmp_path)
+    document = yaml.safe_load((tmp_path / "docker-compose.yml").read_text())
+    services = document["services"]
+    for name in ("redis", "orchestrator"):
+        assert services[name]["labels"] == {"dicec.site": "cloud"}
+        assert services[name]["deploy"]["placement"]["constraints"] == [
+            "node.labels.dicec.site == cloud"
+        ]
+    assert services["orchestrator"]["networks"] == ["site-cloud"]
+    assert set(services["redis"]["networks"]) == {"site-edge", "site-cloud"}
+    _compose_config_ok(tmp_path / "docker-compose.yml")
+
+
 def test_a_one_site_file_has_no_site_networks(compose):
     assert "networks" not in compose
     assert all("networks" not in s and "labels" not in s for s in compose["services"].values())

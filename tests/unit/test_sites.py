@@ -143,34 +143,76 @@ def test_a_message_of_two_calls_pays_its_round_trips_once() -> None:
     assert real.links[0].round_trips_s == pytest.approx((3 + 1 + 3) * rtt_s)
 
 
-def edge_cloud_link(mbps: float, rtt_ms: float) -> PoolsFile:
-    pools = edge_cloud(mbps)
-    pools.links[0].rtt_ms = rtt_ms
-    return pools
-
-
 @pytest.mark.parametrize(
-    ("mbps", "rtt_ms", "edge_functions"),
+    ("mbps", "edge_functions", "broker"),
     [
-        (10, 20, {"yolov8", "depth"}),  # the photos cannot cross in time, cheaply
-        (1000, 20, {"yolov8", "depth"}),  # they can, but each message waits 6 x 20 ms
-        (1000, 5, set()),  # a fast, near link: everything on one cheap cloud GPU
+        (1, {"yolov8", "depth"}, "edge"),  # the photos cannot cross within the deadline
+        (10, set(), "cloud"),  # they can: Redis in the cloud, each photo uploaded once
+        (1000, set(), "cloud"),
     ],
 )
-def test_planner_keeps_detection_at_the_edge_unless_the_link_is_fast_and_near(
-    mbps: float, rtt_ms: float, edge_functions: set[str]
+def test_planner_keeps_detection_at_the_edge_only_when_the_photos_cannot_cross(
+    mbps: float, edge_functions: set[str], broker: str
 ) -> None:
     found = plan_detailed(
         litter_call_mix(1000), load_profile(), None, 68 * 60.0,
-        layout=edge_cloud_link(mbps, rtt_ms), search_s=60.0,
+        layout=edge_cloud(mbps), search_s=60.0,
     )  # fmt: skip
     at_edge = {f for p in found.pools.pools if p.site == "edge" for f in p.functions}
-    assert at_edge == edge_functions
+    assert at_edge == edge_functions and found.pools.broker_site() == broker
     assert found.simulated.makespan_s <= 68 * 60.0
     assert {"blip2"} <= {f for p in found.pools.pools if p.site == "cloud" for f in p.functions}
     assert len(found.placements) >= 2  # the table has alternatives to explain the choice
-    all_cloud = next(p for p in found.placements if set(p.placement.values()) == {"cloud"})
-    assert all_cloud.round_trips_s > 0 and all_cloud.transfer_usd > 0
+    split = next(p for p in found.placements if p.placement["yolov8"] == "edge")
+    assert split.broker == "edge" and split.round_trips > 0  # blip2's messages wait
+    cloud = [p for p in found.placements if set(p.placement.values()) == {"cloud"}]
+    with_broker = next(p for p in cloud if p.broker == "cloud")
+    if broker == "cloud":  # the photos' upload, no message waits on the link
+        assert with_broker.uploads == 1000 and with_broker.round_trips == 0
+        assert with_broker.transfer_usd > 0
+    else:
+        assert with_broker.cost_usd is None and "link busy" in with_broker.note
+
+
+def test_a_broker_away_from_the_images_uploads_each_photo_once() -> None:
+    profile = load_profile()
+    mix = CallMix(tasks=[litter_task(0, False, image_bytes=MB)])  # one yolov8 call
+    pools = edge_cloud(8.0)  # 1 MB = 1 s on the wire
+    pools.pool("cloud").functions = ["blip2", "yolov8"]
+    pools.pool("edge").functions = ["depth"]
+    at_edge = simulate(mix, profile, pools)
+    pools.broker_at = "cloud"
+    in_cloud = simulate(mix, profile, pools)
+    (row,) = in_cloud.links
+    assert (row.uploads, row.calls, row.bytes, row.round_trips) == (1, 0, MB, 0.0)
+    assert row.cost_usd == pytest.approx(0.05 / 1000)
+    # The upload (1 s + one round trip) before the task; then no waits on the link.
+    service = profile.service_s("A6000", "yolov8")
+    rtt_s = 0.02
+    assert at_edge.makespan_s - in_cloud.makespan_s == pytest.approx((3 + 1 + 0.5 - 1) * rtt_s)
+    assert in_cloud.pool("cloud").busy_s == pytest.approx(
+        service + profile.hw("A6000").call_overhead_s
+    )
+
+
+def test_broker_at_defaults_to_the_images_and_needs_a_link(tmp_path) -> None:
+    pools = load_pools("edge-cloud")
+    assert pools.broker_at is None and pools.broker_site() == "edge"
+    assert "broker_at" not in pools.to_data()
+    moved = PoolsFile.model_validate({**pools.to_data(), "broker_at": "cloud"})
+    assert moved.to_data()["broker_at"] == "cloud" and moved.remote_functions() == [
+        "depth",
+        "yolov8",
+    ]
+    assert pools.remote_functions() == ["blip2"]
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "gpu_types: {A: {price_per_hour: 1}}\n"
+        "pools: [{name: c, gpu_type: A, functions: [yolov8]}]\n"
+        "images_at: edge\nbroker_at: cloud\n"
+    )
+    with pytest.raises(ConfigError, match="images at site 'edge' but no link between 'edge' and"):
+        load_pools(path)
 
 
 def test_dicec_plan_prints_why() -> None:
@@ -183,6 +225,8 @@ def test_dicec_plan_prints_why() -> None:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "Placements tried" in result.output and "chosen" in result.output
+    assert "broker (Redis + orchestrator) at 'cloud'" in result.output
+    assert load_pools("/tmp/dicec-test-plan-edge.yaml").broker_site() == "cloud"
     bad = CliRunner().invoke(app, ["plan", "--program", "litter", "--link-mbps", "10"])
     assert bad.exit_code == 2 and "need --pools" in bad.output
 
