@@ -89,7 +89,7 @@ def _program(batch_id: str) -> CompiledProgram:
 
 
 _JAIL: list[Jail] = []  # one zygote per node process, started by its start-up hook
-_LOOP: list[asyncio.AbstractEventLoop] = []  # the node process's one event loop
+_RUNNER: list[asyncio.Runner] = []  # the node process's one event loop, for every task
 
 
 def _jail(settings: Settings) -> Jail | None:
@@ -100,11 +100,11 @@ def _jail(settings: Settings) -> Jail | None:
     return _JAIL[0]
 
 
-def _loop() -> asyncio.AbstractEventLoop:
-    """The event loop every task of this process runs on (made on first use)."""
-    if not _LOOP or _LOOP[0].is_closed():
-        _LOOP[:] = [asyncio.new_event_loop()]
-    return _LOOP[0]
+def _runner() -> asyncio.Runner:
+    """Runs every task of this process on one event loop (made on first use)."""
+    if not _RUNNER:
+        _RUNNER.append(asyncio.Runner())
+    return _RUNNER[0]
 
 
 def _start_jail(settings: Settings) -> None:
@@ -113,7 +113,7 @@ def _start_jail(settings: Settings) -> None:
     if jail is None:
         return
     try:
-        _loop().run_until_complete(jail.zygote())
+        _runner().run(jail.zygote())
     except (DicecError, OSError, TimeoutError) as exc:
         log.warning("program jail not started at node start (%s): tried again per task", exc)
 
@@ -150,7 +150,7 @@ def run_monolith_task(payload: dict[str, Any]) -> None:
     """Run one task's whole program on this node's models; reply to the orchestrator."""
     task = MonolithTask.model_validate(payload)
     service = current_service()
-    reply = _loop().run_until_complete(_run(task, service))
+    reply = _runner().run(_run(task, service))
     pipe = service.redis.pipeline(transaction=False)
     pipe.rpush(task.reply_to, reply.model_dump_json())
     pipe.expire(task.reply_to, keys.REPLY_TTL_S)
@@ -168,16 +168,12 @@ def _load_models(**_: object) -> None:
 
 @worker_process_shutdown.connect
 def _close_node(**_: object) -> None:
-    """Stop the zygote and close the loop as asyncio.run would (its tasks cancelled)."""
+    """Stop the zygote; close the loop as asyncio.run would (tasks cancelled, async
+    generators and the default executor shut down)."""
     for jail in _JAIL:
         jail.close()
-    if _LOOP and not _LOOP[0].is_closed():
-        loop = _LOOP[0]
-        pending = asyncio.all_tasks(loop)
-        for task in pending:
-            task.cancel()
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.close()
+    while _RUNNER:
+        _RUNNER.pop().close()
 
 
 def run_monolith_worker(pools_file: str | None, settings: Settings, loglevel: str = "INFO") -> None:
