@@ -113,6 +113,12 @@ class PoolsFile(BaseModel):
         pattern=SITE_PATTERN,
         description="the site of Redis and the orchestrator; None: images_at",
     )
+    photo_bytes: int | None = Field(
+        default=None,
+        gt=0,
+        description="what one of the batch's photos weighs, for `dicec plan` (crops scale "
+        "with it); None: the call mix's own figure",
+    )
 
     @model_validator(mode="after")
     def _check_consistency(self) -> PoolsFile:

@@ -95,6 +95,20 @@ class CallMix(BaseModel):
     def calls(self) -> int:
         return sum(len(t.calls) for t in self.tasks)
 
+    def with_photo_bytes(self, photo_bytes: int) -> CallMix:
+        """The same calls with each task's photo weighing `photo_bytes` (each task's largest
+        image is its photo); crops keep their share of it. Tasks that ship no bytes stay."""
+        tasks = []
+        for task in self.tasks:
+            largest = max((c.image_bytes for c in task.calls), default=0)
+            scale = photo_bytes / largest if largest else 0.0
+            calls = [
+                c.model_copy(update={"image_bytes": round(c.image_bytes * scale)})
+                for c in task.calls
+            ]
+            tasks.append(TaskGraph(calls=calls) if largest else task)
+        return CallMix(name=self.name, tasks=tasks)
+
     def resized(self, tasks: int, seed: int = 0) -> CallMix:
         """The same mix over `tasks` tasks: cycled when growing, a seeded sample else."""
         if tasks == len(self.tasks):

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dicec.errors import DicecError
+from dicec.units import BYTES_PER_MB
 from orchestrator.planning.callmix import CallMix
 from scripts.cli.errors import fail
 
@@ -182,6 +183,16 @@ def plan(
     link_rtt_ms: Annotated[
         float | None, typer.Option(help="with --pools: every link's round-trip time, ms")
     ] = None,
+    link_price_per_gb: Annotated[
+        float | None, typer.Option(help="with --pools: every link's price, USD per GB")
+    ] = None,
+    photo_mb: Annotated[
+        float | None,
+        typer.Option(
+            help="what one photo weighs, MB (crops scale with it); default: the pools file's "
+            "photo_bytes, else the mix's own (litter: 0.6 MB; a batch's: as traced)"
+        ),
+    ] = None,
     search_s: Annotated[
         float | None,
         typer.Option(help="search time limit, s (default 4; 30 with --pools: more choices)"),
@@ -195,8 +206,10 @@ def plan(
     from orchestrator.planning.simulator import SimConfig
 
     try:
-        mix = _call_mix(program, from_batch, samples)
-        layout = _layout(pools, link_mbps, link_rtt_ms)
+        layout = _layout(pools, link_mbps, link_rtt_ms, link_price_per_gb)
+        mix = _with_photo_size(
+            _call_mix(program, from_batch, samples), photo_mb, layout, from_batch
+        )
         found = plan_detailed(
             mix,
             load_profile(profile_name),
@@ -217,10 +230,30 @@ def plan(
         print_placements(found, layout, out)
 
 
-def _layout(pools: str | None, link_mbps: float | None, link_rtt_ms: float | None):  # noqa: ANN202
+def _with_photo_size(mix, photo_mb, layout, from_batch):  # noqa: ANN001, ANN202
+    """The mix with its photos at --photo-mb, else at the pools file's photo_bytes (not for a
+    traced batch: its bytes were measured)."""
+    if photo_mb is not None:
+        if photo_mb <= 0:
+            raise DicecError(f"--photo-mb must be positive, got {photo_mb}")
+        return mix.with_photo_bytes(round(photo_mb * BYTES_PER_MB))
+    if layout is not None and layout.photo_bytes and not from_batch:
+        return mix.with_photo_bytes(layout.photo_bytes)
+    return mix
+
+
+def _layout(  # noqa: ANN202
+    pools: str | None,
+    link_mbps: float | None,
+    link_rtt_ms: float | None,
+    link_price_per_gb: float | None = None,
+):
     if pools is None:
-        if link_mbps is not None or link_rtt_ms is not None:
-            raise DicecError("--link-mbps and --link-rtt-ms need --pools (a multi-site file)")
+        if link_mbps is not None or link_rtt_ms is not None or link_price_per_gb is not None:
+            raise DicecError(
+                "--link-mbps, --link-rtt-ms and --link-price-per-gb need --pools "
+                "(a multi-site file)"
+            )
         return None
     from worker_models.pools import load_pools
 
@@ -234,6 +267,10 @@ def _layout(pools: str | None, link_mbps: float | None, link_rtt_ms: float | Non
             link.bandwidth_mbps = link_mbps
         if link_rtt_ms is not None:
             link.rtt_ms = max(0.0, link_rtt_ms)
+        if link_price_per_gb is not None:
+            if link_price_per_gb < 0:
+                raise DicecError(f"--link-price-per-gb must be >= 0, got {link_price_per_gb}")
+            link.price_per_gb = link_price_per_gb
     return layout
 
 

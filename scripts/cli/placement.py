@@ -72,6 +72,12 @@ def print_placements(found: Plan, layout: PoolsFile, console: Console) -> None:
         )
     console.print(table)
     console.print(broker_line(found.pools))
+    chosen_row = next(
+        (t for t in found.placements if t.placement == chosen_placement and t.broker == broker),
+        None,
+    )
+    if chosen_row is not None:
+        console.print(why_line(chosen_row, found.placements, tasks))
 
 
 def broker_line(pools: PoolsFile) -> str:
@@ -83,3 +89,26 @@ def broker_line(pools: PoolsFile) -> str:
         crossing.append(f"the messages, images and crops of the pools at {', '.join(away)}")
     what = " and ".join(crossing) + " cross the link" if crossing else "nothing crosses the link"
     return f"broker (Redis + orchestrator) at {broker!r}, images taken at {images!r}: {what}"
+
+
+def why_line(chosen: PlacementTried, tried: list[PlacementTried], tasks: int) -> str:
+    """The chosen placement against the cheapest other one that met the deadline: where
+    the difference per task comes from (link time, makespan billed, bytes' price)."""
+    others = [t for t in tried if t is not chosen and t.cost_usd is not None]
+    if chosen.cost_usd is None or not others:
+        return (
+            "why: no other placement could beat it (each one's floor, its compute at full use"
+            " plus its bytes' price, was above this one's cost, or it missed the deadline)"
+        )
+    other = min(others, key=lambda t: t.cost_usd or 0.0)
+
+    def per_task(t: PlacementTried) -> str:
+        compute = ((t.cost_usd or 0.0) - t.transfer_usd) / tasks * MICRO
+        return (
+            f"{placement_label(t)} (broker {t.broker}): {(t.cost_usd or 0.0) / tasks * MICRO:.0f}"
+            f" µ$ per task = {compute:.0f} compute over {(t.makespan_s or 0.0) / 60:.1f} min"
+            f" + {t.transfer_usd / tasks * MICRO:.0f} for the bytes; {t.transfer_s / tasks:.3f}"
+            " s of link per task"
+        )
+
+    return f"why: chosen {per_task(chosen)}; next best {per_task(other)}"

@@ -125,7 +125,7 @@ def test_simulated_remote_call_pays_latency_and_bandwidth() -> None:
     held = real.pool("cloud").busy_s - remote.pool("cloud").busy_s
     assert held == pytest.approx(6 * rtt_s)
     assert remote.links[0].bytes == MB and local.links == []
-    assert remote.transfer_usd == pytest.approx(0.05 / 1000)
+    assert remote.transfer_usd == pytest.approx(0.01 / 1000)  # 1 MB at the file's $0.01/GB
 
 
 def test_a_message_of_two_calls_pays_its_round_trips_once() -> None:
@@ -147,16 +147,18 @@ def test_a_message_of_two_calls_pays_its_round_trips_once() -> None:
     ("mbps", "edge_functions", "broker"),
     [
         (1, {"yolov8", "depth"}, "edge"),  # the photos cannot cross within the deadline
-        (10, set(), "cloud"),  # they can: Redis in the cloud, each photo uploaded once
-        (1000, set(), "cloud"),
+        (10, {"yolov8", "depth"}, "edge"),  # they can, but their upload stretches the run
+        (1000, set(), "cloud"),  # Redis in the cloud, each photo uploaded once
     ],
 )
-def test_planner_keeps_detection_at_the_edge_only_when_the_photos_cannot_cross(
+def test_planner_keeps_detection_at_the_edge_only_on_a_slow_link(
     mbps: float, edge_functions: set[str], broker: str
 ) -> None:
+    layout = edge_cloud(mbps)
+    assert layout.photo_bytes == 4 * MB  # the shipped file's camera
     found = plan_detailed(
-        litter_call_mix(1000), load_profile(), None, 68 * 60.0,
-        layout=edge_cloud(mbps), search_s=60.0,
+        litter_call_mix(1000).with_photo_bytes(layout.photo_bytes), load_profile(), None,
+        68 * 60.0, layout=layout, search_s=60.0,
     )  # fmt: skip
     at_edge = {f for p in found.pools.pools if p.site == "edge" for f in p.functions}
     assert at_edge == edge_functions and found.pools.broker_site() == broker
@@ -167,11 +169,26 @@ def test_planner_keeps_detection_at_the_edge_only_when_the_photos_cannot_cross(
     assert split.broker == "edge" and split.round_trips > 0  # blip2's messages wait
     cloud = [p for p in found.placements if set(p.placement.values()) == {"cloud"}]
     with_broker = next(p for p in cloud if p.broker == "cloud")
-    if broker == "cloud":  # the photos' upload, no message waits on the link
+    if with_broker.cost_usd is not None:  # the photos' upload, no message waits on the link
         assert with_broker.uploads == 1000 and with_broker.round_trips == 0
-        assert with_broker.transfer_usd > 0
-    else:
-        assert with_broker.cost_usd is None and "link busy" in with_broker.note
+        assert with_broker.transfer_usd > 0 and with_broker.transfer_s > split.transfer_s
+    if broker == "cloud":
+        assert with_broker.cost_usd is not None and split.cost_usd is not None
+        assert with_broker.cost_usd < split.cost_usd
+    elif with_broker.cost_usd is None:
+        assert "link busy" in with_broker.note
+    else:  # feasible, but the upload keeps the cloud GPU billed for longer than the split
+        assert split.cost_usd is not None and split.cost_usd < with_broker.cost_usd
+        assert (with_broker.makespan_s or 0.0) > (split.makespan_s or 0.0)
+
+
+def test_photo_size_scales_the_photos_and_their_crops() -> None:
+    mix = CallMix(tasks=[litter_task(2, near=True), TaskGraph(calls=[GraphCall(function="a")])])
+    bigger = mix.with_photo_bytes(4 * MB)
+    sizes = [c.image_bytes for c in bigger.tasks[0].calls]
+    assert sizes[0] == 4 * MB and sizes[1:] == [round(4 * MB * 0.04)] * (len(sizes) - 1)
+    assert bigger.tasks[1].calls[0].image_bytes == 0  # a task that ships nothing stays so
+    assert [c.function for c in bigger.tasks[0].calls] == [c.function for c in mix.tasks[0].calls]
 
 
 def test_a_broker_away_from_the_images_uploads_each_photo_once() -> None:
@@ -185,7 +202,7 @@ def test_a_broker_away_from_the_images_uploads_each_photo_once() -> None:
     in_cloud = simulate(mix, profile, pools)
     (row,) = in_cloud.links
     assert (row.uploads, row.calls, row.bytes, row.round_trips) == (1, 0, MB, 0.0)
-    assert row.cost_usd == pytest.approx(0.05 / 1000)
+    assert row.cost_usd == pytest.approx(0.01 / 1000)  # 1 MB at $0.01/GB
     # The upload (1 s + one round trip) before the task; then no waits on the link.
     service = profile.service_s("A6000", "yolov8")
     rtt_s = 0.02
@@ -218,17 +235,36 @@ def test_broker_at_defaults_to_the_images_and_needs_a_link(tmp_path) -> None:
 def test_dicec_plan_prints_why() -> None:
     from scripts.cli.main import app
 
-    result = CliRunner().invoke(
-        app,
-        ["plan", "--program", "litter", "--pools", "edge-cloud", "--link-mbps", "10",
-         "--tasks", "200", "--deadline-min", "20", "-o", "/tmp/dicec-test-plan-edge.yaml"],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert "Placements tried" in result.output and "chosen" in result.output
-    assert "broker (Redis + orchestrator) at 'cloud'" in result.output
+    def plan(*extra: str) -> str:
+        result = CliRunner().invoke(
+            app,
+            ["plan", "--program", "litter", "--pools", "edge-cloud", "--tasks", "200",
+             "--deadline-min", "20", "-o", "/tmp/dicec-test-plan-edge.yaml", *extra],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert "Placements tried" in result.output and "chosen" in result.output
+        assert "why: " in result.output
+        return " ".join(result.output.split())
+
+    fast = plan("--link-mbps", "1000")
+    assert "broker (Redis + orchestrator) at 'cloud'" in fast
     assert load_pools("/tmp/dicec-test-plan-edge.yaml").broker_site() == "cloud"
+    slow = plan("--link-mbps", "10")
+    assert "why: chosen cloud: blip2 | edge: depth, yolov8 (broker edge)" in slow
+    assert "next best cloud: blip2, depth, yolov8 (broker cloud)" in slow
+    assert load_pools("/tmp/dicec-test-plan-edge.yaml").broker_site() == "edge"
+    # small photos cross a 10 Mbit/s link easily: everything goes to the cloud again
+    small = plan("--link-mbps", "10", "--photo-mb", "0.6")
+    assert "broker (Redis + orchestrator) at 'cloud'" in small
+    # bytes priced like a metered cellular plan keep detection at the edge even on a fast link
+    dear = plan("--link-mbps", "1000", "--link-price-per-gb", "2")
+    assert "broker (Redis + orchestrator) at 'edge'" in dear
+    planned = load_pools("/tmp/dicec-test-plan-edge.yaml")
+    assert any("yolov8" in p.functions and p.site == "edge" for p in planned.pools)
     bad = CliRunner().invoke(app, ["plan", "--program", "litter", "--link-mbps", "10"])
     assert bad.exit_code == 2 and "need --pools" in bad.output
+    bad = CliRunner().invoke(app, ["plan", "--program", "litter", "--photo-mb", "0"])
+    assert bad.exit_code == 2 and "--photo-mb must be positive" in bad.output
 
 
 def test_edge_cloud_manifests_validate_strictly_with_site_selectors(tmp_path) -> None:
