@@ -5,6 +5,9 @@
   the pools file with device cuda.
 - k8s/components/keda/: per pool, a ScaledObject with one Redis list trigger per queue
   (scale to zero); optional, added by an overlay (overlays/gpu-keda).
+- k8s/base/broker-site/: a kustomize Component the base always includes; for a
+  multi-site file it pins Redis and the orchestrator Job to the broker's site
+  (`broker_at`, default the images'), for a one-site file it is empty.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ COMMAND = "k8s pools"
 BASE_DIR = Path("k8s/base/pools")
 GPU_DIR = Path("k8s/overlays/gpu")
 KEDA_DIR = Path("k8s/components/keda")
+BROKER_DIR = Path("k8s/base/broker-site")
+# What runs at the broker's site: the static k8s/base/redis.yaml and orchestrator-job.yaml.
+BROKER_WORKLOADS = (("StatefulSet", "redis"), ("Job", "claims-demo"))
 POOL_IMAGE = "dicec-pool"  # overlays map it to dicec:cpu or dicec:cuda
 APP_IMAGE = "dicec-app"  # Flower and the orchestrator: always the CPU image
 IMAGE_REPO = "dicec"
@@ -339,8 +345,33 @@ def keda_files(pools: PoolsFile, source: str) -> GeneratedSet:
     return out
 
 
+def broker_site_files(pools: PoolsFile, source: str) -> GeneratedSet:
+    """The Component pinning Redis and the orchestrator to the broker's site."""
+    out = GeneratedSet(owned_dirs=[BROKER_DIR])
+    top = header(COMMAND, source)
+    patches = []
+    if pools.is_multi_site():
+        site = pools.broker_site()
+        top += f"# Redis and the orchestrator run at the broker's site, {site!r}.\n"
+        for kind, name in BROKER_WORKLOADS:
+            patch = {
+                "apiVersion": "batch/v1" if kind == "Job" else "apps/v1",
+                "kind": kind,
+                "metadata": {"name": name},
+                "spec": {"template": {"spec": {"nodeSelector": {SITE_LABEL: site}}}},
+            }
+            patches.append({"patch": dump_yaml(patch)})
+    else:
+        top += "# One site: nothing to pin.\n"
+    # kustomize refuses a kustomization with no field but its kind: the name is one
+    component = _kustomization("Component", metadata={"name": "broker-site"}, patches=patches)
+    out.add(BROKER_DIR / "kustomization.yaml", top + dump_yaml(component))
+    return out
+
+
 def pool_files(pools: PoolsFile, source: str) -> GeneratedSet:
     out = base_files(pools, source)
+    out.extend(broker_site_files(pools, source))
     out.extend(gpu_overlay_files(pools, source))
     out.extend(keda_files(pools, source))
     return out

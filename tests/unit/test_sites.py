@@ -4,6 +4,7 @@ the cost account, the simulator's link and the planner's placement."""
 from __future__ import annotations
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from dicec.errors import ConfigError
@@ -280,3 +281,37 @@ def test_edge_cloud_manifests_validate_strictly_with_site_selectors(tmp_path) ->
         assert doc["spec"]["template"]["spec"]["nodeSelector"] == {SITE_LABEL: site}
     configmap_pools = load_pools(out / "k8s/base/pools/pools.yaml")
     assert configmap_pools.images_at == "edge" and configmap_pools.links
+
+
+@pytest.mark.parametrize("broker", [None, "cloud"])
+def test_k8s_pins_redis_and_the_orchestrator_to_the_broker_site(tmp_path, broker) -> None:
+    import shutil
+
+    from scripts.cli.main import app
+    from tests.support.manifests import ROOT, kustomize, validate_k8s
+
+    pools = load_pools("edge-cloud")
+    pools.broker_at = broker
+    pools_file = tmp_path / "pools.yaml"
+    pools_file.write_text(yaml.safe_dump(pools.to_data()))
+    shutil.copytree(ROOT / "k8s", tmp_path / "k8s")
+    made = CliRunner().invoke(
+        app, ["k8s", "pools", "--pools", str(pools_file), "--root", str(tmp_path)]
+    )
+    assert made.exit_code == 0, made.output
+    docs = kustomize(tmp_path / "k8s/overlays/cpu")
+    site = broker or "edge"  # the broker defaults to the images' site
+    by_name = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    for key in (("StatefulSet", "redis"), ("Job", "claims-demo")):
+        validate_k8s(by_name[key])
+        assert by_name[key]["spec"]["template"]["spec"]["nodeSelector"] == {SITE_LABEL: site}
+    edge = by_name[("Deployment", "pool-edge")]["spec"]["template"]["spec"]
+    assert edge["nodeSelector"] == {SITE_LABEL: "edge"}  # pools stay at their own sites
+
+
+def test_a_one_site_file_pins_nothing() -> None:
+    from tests.support.manifests import ROOT, kustomize
+
+    docs = kustomize(ROOT / "k8s/overlays/cpu")
+    (redis,) = [d for d in docs if d["kind"] == "StatefulSet"]
+    assert SITE_LABEL not in str(redis)
