@@ -42,8 +42,8 @@ class CallTrace(BaseModel):
     )
     transfer_bytes: int = Field(
         default=0,
-        description="image bytes its worker read across a link from the images' site "
-        "(0 when served beside them, or when its worker already had the pixels)",
+        description="image bytes its worker read across a link from Redis (the broker's "
+        "site; 0 when served beside it, or when its worker already had the pixels)",
     )
 
     @property
@@ -106,10 +106,16 @@ class BatchMeta(BaseModel):
         default_factory=dict, description="site of each pool; empty: one site"
     )
     images_at: str = Field(default="cloud", description="the site the batch's images come from")
+    broker_at: str | None = Field(
+        default=None, description="the site of Redis and the orchestrator; None: images_at"
+    )
     links: list[LinkRecord] = Field(default_factory=list)
     remote_functions: list[str] = Field(
-        default_factory=list, description="served only away from the images: crops ship alone"
+        default_factory=list, description="served only away from the broker: crops ship alone"
     )
+
+    def broker_site(self) -> str:
+        return self.broker_at or self.images_at
 
 
 class LoadSample(BaseModel):

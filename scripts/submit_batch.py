@@ -208,6 +208,7 @@ def _price_meta(meta: BatchMeta, pools_file: PoolsFile) -> None:
     if pools_file.is_multi_site():
         meta.pool_sites = {p.name: p.site for p in pools_file.pools}
         meta.images_at = pools_file.images_at
+        meta.broker_at = pools_file.broker_at
         meta.links = [LinkRecord.model_validate(link.model_dump()) for link in pools_file.links]
         meta.remote_functions = pools_file.remote_functions()
 

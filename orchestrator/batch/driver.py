@@ -48,7 +48,7 @@ async def run_batch(
     health = RedisHealth(settings.redis_outage_limit_s)
     store = BatchStore(aredis, meta.batch_id, health)
     dispatcher = Dispatcher(settings, aredis, on_trace=trace_sink(store), health=health)
-    dispatcher.images_at = meta.images_at
+    dispatcher.broker_site = meta.broker_site()
     if meta.remote_functions:
         dispatcher.crops = CropShipper(aredis, set(meta.remote_functions))
     await dispatcher.start()

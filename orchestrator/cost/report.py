@@ -262,14 +262,16 @@ def functions_table(cost: BatchCost) -> TableData:
 
 def transfers_table(cost: BatchCost) -> TableData:
     table = TableData(
-        "Transfers between sites (images and crops shipped to calls at another site)",
-        ["link", "calls", "bytes", "MB", "$/GB", "transfer s", "cost $"],
+        "Transfers between sites (images and crops shipped to calls at another site than "
+        "Redis; photos uploaded to a Redis away from the camera)",
+        ["link", "calls", "uploads", "bytes", "MB", "$/GB", "transfer s", "cost $"],
     )
     for x in cost.transfers:
         table.rows.append(
             [
                 x.link,
                 str(x.calls),
+                str(x.uploads),
                 str(x.bytes),
                 f"{x.bytes / 1e6:.3f}",
                 f"{x.price_per_gb:.3f}",

@@ -122,7 +122,7 @@ class Dispatcher(ReplyListener, Recovery):
         self.run_id: str | None = None  # Redis's run id: it changes when Redis restarts
         self.on_trace = on_trace
         self.restore_image: ImageRestorer | None = None  # set by the batch runner
-        self.images_at = DEFAULT_SITE  # where the batch's images are (set by the runner)
+        self.broker_site = DEFAULT_SITE  # where Redis is, so the images (set by the runner)
         self.crops: CropShipper | None = None  # set when some functions are served remotely
         self.dedupe = settings.cache_enabled if dedupe is None else dedupe
         self._pending: dict[str, InFlight] = {}
@@ -467,4 +467,4 @@ class Dispatcher(ReplyListener, Recovery):
 
     def _trace(self, inflight: InFlight, reply: CallReply | None, error: str | None = None) -> None:
         if self.on_trace is not None:
-            emit_traces(self.on_trace, inflight, reply, error, self.images_at)
+            emit_traces(self.on_trace, inflight, reply, error, self.broker_site)

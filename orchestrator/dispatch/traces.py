@@ -18,7 +18,7 @@ def emit_traces(
     inflight: InFlight,
     reply: CallReply | None,
     error: str | None = None,
-    images_at: str | None = None,
+    broker_site: str | None = None,
 ) -> None:
     now = time.time()
     base = dict(
@@ -39,7 +39,7 @@ def emit_traces(
             error=reply.error,
             site=reply.site,
             image_bytes=reply.image_bytes,
-            transfer_bytes=shipped_bytes(reply, images_at),
+            transfer_bytes=shipped_bytes(reply, broker_site),
         )
     else:
         base.update(ok=False, error=error)
@@ -75,9 +75,9 @@ def emit_traces(
         )
 
 
-def shipped_bytes(reply: CallReply, images_at: str | None) -> int:
-    """Bytes that crossed a link to this call: the image bytes its worker read, if it is
-    at another site than the images."""
-    if reply.site is None or images_at is None or reply.site == images_at:
+def shipped_bytes(reply: CallReply, broker_site: str | None) -> int:
+    """Bytes that crossed a link to this call: the image bytes its worker read from Redis,
+    if it is at another site than Redis (the broker's)."""
+    if reply.site is None or broker_site is None or reply.site == broker_site:
         return 0
     return reply.fetched_bytes

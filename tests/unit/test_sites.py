@@ -102,7 +102,15 @@ def test_cost_report_bills_the_bytes_that_crossed_the_link() -> None:
     assert row.cost_usd == pytest.approx(0.002) and cost.transfer_usd == pytest.approx(0.002)
     assert row.transfer_s == pytest.approx(1.0)  # 8 Mbit over 8 Mbit/s
     assert cost.cost_usd == pytest.approx(0.002)
-    assert transfers_table(cost).rows[0][:3] == ["edge<->cloud", "1", str(MB)]
+    assert transfers_table(cost).rows[0][:4] == ["edge<->cloud", "1", "0", str(MB)]
+
+    # Redis in the cloud (broker_at): the photo is uploaded once; the cloud call read it
+    # beside Redis, the edge call read it across the link (its worker's fetched bytes).
+    meta.broker_at = "cloud"
+    near_cloud = [trace("1", "edge", MB), trace("2", "cloud", 0), trace("3", "cloud", 0)]
+    (row,) = batch_cost(meta, [task], near_cloud).transfers
+    assert (row.calls, row.uploads, row.bytes) == (1, 1, 2 * MB)
+    assert row.cost_usd == pytest.approx(0.004) and row.transfer_s == pytest.approx(2.0)
 
 
 def test_simulated_remote_call_pays_latency_and_bandwidth() -> None:
