@@ -55,3 +55,56 @@ def test_a_flooding_task_delays_another_tasks_calls_by_its_share_only(pools):
     # gate a normal call waits for most of the flood (5.6 s of 5.8 s seen with 500 calls).
     bound_s = 2 * PER_TASK * SLEEP_MS / 1000 + 0.5
     assert max(latencies) < bound_s < flood_s / 2, (latencies, flood_s)
+
+
+PER_BATCH = 16  # the flooding batch's share of the queue, whatever its tasks do
+FLOOD_TASKS = 30  # 10 calls each: every task within its own share, the batch over its
+
+
+async def _two_batches() -> tuple[float, list[float], int]:
+    """Two orchestrators (two dispatchers, each its own Redis connection, gate and reply
+    listener) on one queue: batch A's 30 tasks flood it, batch B makes a few calls."""
+    update = {
+        "cache_enabled": False,
+        "fair_task_calls_per_queue": 2 * PER_TASK,  # no task of A is over its share
+        "fair_batch_calls_per_queue": PER_BATCH,
+    }
+    settings = get_settings().model_copy(update=update)
+    clients = [async_client(settings), async_client(settings)]
+    a, b = (Dispatcher(settings, c) for c in clients)
+    await a.start()
+    await b.start()
+    try:
+        await Hermod(b, "batch-b", 0).call("noop", value=-1)  # warm
+        start = time.perf_counter()
+        per_task = FLOOD_CALLS // FLOOD_TASKS
+        flooding = asyncio.gather(
+            *(
+                Hermod(a, "batch-a", t).call("noop", value=i, sleep_ms=SLEEP_MS)
+                for t in range(FLOOD_TASKS)
+                for i in range(per_task)
+            )
+        )
+        await asyncio.sleep(0.2)
+        latencies = []
+        other = Hermod(b, "batch-b", 1)
+        for i in range(NORMAL_CALLS):
+            sent = time.perf_counter()
+            assert await other.call("noop", value=i, sleep_ms=SLEEP_MS) == {"value": i}
+            latencies.append(time.perf_counter() - sent)
+        assert len(await flooding) == FLOOD_TASKS * per_task
+        return time.perf_counter() - start, latencies, a.stats["held_for_fairness"]
+    finally:
+        await a.stop()
+        await b.stop()
+        for c in clients:
+            await c.aclose()
+
+
+def test_a_flooding_batch_delays_another_batchs_calls_by_its_share_only(pools):
+    # No task of A is over its own share: only the batch's cap keeps the queue open for B.
+    flood_s, latencies, held = asyncio.run(_two_batches())
+    assert held == FLOOD_CALLS - PER_BATCH
+    assert flood_s >= FLOOD_CALLS * SLEEP_MS / 1000 / NOOP_PROCESSES
+    bound_s = 2 * PER_BATCH * SLEEP_MS / 1000 + 0.5
+    assert max(latencies) < bound_s < flood_s / 2, (latencies, flood_s)
