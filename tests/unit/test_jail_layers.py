@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.program.jail import limits, namespaces, seccomp
+from orchestrator.program.jail import landlock, limits, namespaces, seccomp
 
 AS_ROOT = os.geteuid() == 0
 
@@ -140,6 +140,65 @@ def test_seccomp_denies_exec_fork_sockets_writes_and_signals(tmp_path: Path) -> 
         expected = "allowed" if name in allowed else "denied: Operation not permitted"
         assert outcome == expected, (name, outcome)
     assert not target.exists()
+
+
+# -- layer 2b: Landlock ------------------------------------------------------------------------
+def landlock_abi() -> int:
+    try:
+        return landlock.abi_version()
+    except OSError:
+        return 0
+
+
+@pytest.mark.skipif(not landlock_abi(), reason="this kernel has no Landlock")
+def test_landlock_limits_reads_to_the_code_and_denies_writes(tmp_path: Path) -> None:
+    readable = tmp_path / "world-readable"
+    readable.write_text("CANARY-landlock")
+    readable.chmod(0o644)  # no owner check can stop this read: only Landlock does
+    target = tmp_path / "written"
+    stdlib_file = Path(os.__file__)
+    ruleset = landlock.build()
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def body() -> dict[str, str]:
+        limits.no_new_privileges()
+        landlock.restrict_self(ruleset)
+        import colorsys  # noqa: F401 - not imported before: read from the stdlib now
+
+        def connect() -> None:
+            with socket.create_connection(("127.0.0.1", port), timeout=2):
+                pass
+
+        return {
+            "read stdlib": attempt(stdlib_file.read_bytes),
+            "read project": attempt(Path(landlock.__file__).read_bytes),
+            "read world-readable file": attempt(readable.read_text),
+            "read /etc": attempt(lambda: Path("/etc/hostname").read_text()),
+            "list /tmp": attempt(lambda: os.listdir("/tmp")),
+            "read /proc of the parent": attempt(
+                lambda: Path(f"/proc/{os.getppid()}/cmdline").read_bytes()
+            ),
+            "write": attempt(lambda: target.write_text("x")),
+            "tcp connect": attempt(connect),
+            "signal the parent": attempt(lambda: os.kill(os.getppid(), 0)),
+        }
+
+    try:
+        result = in_child(body)["value"]
+    finally:
+        listener.close()
+        os.close(ruleset.fd)
+    allowed = {"read stdlib", "read project"}
+    if ruleset.abi < 4:
+        allowed.add("tcp connect")
+    if ruleset.abi < 6:
+        allowed.add("signal the parent")
+    for name, outcome in result.items():
+        assert (outcome == "allowed") == (name in allowed), (name, outcome)
+    assert not target.exists()
+    assert any(root.endswith("orchestrator") for root in ruleset.roots)
+    assert not any(root in ("/", "/tmp", "/etc", "/run") for root in ruleset.roots)
 
 
 # -- layer 3: namespaces ---------------------------------------------------------------------

@@ -18,11 +18,12 @@ from typing import Any, NoReturn
 
 from dicec.errors import ProgramResourceError
 from orchestrator.program.execute import run_on_image
+from orchestrator.program.jail import landlock, seccomp
 from orchestrator.program.jail import limits as rlimits
-from orchestrator.program.jail import seccomp
 from orchestrator.program.jail.protocol import MAX_LINE_BYTES
 from orchestrator.program.jail.unchecked import UncheckedProgram, run_unchecked
 from orchestrator.program.jail.wire_hermod import ImageParams, SocketHermod
+from orchestrator.program.sandbox import guards
 from orchestrator.program.sandbox.programs import CompiledProgram, Limits
 
 EXIT_OK = 0
@@ -31,13 +32,20 @@ FD_SCAN_MAX = 4096
 CHILD_NICENESS = 10
 
 
-def enter_jail(limits: rlimits.ChildLimits) -> list[str]:
-    """Apply layers 1 and 2 to this process; the lines saying what could not be applied."""
+def enter_jail(limits: rlimits.ChildLimits, ruleset: landlock.Ruleset | None = None) -> list[str]:
+    """Apply layers 1 and 2 to this process; the lines saying what could not be applied.
+    Landlock (with the zygote's `ruleset`) needs no-new-privileges set first."""
     notes = rlimits.apply_rlimits(limits)
     for step in (rlimits.drop_root, rlimits.no_new_privileges):
         note = step()
         if note:
             notes.append(note)
+    if ruleset is not None:
+        try:
+            guards.keep_statm_open()  # the memory guard's reads, after /proc is closed
+            landlock.restrict_self(ruleset)
+        except OSError as exc:
+            notes.append(f"landlock: {exc.strerror}: reads are not limited")
     try:
         seccomp.install()
     except seccomp.SeccompUnavailable as exc:
@@ -45,13 +53,16 @@ def enter_jail(limits: rlimits.ChildLimits) -> list[str]:
     return notes
 
 
-def keep_only(fd: int, null: int) -> None:
+def keep_only(null: int, *kept: int) -> None:
     """stdin/stdout/stderr onto `null` (the zygote's /dev/null), every other inherited
-    descriptor but `fd` closed."""
+    descriptor but those `kept` closed."""
     for std in (0, 1, 2):
         os.dup2(null, std)
-    os.closerange(3, fd)
-    os.closerange(fd + 1, FD_SCAN_MAX)
+    low = 3
+    for fd in sorted(kept):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, FD_SCAN_MAX)
 
 
 def failure(exc: BaseException) -> dict[str, Any]:
@@ -111,7 +122,7 @@ async def _run(
 
 def child_main(
     fd: int, spawn: dict[str, Any], program: CompiledProgram | UncheckedProgram | BaseException,
-    image: Any, null: int, image_params: ImageParams,
+    image: Any, null: int, image_params: ImageParams, ruleset: landlock.Ruleset | None = None,
 ) -> NoReturn:  # fmt: skip
     """The whole life of a task's process, from fork to os._exit."""
     code = EXIT_OK
@@ -119,13 +130,13 @@ def child_main(
         signal.set_wakeup_fd(-1)  # the zygote's: not this process's business
         for signum in (signal.SIGCHLD, signal.SIGINT):
             signal.signal(signum, signal.SIG_DFL)
-        keep_only(fd, null)
+        keep_only(null, fd, *([ruleset.fd] if ruleset else []))
         rlimits.die_with_parent()
         os.nice(CHILD_NICENESS)  # the zygote and the orchestrator first: they serve all tasks
         loop = asyncio.new_event_loop()  # its self-pipe is a socketpair: before seccomp
         asyncio.set_event_loop(loop)
         lim = spawn["limits"]
-        enter_jail(rlimits.ChildLimits(lim["wall_s"], lim["memory_mb"], lim.get("cpu_s")))
+        enter_jail(rlimits.ChildLimits(lim["wall_s"], lim["memory_mb"], lim.get("cpu_s")), ruleset)
         loop.run_until_complete(_connect_and_serve(fd, program, spawn, image, image_params))
     except BaseException:  # noqa: BLE001 - nothing may escape a forked child
         code = EXIT_CHILD_FAILED

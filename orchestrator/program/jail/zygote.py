@@ -31,7 +31,7 @@ from typing import Any
 from PIL import Image
 
 from dicec.errors import DicecError
-from orchestrator.program.jail import namespaces, seccomp
+from orchestrator.program.jail import landlock, namespaces, seccomp
 from orchestrator.program.jail.child import child_main, enter_jail, serve
 from orchestrator.program.jail.leanfork import lean_fork
 from orchestrator.program.jail.limits import ChildLimits, die_with_parent, unprivileged_user
@@ -120,13 +120,23 @@ async def _warm_wire_run(
     o_writer.close()
 
 
-def probe_layers() -> list[str]:
+def make_ruleset() -> tuple[landlock.Ruleset | None, str]:
+    """The Landlock ruleset every child restricts itself with, made once; and the line
+    saying what it does (or why there is none)."""
+    try:
+        ruleset = landlock.build()
+    except OSError as exc:
+        return None, f"landlock unavailable ({exc.strerror}): reads are limited by the mounts only"
+    return ruleset, ruleset.describe()
+
+
+def probe_layers(ruleset: landlock.Ruleset | None = None) -> list[str]:
     """Fork one child that enters the jail and says what it could not apply."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_fd)
-        notes = enter_jail(PROBE_LIMITS)
+        notes = enter_jail(PROBE_LIMITS, ruleset)
         os.write(write_fd, encode({"notes": notes}))
         os._exit(0)
     os.close(write_fd)
@@ -138,8 +148,13 @@ def probe_layers() -> list[str]:
 
 class Zygote:
     def __init__(
-        self, control: socket.socket, events: socket.socket, image_params: ImageParams
+        self,
+        control: socket.socket,
+        events: socket.socket,
+        image_params: ImageParams,
+        ruleset: landlock.Ruleset | None = None,
     ) -> None:
+        self.ruleset = ruleset  # every child restricts itself with it (Landlock)
         self.control = control
         self.events = events
         self.image_params = image_params
@@ -199,7 +214,7 @@ class Zygote:
             self.send({"op": "exited", "task": task, "error": f"fork failed: {exc.strerror}"})
             return
         if pid == 0:
-            child_main(fd, message, program, image, self.null, self.image_params)
+            child_main(fd, message, program, image, self.null, self.image_params, self.ruleset)
         os.close(fd)
         self.children[pid] = task
         self.pids[task] = pid
@@ -261,7 +276,8 @@ def main(argv: list[str]) -> None:
     die_with_parent()
     notes = namespaces.isolate()
     warm_up(image_params)
-    notes += probe_layers()
+    ruleset, line = make_ruleset()  # after the warm-up: it read what it needed
+    notes += [line, *probe_layers(ruleset)]
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the orchestrator
     events.sendall(encode({"op": "ready", "pid": os.getpid(), "notes": notes}))
-    Zygote(control, events, image_params).serve()
+    Zygote(control, events, image_params, ruleset).serve()
