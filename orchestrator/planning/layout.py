@@ -34,10 +34,11 @@ class Layout:
 
     def broker_sites(self, gpus: Sequence[str]) -> list[str]:
         """Where Redis and the orchestrator may go for pools on these GPU types: with the
-        images, or with the pools when they are all at one other site."""
+        images, or at any other site of the pools (then each photo is uploaded once, and
+        pools at the images' site fetch what they need back from the broker)."""
         sites = {self.site_of_gpu(g) for g in gpus}
         images = self.pools.images_at
-        return [images, *sorted(sites - {images})] if len(sites) == 1 else [images]
+        return [images, *sorted(sites - {images})]
 
     def max_nodes(self, gpu: str) -> int | None:
         declared = self.pools.gpu_types.get(gpu)
