@@ -3,8 +3,10 @@
 over the nodes by themselves; they are still real Celery workers with late acks.
 
 What a node sets up once, in its start-up hook, is what it would otherwise pay in every
-task (or in its first): the models, the program jail's zygote, and one event loop that
-every task runs on (a fresh loop per task would move the jail's reader each time). A
+task (or in its first): the models, the program jail's zygote, one event loop that every
+task runs on (a fresh loop per task would move the jail's reader each time), and the
+model thread every call runs on (a shallow stack, as in a plain loop: under Celery, the
+loop and the jail session, BLIP cost a fifth more CPU; worker_models/modelthread.py). A
 task's image comes from the node's decoded-image cache, the one its calls crop from.
 """
 
@@ -32,6 +34,7 @@ from worker_models.app import app
 from worker_models.catalogue import CATALOGUE
 from worker_models.imageref import ImageRef, TrackedImage
 from worker_models.lifecycle import announce
+from worker_models.modelthread import ModelThread
 from worker_models.pools import Pool, load_pools
 from worker_models.service import FunctionService, current_service, set_service
 from worker_models.worker import monolith_argv, pools_env
@@ -90,6 +93,7 @@ def _program(batch_id: str) -> CompiledProgram:
 
 _JAIL: list[Jail] = []  # one zygote per node process, started by its start-up hook
 _RUNNER: list[asyncio.Runner] = []  # the node process's one event loop, for every task
+_MODEL_THREAD: list[ModelThread] = []  # the thread every model call of this process runs on
 
 
 def _jail(settings: Settings) -> Jail | None:
@@ -105,6 +109,13 @@ def _runner() -> asyncio.Runner:
     if not _RUNNER:
         _RUNNER.append(asyncio.Runner())
     return _RUNNER[0]
+
+
+def _model_thread() -> ModelThread:
+    """The thread this process's model calls run on (made on first use)."""
+    if not _MODEL_THREAD:
+        _MODEL_THREAD.append(ModelThread())
+    return _MODEL_THREAD[0]
 
 
 def _start_jail(settings: Settings) -> None:
@@ -124,7 +135,7 @@ def _node_name() -> str:
 
 async def _run(task: MonolithTask, service: FunctionService) -> MonolithReply:
     traces: list[CallTrace] = []
-    calls = LocalCalls(service, _node_name(), on_trace=traces.append)
+    calls = LocalCalls(service, _node_name(), traces.append, _model_thread())
 
     async def load_image() -> TrackedImage:
         ref = ImageRef(task.image_digest)  # a copy: the cached parent stays as stored
@@ -163,17 +174,20 @@ def _load_models(**_: object) -> None:
         service = build_monolith_service()
         set_service(service)
         _start_jail(get_settings())
+        _model_thread()
         announce(service)
 
 
 @worker_process_shutdown.connect
 def _close_node(**_: object) -> None:
     """Stop the zygote; close the loop as asyncio.run would (tasks cancelled, async
-    generators and the default executor shut down)."""
+    generators and the default executor shut down); stop the model thread."""
     for jail in _JAIL:
         jail.close()
     while _RUNNER:
         _RUNNER.pop().close()
+    while _MODEL_THREAD:
+        _MODEL_THREAD.pop().close()
 
 
 def run_monolith_worker(pools_file: str | None, settings: Settings, loglevel: str = "INFO") -> None:
