@@ -11,11 +11,14 @@ baseline node that was 122 page faults and 15.5 CPU-ms per BLIP call, against 3 
 
 A thread of its own starts at the bottom of its own first chunk, which is never freed,
 a few frames down, as the plain loop's main thread does; its calls are handed over one
-at a time and waited for, so callers keep their one-call-at-a-time semantics.
+at a time and waited for, so callers keep their one-call-at-a-time semantics. The
+thread starts on first use, in the process that uses it: a pool's service may be built
+before its process is forked, and a thread does not survive a fork.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -28,12 +31,18 @@ class ModelThread:
     """Runs each function handed to it on this object's one thread, and waits for it."""
 
     def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_NAME)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pid = 0  # the process the thread was started in
 
     def run(self, fn: Callable[[], T]) -> T:
         """`fn()` on the model thread; its result, or what it raised."""
+        if self._pool is None or self._pid != os.getpid():
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_NAME)
+            self._pid = os.getpid()
         return self._pool.submit(fn).result()
 
     def close(self) -> None:
-        """Let the call in progress finish, then stop the thread."""
-        self._pool.shutdown(wait=True)
+        """Let the call in progress finish, then stop the thread (a later run starts one)."""
+        if self._pool is not None and self._pid == os.getpid():
+            self._pool.shutdown(wait=True)
+        self._pool = None

@@ -3,11 +3,12 @@
 over the nodes by themselves; they are still real Celery workers with late acks.
 
 What a node sets up once, in its start-up hook, is what it would otherwise pay in every
-task (or in its first): the models, the program jail's zygote, one event loop that every
-task runs on (a fresh loop per task would move the jail's reader each time), and the
-model thread every call runs on (a shallow stack, as in a plain loop: under Celery, the
-loop and the jail session, BLIP cost a fifth more CPU; worker_models/modelthread.py). A
+task (or in its first): the models, the program jail's zygote, and one event loop that
+every task runs on (a fresh loop per task would move the jail's reader each time). A
 task's image comes from the node's decoded-image cache, the one its calls crop from.
+Its models run on the service's model thread, as a pool worker's do: run under Celery,
+the event loop and the jail session, BLIP took a fifth more CPU a call than in a plain
+loop (worker_models/modelthread.py says why).
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from worker_models.app import app
 from worker_models.catalogue import CATALOGUE
 from worker_models.imageref import ImageRef, TrackedImage
 from worker_models.lifecycle import announce
-from worker_models.modelthread import ModelThread
 from worker_models.pools import Pool, load_pools
 from worker_models.service import FunctionService, current_service, set_service
 from worker_models.worker import monolith_argv, pools_env
@@ -93,7 +93,6 @@ def _program(batch_id: str) -> CompiledProgram:
 
 _JAIL: list[Jail] = []  # one zygote per node process, started by its start-up hook
 _RUNNER: list[asyncio.Runner] = []  # the node process's one event loop, for every task
-_MODEL_THREAD: list[ModelThread] = []  # the thread every model call of this process runs on
 
 
 def _jail(settings: Settings) -> Jail | None:
@@ -109,13 +108,6 @@ def _runner() -> asyncio.Runner:
     if not _RUNNER:
         _RUNNER.append(asyncio.Runner())
     return _RUNNER[0]
-
-
-def _model_thread() -> ModelThread:
-    """The thread this process's model calls run on (made on first use)."""
-    if not _MODEL_THREAD:
-        _MODEL_THREAD.append(ModelThread())
-    return _MODEL_THREAD[0]
 
 
 def _start_jail(settings: Settings) -> None:
@@ -135,7 +127,7 @@ def _node_name() -> str:
 
 async def _run(task: MonolithTask, service: FunctionService) -> MonolithReply:
     traces: list[CallTrace] = []
-    calls = LocalCalls(service, _node_name(), traces.append, _model_thread())
+    calls = LocalCalls(service, _node_name(), on_trace=traces.append)
 
     async def load_image() -> TrackedImage:
         ref = ImageRef(task.image_digest)  # a copy: the cached parent stays as stored
@@ -174,20 +166,17 @@ def _load_models(**_: object) -> None:
         service = build_monolith_service()
         set_service(service)
         _start_jail(get_settings())
-        _model_thread()
         announce(service)
 
 
 @worker_process_shutdown.connect
 def _close_node(**_: object) -> None:
     """Stop the zygote; close the loop as asyncio.run would (tasks cancelled, async
-    generators and the default executor shut down); stop the model thread."""
+    generators and the default executor shut down)."""
     for jail in _JAIL:
         jail.close()
     while _RUNNER:
         _RUNNER.pop().close()
-    while _MODEL_THREAD:
-        _MODEL_THREAD.pop().close()
 
 
 def run_monolith_worker(pools_file: str | None, settings: Settings, loglevel: str = "INFO") -> None:

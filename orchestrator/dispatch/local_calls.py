@@ -2,8 +2,7 @@
 and the reference for "same output as through the queues" tests.
 
 Each call goes through the same FunctionService code as on a pool worker (validation,
-image resolution, the model), just without the queue in between; with a ModelThread, on
-that thread (the baseline node: see worker_models/modelthread.py for why).
+image resolution, the model), just without the queue in between.
 """
 
 from __future__ import annotations
@@ -16,9 +15,7 @@ from dicec.errors import CallFailedError
 from dicec.records import CallTrace
 from orchestrator.program.hermod import CallOrigin
 from worker_models.calls import PreparedCall, check_result
-from worker_models.modelthread import ModelThread
 from worker_models.service import FunctionService
-from worker_models.wire import CallReply
 
 
 class LocalCalls:
@@ -29,12 +26,10 @@ class LocalCalls:
         service: FunctionService,
         worker: str,
         on_trace: Callable[[CallTrace], None] | None = None,
-        model_thread: ModelThread | None = None,
     ) -> None:
         self.service = service
         self.worker = worker
         self.on_trace = on_trace
-        self.model_thread = model_thread
         self.reply_to = "local"
 
     async def call(self, prepared: PreparedCall, origin: CallOrigin) -> tuple[str, Any]:
@@ -42,12 +37,8 @@ class LocalCalls:
             self.service.store.put(data)
         request = prepared.request(self.reply_to, origin.batch_id, use_cache=False)
         queued = time.time()
-
-        def serve() -> list[CallReply]:
-            return self.service.serve_chunk(prepared.spec.name, [request], self.worker)
-
         # Blocks the loop on purpose: a monolith node runs one call at a time.
-        (reply,) = self.model_thread.run(serve) if self.model_thread else serve()
+        (reply,) = self.service.serve_chunk(prepared.spec.name, [request], self.worker)
         if self.on_trace:
             self.on_trace(
                 CallTrace(

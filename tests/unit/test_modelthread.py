@@ -47,3 +47,11 @@ def test_result_and_exception_come_back_to_the_caller(model_thread):
     with pytest.raises(ValueError, match="bad call"):
         model_thread.run(broken)
     assert model_thread.run(lambda: "still serving") == "still serving"
+
+
+def test_a_closed_model_thread_starts_again_on_the_next_call(model_thread):
+    first = model_thread.run(threading.get_ident)
+    model_thread.close()
+    assert model_thread.run(lambda: "again") == "again"
+    assert model_thread.run(threading.get_ident) != threading.get_ident()
+    assert first != threading.get_ident()
