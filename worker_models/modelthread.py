@@ -5,9 +5,10 @@ the current chunk maps a fresh one, and when that call returns the chunk is unma
 A model call goes up and down a few dozen frames thousands of times (every module's
 forward, every generate step). Run deep under a framework (a Celery task, an asyncio
 loop, the program jail's session), the edge of a chunk can fall inside that motion, and
-then every crossing maps a chunk, faults its pages in and unmaps it again. On the
-baseline node that was 122 page faults and 15.5 CPU-ms per BLIP call, against 3 and
-12.8 in the plain loop, whose models run a few frames above the bottom of its stack.
+then every crossing maps a chunk, faults its pages in and unmaps it again: one BLIP
+call (224 px, batch 1) costs 13.2-13.9 CPU-ms from depths 0-44 and up to 17.1 from depths
+48-112, with 70-270 page faults (bench/stack_depth.py). The baseline node's calls sat in
+such a band; the plain loop's models run a few frames above the bottom of its stack.
 
 A thread of its own starts at the bottom of its own first chunk, which is never freed,
 a few frames down, as the plain loop's main thread does; its calls are handed over one
