@@ -27,6 +27,7 @@ from worker_models.calls import describe_validation_error
 from worker_models.catalogue import Params, Result, get_spec
 from worker_models.imageref import ImageStore
 from worker_models.images import BOMB_ERRORS, DECODE_ERRORS
+from worker_models.modelthread import ModelThread
 from worker_models.pools import Pool, load_pools
 from worker_models.wire import CallReply, CallRequest, parse_requests
 
@@ -55,6 +56,7 @@ class FunctionService:
         r: redis.Redis,
         cache: CallCache | None = None,
         checkpoint_ids: dict[str, str] | None = None,
+        model_thread: ModelThread | None = None,
     ) -> None:
         self.pool = pool
         self.gpu_type = gpu_type
@@ -63,6 +65,7 @@ class FunctionService:
         self.redis = r
         self.cache = cache
         self.checkpoint_ids = checkpoint_ids or {}
+        self.model_thread = model_thread  # where the models run (none: in the caller)
 
     # -- the handler -------------------------------------------------------------------
     def handle(self, function: str, payload: Any, worker: str, redelivered: bool = False) -> None:
@@ -257,8 +260,12 @@ class FunctionService:
         if not ready:
             return
         backend = self.backends[function]
+
+        def run() -> list[Result]:
+            return backend.run_batch([p for _, p, _ in ready], [i for _, _, i in ready])
+
         try:
-            results = backend.run_batch([p for _, p, _ in ready], [i for _, _, i in ready])
+            results = self.model_thread.run(run) if self.model_thread else run()
             yield from ((req, res) for (req, _, _), res in zip(ready, results, strict=True))
         except Exception as exc:  # noqa: BLE001 - isolate the call that broke the batch
             if len(ready) == 1:
@@ -369,7 +376,8 @@ def build_service_for_pool(pool: Pool, settings: Settings) -> FunctionService:
     r = sync_client(settings)
     ids = {fn: checkpoint_id(fn, settings) for fn in pool.functions}
     cache = CallCache(r, settings.cache_ttl_s) if settings.cache_enabled else None
-    return FunctionService(pool, pool.gpu_type, backends, ImageStore(r), r, cache, ids)
+    store = ImageStore(r)
+    return FunctionService(pool, pool.gpu_type, backends, store, r, cache, ids, ModelThread())
 
 
 def set_service(service: FunctionService) -> None:

@@ -6,6 +6,9 @@ What a node sets up once, in its start-up hook, is what it would otherwise pay i
 task (or in its first): the models, the program jail's zygote, and one event loop that
 every task runs on (a fresh loop per task would move the jail's reader each time). A
 task's image comes from the node's decoded-image cache, the one its calls crop from.
+Its models run on the service's model thread, as a pool worker's do: called from deep
+under Celery, the event loop and the jail session, a BLIP call can cost up to 29 % more
+CPU than in a plain loop (worker_models/modelthread.py says why).
 """
 
 from __future__ import annotations
