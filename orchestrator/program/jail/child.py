@@ -20,7 +20,6 @@ from dicec.errors import ProgramResourceError
 from orchestrator.program.execute import run_on_image
 from orchestrator.program.jail import limits as rlimits
 from orchestrator.program.jail import seccomp
-from orchestrator.program.jail.protocol import MAX_LINE_BYTES
 from orchestrator.program.jail.unchecked import UncheckedProgram, run_unchecked
 from orchestrator.program.jail.wire_hermod import ImageParams, SocketHermod
 from orchestrator.program.sandbox.programs import CompiledProgram, Limits
@@ -136,9 +135,6 @@ async def _connect_and_serve(
     fd: int, program: CompiledProgram | UncheckedProgram | BaseException, spawn: dict[str, Any],
     image: Any, image_params: ImageParams,
 ) -> None:  # fmt: skip
-    """The task's stream wraps the inherited socket (no new socket: allowed in the jail);
+    """The task's calls go over the inherited socket (no new socket: allowed in the jail);
     one run of the loop for the whole task."""
-    reader, writer = await asyncio.open_unix_connection(
-        sock=socket.socket(fileno=fd), limit=MAX_LINE_BYTES
-    )
-    await serve(program, SocketHermod(reader, writer, image_params), spawn, image)
+    await serve(program, SocketHermod(socket.socket(fileno=fd), image_params), spawn, image)

@@ -107,8 +107,7 @@ async def _warm_wire_run(
 ) -> None:
     """One run as a child does it, with this loop playing the orchestrator's end."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    reader, writer = await asyncio.open_unix_connection(sock=theirs, limit=MAX_LINE_BYTES)
-    hermod = SocketHermod(reader, writer, image_params)
+    hermod = SocketHermod(theirs, image_params)  # its writes block: messages are small here
     run = asyncio.ensure_future(serve(program, hermod, spawn, image))
     o_reader, o_writer = await asyncio.open_unix_connection(sock=ours, limit=MAX_LINE_BYTES)
     while (line := await o_reader.readline()) and decode(line).get("t") == "call":
@@ -116,7 +115,8 @@ async def _warm_wire_run(
         result = await _WarmUpHermod().call(message["name"])
         o_writer.write(encode({"t": "reply", "id": message["id"], "ok": True, "result": result}))
     await run
-    writer.close()
+    await asyncio.sleep(0)  # the cancelled listener lets go of the socket
+    theirs.close()
     o_writer.close()
 
 
