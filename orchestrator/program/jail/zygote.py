@@ -16,6 +16,7 @@ catalogue and pydantic: what it holds, every fork copies the page tables of.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import base64
 import contextlib
@@ -23,7 +24,7 @@ import dataclasses
 import gc
 import json
 import os
-import selectors
+import select
 import signal
 import socket
 from typing import Any
@@ -49,6 +50,8 @@ from worker_models.imageref import ImageRef, TrackedImage, encode_png, image_to_
 
 RECV_BYTES = 1 << 20
 MAX_FDS_PER_RECV = 64
+FDS_SPACE = socket.CMSG_SPACE(MAX_FDS_PER_RECV * 4)  # SCM_RIGHTS of up to 64 ints
+SIGKILL = int(signal.SIGKILL)
 PROBE_LIMITS = ChildLimits(wall_s=5, memory_mb=64)
 WARM_UP_RUNS = 20  # past CPython's warm-up counters: children inherit specialised code
 
@@ -176,7 +179,7 @@ class Zygote:
         elif op == "kill":
             pid = self.pids.get(message["task"])
             if pid is not None and pid in self.children:
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, SIGKILL)
 
     @staticmethod
     def _compile(message: dict[str, Any]) -> Program:
@@ -196,7 +199,9 @@ class Zygote:
 
     def spawn(self, message: dict[str, Any], fd: int) -> None:
         task = message["task"]
-        program = self.programs.get(message["key"], RuntimeError("program not sent to the jail"))
+        program = self.programs.get(message["key"])
+        if program is None:
+            program = RuntimeError("program not sent to the jail")
         image = self.images.get(message["digest"])
         gc.freeze()  # what exists now is shared with the child, never copied by its gc
         try:
@@ -231,10 +236,12 @@ class Zygote:
 
     # -- the loop ------------------------------------------------------------------------
     def read_control(self) -> bool:
-        data, fds, _, _ = socket.recv_fds(self.control, RECV_BYTES, MAX_FDS_PER_RECV)
+        data, ancillary, _, _ = self.control.recvmsg(RECV_BYTES, FDS_SPACE)  # socket.recv_fds
         if not data:
             return False
-        self.fds.extend(fds)
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                self.fds.extend(array.array("i", payload[: len(payload) - len(payload) % 4]))
         self.buffer += data
         *lines, self.buffer = self.buffer.split(b"\n")
         for line in lines:
@@ -246,12 +253,12 @@ class Zygote:
         os.set_blocking(wake_w, False)
         signal.set_wakeup_fd(wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
-        selector = selectors.DefaultSelector()
-        selector.register(self.control, selectors.EVENT_READ, "control")
-        selector.register(wake_r, selectors.EVENT_READ, "child")
+        poller = select.epoll()  # not selectors: its Python layer is pages copied per spawn
+        poller.register(self.control.fileno(), select.EPOLLIN)
+        poller.register(wake_r, select.EPOLLIN)
         while True:
-            for key, _ in selector.select():
-                if key.data == "child":
+            for fd, _ in poller.poll():
+                if fd == wake_r:
                     os.read(wake_r, 4096)
                 elif not self.read_control():
                     return  # the orchestrator is gone: the children die with us
