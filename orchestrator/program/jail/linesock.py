@@ -85,6 +85,8 @@ class LineSocket:
             del buffer[: end + 1]
             try:
                 for line in lines:
+                    if len(line) > self._limit:
+                        raise WireFormatError("a jail message is over the size limit")
                     on_line(line)
             except Exception as exc:  # noqa: BLE001 - a bad message ends the reading
                 if not ended.done():
