@@ -10,6 +10,7 @@ and the parent kills it at its deadline whatever it does.
 
 from __future__ import annotations
 
+import _signal
 import asyncio
 import os
 import signal
@@ -20,7 +21,6 @@ from dicec.errors import ProgramResourceError
 from orchestrator.program.execute import run_on_image
 from orchestrator.program.jail import landlock, seccomp
 from orchestrator.program.jail import limits as rlimits
-from orchestrator.program.jail.protocol import MAX_LINE_BYTES
 from orchestrator.program.jail.unchecked import UncheckedProgram, run_unchecked
 from orchestrator.program.jail.wire_hermod import ImageParams, SocketHermod
 from orchestrator.program.sandbox import guards
@@ -32,12 +32,22 @@ FD_SCAN_MAX = 4096
 CHILD_NICENESS = 10
 
 
-def enter_jail(limits: rlimits.ChildLimits, ruleset: landlock.Ruleset | None = None) -> list[str]:
+def enter_jail(
+    limits: rlimits.ChildLimits,
+    ruleset: landlock.Ruleset | None = None,
+    *,
+    no_new_privs_inherited: bool = False,
+) -> list[str]:
     """Apply layers 1 and 2 to this process; the lines saying what could not be applied.
-    Landlock (with the zygote's `ruleset`) needs no-new-privileges set first."""
+    `no_new_privs_inherited`: the zygote set PR_SET_NO_NEW_PRIVS on itself (a fork keeps
+    it, and nothing can clear it), so this process need not set it again. Landlock (with
+    the zygote's `ruleset`) needs it set first."""
     notes = rlimits.apply_rlimits(limits)
-    for step in (rlimits.drop_root, rlimits.no_new_privileges):
-        note = step()
+    note = rlimits.drop_root()
+    if note:
+        notes.append(note)
+    if not no_new_privs_inherited:
+        note = rlimits.no_new_privileges()
         if note:
             notes.append(note)
     if ruleset is not None:
@@ -123,20 +133,25 @@ async def _run(
 def child_main(
     fd: int, spawn: dict[str, Any], program: CompiledProgram | UncheckedProgram | BaseException,
     image: Any, null: int, image_params: ImageParams, ruleset: landlock.Ruleset | None = None,
+    no_new_privs_inherited: bool = False,
 ) -> NoReturn:  # fmt: skip
     """The whole life of a task's process, from fork to os._exit."""
     code = EXIT_OK
     try:
         signal.set_wakeup_fd(-1)  # the zygote's: not this process's business
-        for signum in (signal.SIGCHLD, signal.SIGINT):
-            signal.signal(signum, signal.SIG_DFL)
+        for signum in (_signal.SIGCHLD, _signal.SIGINT):
+            _signal.signal(signum, _signal.SIG_DFL)  # the C function: no enum conversions
         keep_only(null, fd, *([ruleset.fd] if ruleset else []))
         rlimits.die_with_parent()
         os.nice(CHILD_NICENESS)  # the zygote and the orchestrator first: they serve all tasks
         loop = asyncio.new_event_loop()  # its self-pipe is a socketpair: before seccomp
         asyncio.set_event_loop(loop)
         lim = spawn["limits"]
-        enter_jail(rlimits.ChildLimits(lim["wall_s"], lim["memory_mb"], lim.get("cpu_s")), ruleset)
+        enter_jail(
+            rlimits.ChildLimits(lim["wall_s"], lim["memory_mb"], lim.get("cpu_s")),
+            ruleset,
+            no_new_privs_inherited=no_new_privs_inherited,
+        )
         loop.run_until_complete(_connect_and_serve(fd, program, spawn, image, image_params))
     except BaseException:  # noqa: BLE001 - nothing may escape a forked child
         code = EXIT_CHILD_FAILED
@@ -147,9 +162,6 @@ async def _connect_and_serve(
     fd: int, program: CompiledProgram | UncheckedProgram | BaseException, spawn: dict[str, Any],
     image: Any, image_params: ImageParams,
 ) -> None:  # fmt: skip
-    """The task's stream wraps the inherited socket (no new socket: allowed in the jail);
+    """The task's calls go over the inherited socket (no new socket: allowed in the jail);
     one run of the loop for the whole task."""
-    reader, writer = await asyncio.open_unix_connection(
-        sock=socket.socket(fileno=fd), limit=MAX_LINE_BYTES
-    )
-    await serve(program, SocketHermod(reader, writer, image_params), spawn, image)
+    await serve(program, SocketHermod(socket.socket(fileno=fd), image_params), spawn, image)

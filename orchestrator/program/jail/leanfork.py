@@ -16,9 +16,9 @@ own `random.Random()`, seeded from the OS when the task starts.
 
 from __future__ import annotations
 
+import _thread
 import ctypes
 import os
-import threading
 
 _python = ctypes.PyDLL(None, use_errno=True)  # PyDLL: the call keeps the GIL
 _python.fork.restype = ctypes.c_int
@@ -27,8 +27,8 @@ _python.fork.argtypes = []
 
 def lean_fork() -> int:
     """Like os.fork (0 in the child, the child's pid in the parent, OSError on failure)."""
-    if threading.active_count() != 1:  # another thread may hold a lock: the full hooks
-        return os.fork()
+    if _thread._count():  # another thread may hold a lock: the full hooks (a C call, unlike
+        return os.fork()  # threading.active_count, whose Python code a fork would copy)
     pid = _python.fork()
     if pid < 0:
         errno = ctypes.get_errno()

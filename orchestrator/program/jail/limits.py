@@ -6,6 +6,7 @@ could not do instead of failing the task: the caller logs the line once.
 
 from __future__ import annotations
 
+import _signal
 import ctypes
 import functools
 import math
@@ -28,6 +29,8 @@ UNPRIVILEGED_USER = "nobody"
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
 _libc = ctypes.CDLL(None, use_errno=True)
+_libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
+_libc.prctl.restype = ctypes.c_int
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,9 @@ def apply_rlimits(limits: ChildLimits) -> list[str]:
         "RLIMIT_NOFILE": (resource.RLIMIT_NOFILE, OPEN_FILES_MAX),
         "RLIMIT_CORE": (resource.RLIMIT_CORE, 0),
     }
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past FSIZE fails with EFBIG
+    # A write past FSIZE fails with EFBIG (not killed). `_signal`: signal.signal's enum
+    # conversions are Python code that a forked child would copy ~30 pages to run.
+    _signal.signal(_signal.SIGXFSZ, _signal.SIG_IGN)
     failed = []
     for name, (which, value) in wanted.items():
         soft = hard = value

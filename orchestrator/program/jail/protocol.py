@@ -10,6 +10,9 @@ the program made itself is uploaded once as PNG bytes in base64 with its digest.
 from __future__ import annotations
 
 import json
+import json.decoder
+import json.encoder
+import json.scanner
 from typing import Any
 
 from dicec.errors import WireFormatError
@@ -20,15 +23,44 @@ MAX_ERROR_CHARS = 2_000  # a child's error text is cut here: it is untrusted
 MAX_ERROR_TYPE_CHARS = 64
 
 
+# json.dumps and json.loads are Python layers (argument checks, encoding detection) over
+# the C encoder and scanner; a forked child copies the pages of every Python function it
+# runs for the first time, so both sides call the C objects directly, with exactly the
+# arguments json.dumps(..., allow_nan=False) and json.loads pass them.
+_DEFAULT = json.JSONEncoder().default  # raises TypeError for what JSON cannot carry
+_SCAN = json.scanner.make_scanner(json.decoder.JSONDecoder())
+_WHITESPACE = " \t\n\r"
+
+
 def encode(message: dict[str, Any]) -> bytes:
     """One message as one line (strict JSON: no NaN)."""
-    return json.dumps({"v": JAIL_SCHEMA_VERSION, **message}, allow_nan=False).encode() + b"\n"
+    if json.encoder.c_make_encoder is None:  # an interpreter without the _json module
+        return json.dumps({"v": JAIL_SCHEMA_VERSION, **message}, allow_nan=False).encode() + b"\n"
+    chunks = json.encoder.c_make_encoder(
+        {}, _DEFAULT, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, False
+    )({"v": JAIL_SCHEMA_VERSION, **message}, 0)
+    return "".join(chunks).encode() + b"\n"
+
+
+def _loads(line: bytes) -> Any:
+    """json.loads for one line, without its Python layers."""
+    text = line.decode()
+    start = 0
+    if text[:1] in _WHITESPACE:
+        start = json.decoder.WHITESPACE.match(text).end()  # type: ignore[union-attr]
+    try:
+        value, end = _SCAN(text, start)
+    except StopIteration as stop:
+        raise ValueError(f"Expecting value: char {stop.value}") from None
+    if end != len(text) and text[end:].strip(_WHITESPACE):
+        raise ValueError(f"Extra data: char {end}")
+    return value
 
 
 def decode(line: bytes) -> dict[str, Any]:
     """A message from a line; WireFormatError for anything that is not one."""
     try:
-        message = json.loads(line)
+        message = _loads(line)
     except (ValueError, RecursionError) as exc:
         raise WireFormatError(f"jail message is not JSON: {str(exc)[:120]}") from None
     if not isinstance(message, dict) or message.get("v") != JAIL_SCHEMA_VERSION:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import socket
 from typing import Any
 
 import dicec.errors as errors
 from dicec.errors import CallFailedError, CallValidationError, DicecError
-from orchestrator.program.jail.batching import LineBatcher
+from orchestrator.program.jail.linesock import LineSocket
 from orchestrator.program.jail.protocol import decode, encode
 from worker_models.imageref import image_to_ref
 
@@ -31,14 +32,11 @@ def _error_from(reply: dict[str, Any]) -> DicecError:
 
 
 class SocketHermod:
-    """One task's calls, over its socket (an asyncio stream pair)."""
+    """One task's calls, over its socket."""
 
-    def __init__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, image_params: ImageParams
-    ) -> None:
-        self._reader = reader
+    def __init__(self, sock: socket.socket, image_params: ImageParams) -> None:
         self._image_params = image_params
-        self._out = LineBatcher(writer)
+        self._out = LineSocket(sock)
         self._next_id = 0
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
 
@@ -47,7 +45,7 @@ class SocketHermod:
 
     async def drain(self) -> None:
         """Every queued message on the wire (the process exits next)."""
-        await self._out.drain_all()
+        self._out.flush()
 
     async def call(self, name: str, **kwargs: Any) -> Any:
         """Call catalogue function `name` through the orchestrator; returns its result."""
@@ -65,7 +63,6 @@ class SocketHermod:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[call_id] = future
         self._out.write(line)
-        await self._out.drain()
         reply = await future
         if not reply.get("ok"):
             raise _error_from(reply)
@@ -73,11 +70,11 @@ class SocketHermod:
 
     async def listen(self) -> None:
         """Resolve each reply's future; the orchestrator closing the socket ends the task."""
-        while True:
-            line = await self._reader.readline()
-            if not line:
-                raise SystemExit(3)  # the orchestrator is gone: nothing to report to
-            message = decode(line)
-            future = self._waiting.pop(message.get("id"), None)  # type: ignore[arg-type]
-            if future is not None and not future.done():
-                future.set_result(message)
+        await self._out.read_lines(self._on_reply)
+        raise SystemExit(3)  # the orchestrator is gone: nothing to report to
+
+    def _on_reply(self, line: bytes) -> None:
+        message = decode(line)
+        future = self._waiting.pop(message.get("id"), None)  # type: ignore[arg-type]
+        if future is not None and not future.done():
+            future.set_result(message)

@@ -16,6 +16,7 @@ catalogue and pydantic: what it holds, every fork copies the page tables of.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import base64
 import contextlib
@@ -23,7 +24,7 @@ import dataclasses
 import gc
 import json
 import os
-import selectors
+import select
 import signal
 import socket
 from typing import Any
@@ -34,7 +35,13 @@ from dicec.errors import DicecError
 from orchestrator.program.jail import landlock, namespaces, seccomp
 from orchestrator.program.jail.child import child_main, enter_jail, serve
 from orchestrator.program.jail.leanfork import lean_fork
-from orchestrator.program.jail.limits import ChildLimits, die_with_parent, unprivileged_user
+from orchestrator.program.jail.limits import (
+    ChildLimits,
+    die_with_parent,
+    has_no_new_privileges,
+    no_new_privileges,
+    unprivileged_user,
+)
 from orchestrator.program.jail.protocol import MAX_LINE_BYTES, decode, encode
 from orchestrator.program.jail.unchecked import UncheckedProgram, compile_unchecked
 from orchestrator.program.jail.wire_hermod import ImageParams, SocketHermod
@@ -43,6 +50,8 @@ from worker_models.imageref import ImageRef, TrackedImage, encode_png, image_to_
 
 RECV_BYTES = 1 << 20
 MAX_FDS_PER_RECV = 64
+FDS_SPACE = socket.CMSG_SPACE(MAX_FDS_PER_RECV * 4)  # SCM_RIGHTS of up to 64 ints
+SIGKILL = int(signal.SIGKILL)
 PROBE_LIMITS = ChildLimits(wall_s=5, memory_mb=64)
 WARM_UP_RUNS = 20  # past CPython's warm-up counters: children inherit specialised code
 
@@ -107,8 +116,7 @@ async def _warm_wire_run(
 ) -> None:
     """One run as a child does it, with this loop playing the orchestrator's end."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    reader, writer = await asyncio.open_unix_connection(sock=theirs, limit=MAX_LINE_BYTES)
-    hermod = SocketHermod(reader, writer, image_params)
+    hermod = SocketHermod(theirs, image_params)  # its writes block: messages are small here
     run = asyncio.ensure_future(serve(program, hermod, spawn, image))
     o_reader, o_writer = await asyncio.open_unix_connection(sock=ours, limit=MAX_LINE_BYTES)
     while (line := await o_reader.readline()) and decode(line).get("t") == "call":
@@ -116,7 +124,8 @@ async def _warm_wire_run(
         result = await _WarmUpHermod().call(message["name"])
         o_writer.write(encode({"t": "reply", "id": message["id"], "ok": True, "result": result}))
     await run
-    writer.close()
+    await asyncio.sleep(0)  # the cancelled listener lets go of the socket
+    theirs.close()
     o_writer.close()
 
 
@@ -159,6 +168,7 @@ class Zygote:
         self.events = events
         self.image_params = image_params
         self.null = os.open(os.devnull, os.O_RDWR)  # each child's stdio, opened once here
+        self.no_new_privs = has_no_new_privileges()  # set in main: every child inherits it
         self.programs: dict[str, Program] = {}
         self.images: dict[str, TrackedImage] = {}
         self.children: dict[int, str] = {}  # pid -> task id, until reaped
@@ -184,7 +194,7 @@ class Zygote:
         elif op == "kill":
             pid = self.pids.get(message["task"])
             if pid is not None and pid in self.children:
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, SIGKILL)
 
     @staticmethod
     def _compile(message: dict[str, Any]) -> Program:
@@ -204,7 +214,9 @@ class Zygote:
 
     def spawn(self, message: dict[str, Any], fd: int) -> None:
         task = message["task"]
-        program = self.programs.get(message["key"], RuntimeError("program not sent to the jail"))
+        program = self.programs.get(message["key"])
+        if program is None:
+            program = RuntimeError("program not sent to the jail")
         image = self.images.get(message["digest"])
         gc.freeze()  # what exists now is shared with the child, never copied by its gc
         try:
@@ -214,7 +226,8 @@ class Zygote:
             self.send({"op": "exited", "task": task, "error": f"fork failed: {exc.strerror}"})
             return
         if pid == 0:
-            child_main(fd, message, program, image, self.null, self.image_params, self.ruleset)
+            child_main(fd, message, program, image, self.null, self.image_params,
+                       self.ruleset, self.no_new_privs)  # fmt: skip
         os.close(fd)
         self.children[pid] = task
         self.pids[task] = pid
@@ -238,10 +251,12 @@ class Zygote:
 
     # -- the loop ------------------------------------------------------------------------
     def read_control(self) -> bool:
-        data, fds, _, _ = socket.recv_fds(self.control, RECV_BYTES, MAX_FDS_PER_RECV)
+        data, ancillary, _, _ = self.control.recvmsg(RECV_BYTES, FDS_SPACE)  # socket.recv_fds
         if not data:
             return False
-        self.fds.extend(fds)
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                self.fds.extend(array.array("i", payload[: len(payload) - len(payload) % 4]))
         self.buffer += data
         *lines, self.buffer = self.buffer.split(b"\n")
         for line in lines:
@@ -253,12 +268,12 @@ class Zygote:
         os.set_blocking(wake_w, False)
         signal.set_wakeup_fd(wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
-        selector = selectors.DefaultSelector()
-        selector.register(self.control, selectors.EVENT_READ, "control")
-        selector.register(wake_r, selectors.EVENT_READ, "child")
+        poller = select.epoll()  # not selectors: its Python layer is pages copied per spawn
+        poller.register(self.control.fileno(), select.EPOLLIN)
+        poller.register(wake_r, select.EPOLLIN)
         while True:
-            for key, _ in selector.select():
-                if key.data == "child":
+            for fd, _ in poller.poll():
+                if fd == wake_r:
                     os.read(wake_r, 4096)
                 elif not self.read_control():
                     return  # the orchestrator is gone: the children die with us
@@ -276,6 +291,10 @@ def main(argv: list[str]) -> None:
     die_with_parent()
     notes = namespaces.isolate()
     warm_up(image_params)
+    # The zygote never executes anything: no_new_privs on it costs nothing, and its
+    # children inherit it instead of each setting it (a ctypes call: ~90 page copies).
+    nnp_note = no_new_privileges()
+    notes += [nnp_note] if nnp_note else []
     ruleset, line = make_ruleset()  # after the warm-up: it read what it needed
     notes += [line, *probe_layers(ruleset)]
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the orchestrator

@@ -1,0 +1,69 @@
+"""Where a jailed task's CPU goes: the orchestrator, the zygote, the children.
+
+    .venv/bin/python bench/jail_cpu.py [--tasks 600]
+
+The claims program through run_task and the jail, as fast as it goes (sandbox_overhead's
+runner, 64 tasks at a time); prints CPU ms per task of each process (the orchestrator's
+os.times, the zygote's /proc/<pid>/stat, and the children the zygote reaped) and the page
+faults per task of the zygote and per child (in a forked child these are mostly
+copy-on-write page copies).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sandbox_overhead import runner_rate
+
+from orchestrator.program.jail.client import Jail
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+WARM_UP_TASKS = 5
+
+
+def proc_stat(pid: int) -> dict[str, int]:
+    """minflt, cminflt, utime, stime, cutime, cstime (ticks) of a process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    names = ("minflt", "cminflt", "_majflt", "_cmajflt", "ut", "st", "cut", "cst")
+    return {name: int(value) for name, value in zip(names, fields[7:15], strict=True)}
+
+
+async def measure(tasks: int) -> None:
+    jail = Jail()
+    try:
+        await runner_rate(WARM_UP_TASKS, jail, None)
+        zygote = jail._zygote.proc.pid  # type: ignore[union-attr]  # started by the warm-up
+        before, times_before = proc_stat(zygote), os.times()
+        rate = await runner_rate(tasks, jail, None)
+        after, times_after = proc_stat(zygote), os.times()
+    finally:
+        jail.close()
+
+    def per_task_ms(*keys: str) -> float:
+        return 1000 * sum(after[k] - before[k] for k in keys) / CLOCK_TICKS / tasks
+
+    orchestrator = sum(times_after[i] - times_before[i] for i in (0, 1)) * 1000 / tasks
+    zygote_ms, children_ms = per_task_ms("ut", "st"), per_task_ms("cut", "cst")
+    print(f"{tasks} jailed claims tasks, {rate:.0f} tasks/s; CPU ms per task: orchestrator "
+          f"{orchestrator:.2f}, zygote {zygote_ms:.2f}, children {children_ms:.2f} "
+          f"(user {per_task_ms('cut'):.2f}, sys {per_task_ms('cst'):.2f}), total "
+          f"{orchestrator + zygote_ms + children_ms:.2f}; page faults: zygote "
+          f"{(after['minflt'] - before['minflt']) / tasks:.0f} per task, "
+          f"{(after['cminflt'] - before['cminflt']) / tasks:.0f} per child")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=600)
+    asyncio.run(measure(parser.parse_args().tasks))
+
+
+if __name__ == "__main__":
+    main()
