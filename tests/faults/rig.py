@@ -305,6 +305,11 @@ class FaultRig:
             self.client.config_set("appendonly", "yes")  # turned on live, no restart
             self.server.appendonly = True
         self.start_nodes()
+        # Every node in the registry, not only those just started: after a Redis that came
+        # back empty (a scenario without persistence), live nodes re-register at their next
+        # heartbeat (every 5 s), and a batch submitted before that is refused at preflight.
+        every = [p.name for p in self.pools.pools.pools for _ in range(REPLICAS)]
+        self.wait_fresh(every, since=0.0)
         self.clear_cache()
 
     def assert_secret_not_logged(self) -> None:
