@@ -12,25 +12,43 @@ from __future__ import annotations
 import asyncio
 
 
-class LineBatcher:
-    """Queues encoded lines for one stream and writes each turn's lines as one chunk."""
+class TurnLines:
+    """Lines queued during one turn of the event loop, handed to `_send` as one chunk at
+    its end. Subclasses say how a chunk leaves."""
 
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self._writer = writer
+    def __init__(self) -> None:
         self._lines: list[bytes] = []
         self._scheduled = False
 
     def write(self, line: bytes) -> None:
+        """Queue one encoded line; it leaves with the rest of this turn's lines."""
         self._lines.append(line)
         if not self._scheduled:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self.flush)
 
     def flush(self) -> None:
+        """Send every queued line now."""
         self._scheduled = False
-        if self._lines and not self._writer.is_closing():
-            self._writer.write(b"".join(self._lines))
-        self._lines.clear()
+        if self._lines:
+            data = b"".join(self._lines)
+            self._lines.clear()
+            self._send(data)
+
+    def _send(self, data: bytes) -> None:
+        raise NotImplementedError
+
+
+class LineBatcher(TurnLines):
+    """Queues encoded lines for one stream and writes each turn's lines as one chunk."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        super().__init__()
+        self._writer = writer
+
+    def _send(self, data: bytes) -> None:
+        if not self._writer.is_closing():
+            self._writer.write(data)
 
     async def drain(self) -> None:
         """Wait while the stream's buffer is over its limit (lines still queued wait for

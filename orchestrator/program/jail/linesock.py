@@ -20,36 +20,24 @@ import socket
 from collections.abc import Callable
 
 from dicec.errors import WireFormatError
+from orchestrator.program.jail.batching import TurnLines
 from orchestrator.program.jail.protocol import MAX_LINE_BYTES
 
 RECV_BYTES = 1 << 20
 
 
-class LineSocket:
+class LineSocket(TurnLines):
     """Lines out (batched per loop turn) and in (one callback per line) on one socket."""
 
     def __init__(self, sock: socket.socket, limit: int = MAX_LINE_BYTES) -> None:
+        super().__init__()
         sock.setblocking(True)
         self._sock = sock
         self._limit = limit
-        self._lines: list[bytes] = []
-        self._scheduled = False
         self._broken = False
 
-    def write(self, line: bytes) -> None:
-        """Queue one encoded line; it leaves with the rest of this turn's lines."""
-        self._lines.append(line)
-        if not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
-
-    def flush(self) -> None:
-        """Send every queued line now (blocking until the socket has taken them)."""
-        self._scheduled = False
-        if not self._lines:
-            return
-        data = b"".join(self._lines)
-        self._lines.clear()
+    def _send(self, data: bytes) -> None:
+        """Blocking until the socket has taken the chunk."""
         if self._broken:
             return
         try:
