@@ -104,6 +104,9 @@ async def _two_batches() -> tuple[float, list[float], int]:
 def test_a_flooding_batch_delays_another_batchs_calls_by_its_share_only(pools):
     # No task of A is over its own share: only the batch's cap keeps the queue open for B.
     flood_s, latencies, held = asyncio.run(_two_batches())
+    print(
+        f"batch B's calls: {', '.join(f'{s:.2f}' for s in latencies)} s; A's flood {flood_s:.1f} s"
+    )
     assert held == FLOOD_CALLS - PER_BATCH
     assert flood_s >= FLOOD_CALLS * SLEEP_MS / 1000 / NOOP_PROCESSES
     bound_s = 2 * PER_BATCH * SLEEP_MS / 1000 + 0.5
