@@ -19,15 +19,14 @@ from _harness import ROOT  # noqa: F401 - puts the checkout on sys.path
 from rich.console import Console
 from rich.table import Table
 
+from dicec.units import BYTES_PER_MB
 from orchestrator.planning.callmix import litter_call_mix
 from orchestrator.planning.planner import plan_detailed
 from orchestrator.planning.profiles import load_profile
 from orchestrator.planning.simulator import SimConfig
+from scripts.cli.cost import LAYOUT_SEARCH_S  # `dicec plan --pools`'s search limit
+from scripts.cli.placement import MICRO
 from worker_models.pools import load_pools
-
-SEARCH_S = 30.0  # `dicec plan --pools`'s default
-MICRO = 1e6
-BYTES_PER_MB = 1e6
 
 
 def floats(text: str) -> list[float]:
@@ -40,7 +39,13 @@ def cell(photo_mb: float, price: float, mbps: float, tasks: int, deadline_s: flo
         link.bandwidth_mbps, link.price_per_gb = mbps, price
     mix = litter_call_mix(tasks).with_photo_bytes(round(photo_mb * BYTES_PER_MB))
     found = plan_detailed(
-        mix, load_profile(), None, deadline_s, config=SimConfig(), layout=layout, search_s=SEARCH_S
+        mix,
+        load_profile(),
+        None,
+        deadline_s,
+        config=SimConfig(),
+        layout=layout,
+        search_s=LAYOUT_SEARCH_S,
     )
     detection = next(p.site for p in found.pools.pools if "yolov8" in p.functions)
     return f"{detection} {found.simulated.cost_usd / tasks * MICRO:.0f}"
