@@ -104,9 +104,10 @@ def why_line(chosen: PlacementTried, tried: list[PlacementTried], tasks: int) ->
 
     def per_task(t: PlacementTried) -> str:
         compute = ((t.cost_usd or 0.0) - t.transfer_usd) / tasks * MICRO
+        minutes = (t.makespan_s or 0.0) / SECONDS_PER_MINUTE
         return (
             f"{placement_label(t)} (broker {t.broker}): {(t.cost_usd or 0.0) / tasks * MICRO:.0f}"
-            f" µ$ per task = {compute:.0f} compute over {(t.makespan_s or 0.0) / 60:.1f} min"
+            f" µ$ per task = {compute:.0f} compute over {minutes:.1f} min"
             f" + {t.transfer_usd / tasks * MICRO:.0f} for the bytes; {t.transfer_s / tasks:.3f}"
             " s of link per task"
         )
