@@ -19,6 +19,16 @@ PER_TASK = 8  # the flood's share: at most this many of its calls ahead of anoth
 NORMAL_CALLS = 3
 
 
+async def _timed_calls(hermod: Hermod) -> list[float]:
+    """NORMAL_CALLS noop calls one after another: each one's latency, seconds."""
+    latencies = []
+    for i in range(NORMAL_CALLS):
+        sent = time.perf_counter()
+        assert await hermod.call("noop", value=i, sleep_ms=SLEEP_MS) == {"value": i}
+        latencies.append(time.perf_counter() - sent)
+    return latencies
+
+
 async def _flood_and_normal() -> tuple[float, list[float], int]:
     """Seconds the flood took, each normal call's latency, calls the gate held."""
     update = {"cache_enabled": False, "fair_task_calls_per_queue": PER_TASK}
@@ -34,11 +44,7 @@ async def _flood_and_normal() -> tuple[float, list[float], int]:
             *(flood.call("noop", value=i, sleep_ms=SLEEP_MS) for i in range(FLOOD_CALLS))
         )
         await asyncio.sleep(0.2)  # the flood reaches the queue first
-        latencies = []
-        for i in range(NORMAL_CALLS):
-            sent = time.perf_counter()
-            assert await normal.call("noop", value=i, sleep_ms=SLEEP_MS) == {"value": i}
-            latencies.append(time.perf_counter() - sent)
+        latencies = await _timed_calls(normal)
         assert await flooding == [{"value": i} for i in range(FLOOD_CALLS)]
         return time.perf_counter() - start, latencies, dispatcher.stats["held_for_fairness"]
     finally:
@@ -86,12 +92,7 @@ async def _two_batches() -> tuple[float, list[float], int]:
             )
         )
         await asyncio.sleep(0.2)
-        latencies = []
-        other = Hermod(b, "batch-b", 1)
-        for i in range(NORMAL_CALLS):
-            sent = time.perf_counter()
-            assert await other.call("noop", value=i, sleep_ms=SLEEP_MS) == {"value": i}
-            latencies.append(time.perf_counter() - sent)
+        latencies = await _timed_calls(Hermod(b, "batch-b", 1))
         assert len(await flooding) == FLOOD_TASKS * per_task
         return time.perf_counter() - start, latencies, a.stats["held_for_fairness"]
     finally:

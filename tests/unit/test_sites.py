@@ -35,6 +35,16 @@ def edge_cloud(mbps: float) -> PoolsFile:
     return pools
 
 
+def one_photo_yolov8_in_the_cloud() -> tuple[CallMix, PoolsFile]:
+    """One yolov8 call on a 1-MB photo taken at the edge, served in the cloud at 8 Mbit/s
+    (1 MB = 1 s on the wire)."""
+    mix = CallMix(tasks=[litter_task(0, False, image_bytes=MB)])
+    pools = edge_cloud(8.0)
+    pools.pool("cloud").functions = ["blip2", "yolov8"]
+    pools.pool("edge").functions = ["depth"]
+    return mix, pools
+
+
 def test_old_pools_files_are_one_site_and_dump_as_before() -> None:
     pools = load_pools("local")
     assert pools.sites() == {"cloud"} and not pools.is_multi_site()
@@ -115,10 +125,7 @@ def test_cost_report_bills_the_bytes_that_crossed_the_link() -> None:
 
 def test_simulated_remote_call_pays_latency_and_bandwidth() -> None:
     profile = load_profile()
-    mix = CallMix(tasks=[litter_task(0, False, image_bytes=MB)])  # one yolov8 call
-    pools = edge_cloud(8.0)  # 1 MB = 1 s on the wire
-    pools.pool("cloud").functions = ["blip2", "yolov8"]
-    pools.pool("edge").functions = ["depth"]
+    mix, pools = one_photo_yolov8_in_the_cloud()
     rtt_s = 0.02
     service_gap = profile.service_s("A6000", "yolov8") - profile.service_s("JetsonOrin", "yolov8")
     # The issue's model: latency + bytes / bandwidth (the image's GET), and the reply's
@@ -202,10 +209,7 @@ def test_photo_size_scales_the_photos_and_their_crops() -> None:
 
 def test_a_broker_away_from_the_images_uploads_each_photo_once() -> None:
     profile = load_profile()
-    mix = CallMix(tasks=[litter_task(0, False, image_bytes=MB)])  # one yolov8 call
-    pools = edge_cloud(8.0)  # 1 MB = 1 s on the wire
-    pools.pool("cloud").functions = ["blip2", "yolov8"]
-    pools.pool("edge").functions = ["depth"]
+    mix, pools = one_photo_yolov8_in_the_cloud()
     at_edge = simulate(mix, profile, pools)
     pools.broker_at = "cloud"
     in_cloud = simulate(mix, profile, pools)
