@@ -79,14 +79,15 @@ def transfer_costs(meta: BatchMeta, traces: list[CallTrace]) -> list[TransferCos
         ]
         uploaded = list(photos.values()) if {broker, meta.images_at} == set(link.between) else []
         sizes = [t.transfer_bytes for t in shipped] + uploaded
+        nbytes = sum(sizes)
         rows.append(
             TransferCost(
                 link=f"{link.between[0]}<->{link.between[1]}",
                 calls=len(shipped),
                 uploads=len(uploaded),
-                bytes=sum(sizes),
+                bytes=nbytes,
                 price_per_gb=link.price_per_gb,
-                cost_usd=sum(sizes) / BYTES_PER_GB * link.price_per_gb,
+                cost_usd=nbytes / BYTES_PER_GB * link.price_per_gb,
                 transfer_s=sum(link_transfer_s(link, n) for n in sizes),
             )
         )

@@ -42,6 +42,8 @@ def enter_jail(
     `no_new_privs_inherited`: the zygote set PR_SET_NO_NEW_PRIVS on itself (a fork keeps
     it, and nothing can clear it), so this process need not set it again. Landlock (with
     the zygote's `ruleset`) needs it set first."""
+    if ruleset is not None:
+        guards.keep_statm_open()  # for the rlimits and the memory guard, after /proc closes
     notes = rlimits.apply_rlimits(limits)
     note = rlimits.drop_root()
     if note:
@@ -52,7 +54,6 @@ def enter_jail(
             notes.append(note)
     if ruleset is not None:
         try:
-            guards.keep_statm_open()  # the memory guard's reads, after /proc is closed
             landlock.restrict_self(ruleset)
         except OSError as exc:
             notes.append(f"landlock: {exc.strerror}: reads are not limited")

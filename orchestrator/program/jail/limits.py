@@ -16,6 +16,8 @@ import resource
 import signal
 from dataclasses import dataclass
 
+from orchestrator.program.sandbox.guards import STATM_SIZE, statm_bytes
+
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 PR_GET_NO_NEW_PRIVS = 39
@@ -26,7 +28,6 @@ CPU_SLACK_S = 1  # the hard CPU limit (SIGKILL) this long after the soft one (SI
 CPU_SHARE_OF_WALL = 0.5  # a task mostly waits for its calls: CPU past half its wall is a loop
 MIN_CPU_S = 1
 UNPRIVILEGED_USER = "nobody"
-PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
@@ -59,11 +60,7 @@ def die_with_parent() -> None:
 
 
 def current_address_space_bytes() -> int:
-    fd = os.open("/proc/self/statm", os.O_RDONLY)  # not open(): no io objects in a child
-    try:
-        return int(os.read(fd, 256).split()[0]) * PAGE_BYTES
-    finally:
-        os.close(fd)
+    return statm_bytes(STATM_SIZE)
 
 
 def apply_rlimits(limits: ChildLimits) -> list[str]:

@@ -39,6 +39,7 @@ MIB = 1024 * 1024
 STATM_PATH = "/proc/self/statm"  # "size resident shared ...", in pages
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 STATM_READ_BYTES = 256
+STATM_SIZE, STATM_RESIDENT = 0, 1  # its fields: mapped pages, resident pages
 
 
 _statm_fd: int | None = None  # a jailed child's own statm, opened before Landlock
@@ -51,19 +52,25 @@ def keep_statm_open() -> None:
     _statm_fd = os.open(STATM_PATH, os.O_RDONLY | os.O_CLOEXEC)
 
 
+def statm_bytes(field: int) -> int:
+    """One field of /proc/self/statm (0 mapped size, 1 resident), in bytes; through the
+    descriptor kept open when there is one. OSError without /proc."""
+    if _statm_fd is not None:
+        return int(os.pread(_statm_fd, STATM_READ_BYTES, 0).split()[field]) * PAGE_BYTES
+    fd = os.open(STATM_PATH, os.O_RDONLY)  # not open(): no io objects in a jailed child
+    try:
+        return int(os.read(fd, STATM_READ_BYTES).split()[field]) * PAGE_BYTES
+    finally:
+        os.close(fd)
+
+
 def process_rss() -> int:
     """Resident memory of this process in bytes. One read of /proc/self/statm: a jailed
     child measures itself at every task start, and psutil's Process costs it ~0.5 ms."""
-    if _statm_fd is not None:
-        return int(os.pread(_statm_fd, STATM_READ_BYTES, 0).split()[1]) * PAGE_BYTES
     try:
-        fd = os.open(STATM_PATH, os.O_RDONLY)
+        return statm_bytes(STATM_RESIDENT)
     except OSError:
         return _psutil_rss()  # no /proc (macOS: the in-process runner)
-    try:
-        return int(os.read(fd, STATM_READ_BYTES).split()[1]) * PAGE_BYTES
-    finally:
-        os.close(fd)
 
 
 def _psutil_rss() -> int:
