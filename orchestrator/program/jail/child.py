@@ -1,7 +1,7 @@
 """The forked child: jail itself, run one task's program, report, exit.
 
-Order matters. Everything that needs a new file descriptor or socket (the event loop's
-self-pipe; /dev/null is the zygote's) is made first; then the rlimits, dropping root,
+Order matters. Everything that needs a new file descriptor (the event loop's epoll and
+eventfd, jail.child_loop; /dev/null is the zygote's) is made first; then the rlimits, dropping root,
 no-new-privileges and the seccomp filter; only then does the task's stream wrap its
 inherited socket and program code run. The
 child ends with os._exit: no finaliser, atexit hook or stray thread runs after `done`,
@@ -21,6 +21,7 @@ from dicec.errors import ProgramResourceError
 from orchestrator.program.execute import run_on_image
 from orchestrator.program.jail import landlock, seccomp
 from orchestrator.program.jail import limits as rlimits
+from orchestrator.program.jail.child_loop import ChildLoop
 from orchestrator.program.jail.unchecked import UncheckedProgram, run_unchecked
 from orchestrator.program.jail.wire_hermod import ImageParams, SocketHermod
 from orchestrator.program.sandbox import guards
@@ -145,8 +146,7 @@ def child_main(
         keep_only(null, fd, *([ruleset.fd] if ruleset else []))
         rlimits.die_with_parent()
         os.nice(CHILD_NICENESS)  # the zygote and the orchestrator first: they serve all tasks
-        loop = asyncio.new_event_loop()  # its self-pipe is a socketpair: before seccomp
-        asyncio.set_event_loop(loop)
+        loop = ChildLoop()  # its epoll and eventfd: before seccomp
         lim = spawn["limits"]
         enter_jail(
             rlimits.ChildLimits(lim["wall_s"], lim["memory_mb"], lim.get("cpu_s")),

@@ -34,6 +34,7 @@ from PIL import Image
 from dicec.errors import DicecError
 from orchestrator.program.jail import landlock, namespaces, seccomp
 from orchestrator.program.jail.child import child_main, enter_jail, serve
+from orchestrator.program.jail.child_loop import ChildLoop
 from orchestrator.program.jail.leanfork import lean_fork
 from orchestrator.program.jail.limits import (
     ChildLimits,
@@ -42,7 +43,8 @@ from orchestrator.program.jail.limits import (
     no_new_privileges,
     unprivileged_user,
 )
-from orchestrator.program.jail.protocol import MAX_LINE_BYTES, decode, encode
+from orchestrator.program.jail.linesock import LineSocket
+from orchestrator.program.jail.protocol import decode, encode
 from orchestrator.program.jail.unchecked import UncheckedProgram, compile_unchecked
 from orchestrator.program.jail.wire_hermod import ImageParams, SocketHermod
 from orchestrator.program.sandbox.programs import CompiledProgram, Limits, compile_program
@@ -68,7 +70,11 @@ def warm_up(image_params: ImageParams) -> None:
         unprivileged_user()
     import concurrent.futures.thread  # noqa: F401
 
-    asyncio.run(_warm_run(image_params))
+    loop = ChildLoop()  # the children's loop: its code warmed up here too
+    try:
+        loop.run_until_complete(_warm_run(image_params))
+    finally:
+        loop.close()
 
 
 WARM_UP_PROGRAM = """
@@ -87,18 +93,22 @@ async def execute_query(image_filename):
 """
 
 
+def _warm_up_result(name: str) -> Any:
+    return [{"x": 0, "y": 0, "width": 2, "height": 2}] if name == "glip" else {"answer": "a"}
+
+
 class _WarmUpHermod:
     """Answers the warm-up program's calls in this process (nothing is sent)."""
 
     async def call(self, name: str, **kwargs: Any) -> Any:
         for value in kwargs.values():
             image_to_ref(value, {})
-        return [{"x": 0, "y": 0, "width": 2, "height": 2}] if name == "glip" else {"answer": "a"}
+        return _warm_up_result(name)
 
 
 async def _warm_run(image_params: ImageParams) -> None:
-    """Run a typical program several times through the child's own wire path (streams,
-    SocketHermod, JSON), so that what a process builds lazily on first use (caches,
+    """Run a typical program several times through the child's own wire path (its loop,
+    SocketHermod, JSON lines), so that what a process builds lazily on first use (caches,
     schemas, stand-ins, the interpreter's specialised bytecode) is built here once and
     shared by every child instead of being rebuilt, page by copied page, in each."""
     from orchestrator.program.execute import run_on_image
@@ -117,16 +127,20 @@ async def _warm_wire_run(
     """One run as a child does it, with this loop playing the orchestrator's end."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     hermod = SocketHermod(theirs, image_params)  # its writes block: messages are small here
-    run = asyncio.ensure_future(serve(program, hermod, spawn, image))
-    o_reader, o_writer = await asyncio.open_unix_connection(sock=ours, limit=MAX_LINE_BYTES)
-    while (line := await o_reader.readline()) and decode(line).get("t") == "call":
+    orchestrator_end = LineSocket(ours)
+
+    def answer(line: bytes) -> None:
         message = decode(line)
-        result = await _WarmUpHermod().call(message["name"])
-        o_writer.write(encode({"t": "reply", "id": message["id"], "ok": True, "result": result}))
-    await run
+        if message.get("t") == "call":
+            reply = {"t": "reply", "id": message["id"], "ok": True}
+            orchestrator_end.write(encode({**reply, "result": _warm_up_result(message["name"])}))
+
+    reading = asyncio.ensure_future(orchestrator_end.read_lines(answer))
+    await serve(program, hermod, spawn, image)
     await asyncio.sleep(0)  # the cancelled listener lets go of the socket
     theirs.close()
-    o_writer.close()
+    await reading  # ends with the child's end closed
+    ours.close()
 
 
 def make_ruleset() -> tuple[landlock.Ruleset | None, str]:
