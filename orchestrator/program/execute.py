@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from PIL import Image
 
 from orchestrator.program.imagepatch import blocking_runner, build_image_patch_class
-from orchestrator.program.sandbox.programs import CompiledProgram, Limits, ProgramRun, run_program
+from orchestrator.program.sandbox.programs import CompiledProgram, Limits, PreparedRun, ProgramRun
 from orchestrator.program.viper import PROGRAM_GLOBALS
 
 
@@ -24,6 +24,22 @@ class CallsModule(Protocol):
     """What a program's `import hermod` is: an object with `await call(name, **kwargs)`."""
 
     call: Callable[..., Awaitable[Any]]
+
+
+def prepare_on_image(
+    program: CompiledProgram,
+    hermod: CallsModule,
+    loop: asyncio.AbstractEventLoop,
+    limits: Limits | None = None,
+) -> PreparedRun:
+    """A run of `program` whose hermod and ImagePatch go through `hermod.call` (ImagePatch's
+    blocking form, for serial programs in a worker thread, waits on `loop`)."""
+    image_patch = build_image_patch_class(hermod.call, blocking_runner(loop))
+    return program.prepare(
+        modules={"hermod": hermod},
+        extra_globals={**PROGRAM_GLOBALS, "ImagePatch": image_patch},
+        limits=limits,
+    )
 
 
 async def run_on_image(
@@ -35,13 +51,6 @@ async def run_on_image(
     executor: Executor | None = None,
 ) -> ProgramRun:
     """Run a compiled program on one image, its hermod and ImagePatch on `hermod.call`."""
-    image_patch = build_image_patch_class(hermod.call, blocking_runner(asyncio.get_running_loop()))
-    return await run_program(
-        program,
-        modules={"hermod": hermod},
-        image_path=str(image_path),
-        image=image,
-        extra_globals={**PROGRAM_GLOBALS, "ImagePatch": image_patch},
-        limits=limits,
-        executor=executor,
-    )
+    prepared = prepare_on_image(program, hermod, asyncio.get_running_loop(), limits)
+    prepared.start(str(image_path), image)
+    return await prepared.run(executor)

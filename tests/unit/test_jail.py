@@ -254,3 +254,34 @@ def test_a_programs_own_error_keeps_its_type_and_message(jail: Jail, kind: str) 
     )
     assert not outcome.ok
     assert outcome.error_type == kind and outcome.error.startswith("no car in scene.jpg")
+
+
+def test_each_task_starts_a_pristine_copy_of_its_programs_prepared_run(jail: Jail) -> None:
+    """The zygote prepares one run per program and never runs it: what a task leaves in
+    its namespace, output or random generator is gone for the next task of the program."""
+    source = """
+        import random
+
+        def execute_command(image):
+            global runs
+            try:
+                runs += 1
+            except NameError:
+                runs = 1
+            print(f"run {runs}")
+            return {"runs": runs, "draw": random.random()}
+        """
+    program = compile_program(textwrap.dedent(source), "prepared.py", LIMITS)
+    image = tracked()
+
+    async def main():
+        return [
+            await run_task(program, "scene.jpg", _loader(image), AnsweringBackend(),
+                           limits=LIMITS, jail=jail, task_index=i)  # fmt: skip
+            for i in range(3)
+        ]
+
+    outcomes = asyncio.run(main())
+    assert [o.value["runs"] for o in outcomes] == [1, 1, 1], [o.error for o in outcomes]
+    assert [o.printed for o in outcomes] == [["run 1"]] * 3
+    assert len({o.value["draw"] for o in outcomes}) == 3  # each child reseeds from the OS

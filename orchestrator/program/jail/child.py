@@ -1,9 +1,10 @@
 """The forked child: jail itself, run one task's program, report, exit.
 
 Order matters. Everything that needs a new file descriptor (the event loop's epoll and
-eventfd, jail.child_loop; /dev/null is the zygote's) is made first; then the rlimits, dropping root,
-no-new-privileges and the seccomp filter; only then does the task's stream wrap its
-inherited socket and program code run. The
+eventfd, jail.child_loop; /dev/null is the zygote's) is made first; then the rlimits,
+dropping root, no-new-privileges, Landlock and the seccomp filter; only then does program
+code run. A checked program's run arrives ready (PreparedTask, made by the zygote before
+the fork): the child gives it its image and socket and starts it. The
 child ends with os._exit: no finaliser, atexit hook or stray thread runs after `done`,
 and the parent kills it at its deadline whatever it does.
 """
@@ -15,17 +16,18 @@ import asyncio
 import os
 import signal
 import socket
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from dicec.errors import ProgramResourceError
-from orchestrator.program.execute import run_on_image
+from orchestrator.program.execute import prepare_on_image
 from orchestrator.program.jail import landlock, seccomp
 from orchestrator.program.jail import limits as rlimits
 from orchestrator.program.jail.child_loop import ChildLoop
 from orchestrator.program.jail.unchecked import UncheckedProgram, run_unchecked
 from orchestrator.program.jail.wire_hermod import ImageParams, SocketHermod
 from orchestrator.program.sandbox import guards
-from orchestrator.program.sandbox.programs import CompiledProgram, Limits
+from orchestrator.program.sandbox.programs import CompiledProgram, Limits, PreparedRun
 
 EXIT_OK = 0
 EXIT_CHILD_FAILED = 70  # the child's own machinery failed (not the program)
@@ -93,15 +95,31 @@ def failure(exc: BaseException) -> dict[str, Any]:
             "printed": printed}  # fmt: skip
 
 
-async def serve(
-    program: CompiledProgram | UncheckedProgram | BaseException,
-    hermod: SocketHermod,
-    spawn: dict[str, Any],
-    image: Any,
-) -> None:
+@dataclass
+class PreparedTask:
+    """A checked program's run with the hermod and loop it runs on, prepared by the zygote
+    once per program and limits (PreparedRun says why); each child starts its own copy."""
+
+    run: PreparedRun
+    hermod: SocketHermod
+    loop: ChildLoop
+
+
+Job = PreparedTask | UncheckedProgram | BaseException  # a compile error is the task's error
+
+
+def prepare_task(
+    program: CompiledProgram, image_params: ImageParams, limits: dict[str, Any]
+) -> PreparedTask:
+    loop = ChildLoop()  # its descriptors are made in each child
+    hermod = SocketHermod(image_params)  # its socket too
+    return PreparedTask(prepare_on_image(program, hermod, loop, Limits(**limits)), hermod, loop)
+
+
+async def serve(job: Job, hermod: SocketHermod, spawn: dict[str, Any], image: Any) -> None:
     """Run the program while listening for call replies; send `done`."""
     listener = asyncio.ensure_future(hermod.listen())
-    run = asyncio.ensure_future(_run(program, hermod, spawn, image))
+    run = asyncio.ensure_future(_run(job, hermod, spawn, image))
     await asyncio.wait({listener, run}, return_when=asyncio.FIRST_COMPLETED)
     if not run.done():
         return  # the orchestrator went away: nobody to tell
@@ -118,24 +136,18 @@ async def serve(
     await hermod.drain()
 
 
-async def _run(
-    program: CompiledProgram | UncheckedProgram | BaseException,
-    hermod: SocketHermod,
-    spawn: dict[str, Any],
-    image: Any,
-) -> Any:
-    if isinstance(program, BaseException):
-        raise program
-    if isinstance(program, UncheckedProgram):
-        return await run_unchecked(program, hermod, spawn["image_path"], image)
-    limits = Limits(**spawn["limits"])
-    return await run_on_image(program, hermod, spawn["image_path"], image, limits)
+async def _run(job: Job, hermod: SocketHermod, spawn: dict[str, Any], image: Any) -> Any:
+    if isinstance(job, BaseException):
+        raise job
+    if isinstance(job, UncheckedProgram):
+        return await run_unchecked(job, hermod, spawn["image_path"], image)
+    job.run.start(spawn["image_path"], image)
+    return await job.run.run()
 
 
 def child_main(
-    fd: int, spawn: dict[str, Any], program: CompiledProgram | UncheckedProgram | BaseException,
-    image: Any, null: int, image_params: ImageParams, ruleset: landlock.Ruleset | None = None,
-    no_new_privs_inherited: bool = False,
+    fd: int, spawn: dict[str, Any], job: Job, image: Any, null: int, image_params: ImageParams,
+    ruleset: landlock.Ruleset | None = None, no_new_privs_inherited: bool = False,
 ) -> NoReturn:  # fmt: skip
     """The whole life of a task's process, from fork to os._exit."""
     code = EXIT_OK
@@ -146,23 +158,18 @@ def child_main(
         keep_only(null, fd, *([ruleset.fd] if ruleset else []))
         rlimits.die_with_parent()
         os.nice(CHILD_NICENESS)  # the zygote and the orchestrator first: they serve all tasks
-        loop = ChildLoop()  # its epoll and eventfd: before seccomp
+        prepared = isinstance(job, PreparedTask)
+        loop = job.loop if prepared else ChildLoop()
+        loop.open()  # its epoll and eventfd: before seccomp
+        hermod = job.hermod if prepared else SocketHermod(image_params)
+        hermod.attach(socket.socket(fileno=fd))  # inherited: no new socket in the jail
         lim = spawn["limits"]
         enter_jail(
             rlimits.ChildLimits(lim["wall_s"], lim["memory_mb"], lim.get("cpu_s")),
             ruleset,
             no_new_privs_inherited=no_new_privs_inherited,
         )
-        loop.run_until_complete(_connect_and_serve(fd, program, spawn, image, image_params))
+        loop.run_until_complete(serve(job, hermod, spawn, image))  # the whole task, one run
     except BaseException:  # noqa: BLE001 - nothing may escape a forked child
         code = EXIT_CHILD_FAILED
     os._exit(code)
-
-
-async def _connect_and_serve(
-    fd: int, program: CompiledProgram | UncheckedProgram | BaseException, spawn: dict[str, Any],
-    image: Any, image_params: ImageParams,
-) -> None:  # fmt: skip
-    """The task's calls go over the inherited socket (no new socket: allowed in the jail);
-    one run of the loop for the whole task."""
-    await serve(program, SocketHermod(socket.socket(fileno=fd), image_params), spawn, image)

@@ -38,13 +38,24 @@ class ChildLoop(asyncio.AbstractEventLoop):
         self._ready: collections.deque[events.Handle] = collections.deque()
         self._timers: list[events.TimerHandle] = []  # a heap, by when
         self._readers: dict[int, events.Handle] = {}
-        self._epoll = select.epoll()
-        self._wake = os.eventfd(0, WAKE)  # a thread's call_soon_threadsafe ends the poll
-        self._epoll.register(self._wake, select.EPOLLIN)
+        self._epoll: select.epoll | None = None  # opened by open(), in the process it runs in
+        self._wake = -1  # an eventfd: a thread's call_soon_threadsafe ends the poll
         self._executor: Executor | None = None
         self._running = False
         self._stopping = False
         self._closed = False
+
+    def open(self) -> select.epoll:
+        """Make the loop's descriptors now (a jailed child: before seccomp). A zygote
+        builds its children's loop without them: an epoll shared by two processes would
+        tell one about the other's sockets."""
+        if self._epoll is None:
+            if self._closed:
+                raise RuntimeError("this event loop is closed")
+            self._epoll = select.epoll()
+            self._wake = os.eventfd(0, WAKE)
+            self._epoll.register(self._wake, select.EPOLLIN)
+        return self._epoll
 
     # -- what futures, tasks and a program's asyncio call ---------------------------------
     def time(self) -> float:
@@ -61,7 +72,7 @@ class ChildLoop(asyncio.AbstractEventLoop):
         self, callback: Callable[..., object], *args: Any, context: Context | None = None
     ) -> events.Handle:
         handle = self.call_soon(callback, *args, context=context)  # deque.append is atomic
-        with contextlib.suppress(OSError):  # closed: the task is over anyway
+        with contextlib.suppress(OSError):  # not open yet: runs when it is; closed: too late
             os.eventfd_write(self._wake, 1)
         return handle
 
@@ -108,11 +119,11 @@ class ChildLoop(asyncio.AbstractEventLoop):
 
     def add_reader(self, fd: int, callback: Callable[..., object], *args: Any) -> None:
         self.remove_reader(fd)
+        self.open().register(fd, select.EPOLLIN)
         self._readers[fd] = events.Handle(callback, args, self, None)
-        self._epoll.register(fd, select.EPOLLIN)
 
     def remove_reader(self, fd: int) -> bool:
-        if self._readers.pop(fd, None) is None:
+        if self._readers.pop(fd, None) is None or self._epoll is None:
             return False
         with contextlib.suppress(OSError):  # closed already: epoll forgot it then
             self._epoll.unregister(fd)
@@ -139,11 +150,12 @@ class ChildLoop(asyncio.AbstractEventLoop):
     def run_forever(self) -> None:
         if self._running:
             raise RuntimeError("this event loop is already running")
+        epoll = self.open()
         self._running = True
         events._set_running_loop(self)
         try:
             while not self._stopping:
-                self._run_once()
+                self._run_once(epoll)
         finally:
             self._stopping = False
             self._running = False
@@ -163,12 +175,13 @@ class ChildLoop(asyncio.AbstractEventLoop):
             raise RuntimeError("cannot close a running event loop")
         if not self._closed:
             self._closed = True
-            self._epoll.close()
-            os.close(self._wake)
+            if self._epoll is not None:
+                self._epoll.close()
+                os.close(self._wake)
             if self._executor is not None:
                 self._executor.shutdown(wait=False)
 
-    def _run_once(self) -> None:
+    def _run_once(self, epoll: select.epoll) -> None:
         """Wait for a reader, a thread's callback or the next timer; run what is ready
         now (callbacks scheduled meanwhile wait for the next turn, as in asyncio)."""
         timers = self._timers
@@ -180,7 +193,7 @@ class ChildLoop(asyncio.AbstractEventLoop):
             timeout = max(0.0, timers[0].when() - self.time())
         else:
             timeout = -1.0
-        for fd, _ in self._epoll.poll(timeout):
+        for fd, _ in epoll.poll(timeout):
             if fd == self._wake:
                 with contextlib.suppress(BlockingIOError):
                     os.eventfd_read(self._wake)

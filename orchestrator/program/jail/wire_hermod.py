@@ -34,18 +34,30 @@ def _error_from(reply: dict[str, Any]) -> DicecError:
 class SocketHermod:
     """One task's calls, over its socket."""
 
-    def __init__(self, sock: socket.socket, image_params: ImageParams) -> None:
+    def __init__(self, image_params: ImageParams, sock: socket.socket | None = None) -> None:
         self._image_params = image_params
-        self._out = LineSocket(sock)
+        self._out: LineSocket | None = None
         self._next_id = 0
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        if sock is not None:
+            self.attach(sock)
+
+    def attach(self, sock: socket.socket) -> None:
+        """The task's socket (a zygote prepares its hermod before the task has one)."""
+        self._out = LineSocket(sock)
+
+    @property
+    def _wire(self) -> LineSocket:
+        if self._out is None:
+            raise RuntimeError("this hermod has no socket yet")
+        return self._out
 
     def send(self, message: dict[str, Any]) -> None:
-        self._out.write(encode(message))
+        self._wire.write(encode(message))
 
     async def drain(self) -> None:
         """Every queued message on the wire (the process exits next)."""
-        self._out.flush()
+        self._wire.flush()
 
     async def call(self, name: str, **kwargs: Any) -> Any:
         """Call catalogue function `name` through the orchestrator; returns its result."""
@@ -62,7 +74,7 @@ class SocketHermod:
             raise CallValidationError(f"{name}: arguments are not JSON data: {exc}") from None
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[call_id] = future
-        self._out.write(line)
+        self._wire.write(line)
         reply = await future
         if not reply.get("ok"):
             raise _error_from(reply)
@@ -70,7 +82,7 @@ class SocketHermod:
 
     async def listen(self) -> None:
         """Resolve each reply's future; the orchestrator closing the socket ends the task."""
-        await self._out.read_lines(self._on_reply)
+        await self._wire.read_lines(self._on_reply)
         raise SystemExit(3)  # the orchestrator is gone: nothing to report to
 
     def _on_reply(self, line: bytes) -> None:

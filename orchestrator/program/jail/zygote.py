@@ -33,7 +33,14 @@ from PIL import Image
 
 from dicec.errors import DicecError
 from orchestrator.program.jail import landlock, namespaces, seccomp
-from orchestrator.program.jail.child import child_main, enter_jail, serve
+from orchestrator.program.jail.child import (
+    Job,
+    PreparedTask,
+    child_main,
+    enter_jail,
+    prepare_task,
+    serve,
+)
 from orchestrator.program.jail.child_loop import ChildLoop
 from orchestrator.program.jail.leanfork import lean_fork
 from orchestrator.program.jail.limits import (
@@ -46,7 +53,7 @@ from orchestrator.program.jail.limits import (
 from orchestrator.program.jail.linesock import LineSocket
 from orchestrator.program.jail.protocol import decode, encode
 from orchestrator.program.jail.unchecked import UncheckedProgram, compile_unchecked
-from orchestrator.program.jail.wire_hermod import ImageParams, SocketHermod
+from orchestrator.program.jail.wire_hermod import ImageParams
 from orchestrator.program.sandbox.programs import CompiledProgram, Limits, compile_program
 from worker_models.imageref import ImageRef, TrackedImage, encode_png, image_to_ref
 
@@ -118,15 +125,15 @@ async def _warm_run(image_params: ImageParams) -> None:
     await run_on_image(program, _WarmUpHermod(), "warm.jpg", image)
     spawn = {"image_path": "warm.jpg", "limits": dataclasses.asdict(program.limits)}
     for _ in range(WARM_UP_RUNS):
-        await _warm_wire_run(program, image, spawn, image_params)
+        job = prepare_task(program, image_params, spawn["limits"])  # a run starts once
+        await _warm_wire_run(job, image, spawn)
 
 
-async def _warm_wire_run(
-    program: Program, image: TrackedImage, spawn: dict[str, Any], image_params: ImageParams
-) -> None:
+async def _warm_wire_run(job: PreparedTask, image: TrackedImage, spawn: dict[str, Any]) -> None:
     """One run as a child does it, with this loop playing the orchestrator's end."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    hermod = SocketHermod(theirs, image_params)  # its writes block: messages are small here
+    hermod = job.hermod
+    hermod.attach(theirs)  # its writes block: messages are small here
     orchestrator_end = LineSocket(ours)
 
     def answer(line: bytes) -> None:
@@ -136,7 +143,7 @@ async def _warm_wire_run(
             orchestrator_end.write(encode({**reply, "result": _warm_up_result(message["name"])}))
 
     reading = asyncio.ensure_future(orchestrator_end.read_lines(answer))
-    await serve(program, hermod, spawn, image)
+    await serve(job, hermod, spawn, image)
     await asyncio.sleep(0)  # the cancelled listener lets go of the socket
     theirs.close()
     await reading  # ends with the child's end closed
@@ -184,6 +191,7 @@ class Zygote:
         self.null = os.open(os.devnull, os.O_RDWR)  # each child's stdio, opened once here
         self.no_new_privs = has_no_new_privileges()  # set in main: every child inherits it
         self.programs: dict[str, Program] = {}
+        self.jobs: dict[tuple[str, str], Job] = {}  # (program key, its limits): never run here
         self.images: dict[str, TrackedImage] = {}
         self.children: dict[int, str] = {}  # pid -> task id, until reaped
         self.pids: dict[str, int] = {}
@@ -197,10 +205,12 @@ class Zygote:
     def on_message(self, message: dict[str, Any]) -> None:
         op = message.get("op")
         if op == "program":
+            self._forget_jobs(message["key"])
             self.programs[message["key"]] = self._compile(message)
         elif op == "image":
             self.images[message["digest"]] = self._image(message)
         elif op == "forget":
+            self._forget_jobs(message.get("key", ""))
             self.programs.pop(message.get("key", ""), None)
             self.images.pop(message.get("digest", ""), None)
         elif op == "spawn":
@@ -226,11 +236,31 @@ class Zygote:
         image = Image.frombytes(message["mode"], tuple(message["size"]), pixels)
         return TrackedImage.wrap(image, ImageRef(message["digest"]))
 
+    def _forget_jobs(self, key: str) -> None:
+        for job_key in [k for k in self.jobs if k[0] == key]:
+            del self.jobs[job_key]
+
+    def _job(self, key: str, limits: dict[str, Any]) -> Job:
+        """What a child of this program runs: a checked program's run is prepared once per
+        program and limits, here, and never run here (each child starts its own copy)."""
+        job_key = (key, encode(limits).decode())
+        job = self.jobs.get(job_key)
+        if job is None:
+            program = self.programs.get(key)
+            if program is None:
+                return RuntimeError("program not sent to the jail")
+            if not isinstance(program, CompiledProgram):
+                return program  # unchecked (rules off, tests only) or its compile error
+            try:
+                job = prepare_task(program, self.image_params, limits)
+            except (DicecError, TypeError, ValueError) as exc:
+                return exc  # the task's error, once it has a process to fail in
+            self.jobs[job_key] = job
+        return job
+
     def spawn(self, message: dict[str, Any], fd: int) -> None:
         task = message["task"]
-        program = self.programs.get(message["key"])
-        if program is None:
-            program = RuntimeError("program not sent to the jail")
+        program = self._job(message["key"], message["limits"])
         image = self.images.get(message["digest"])
         gc.freeze()  # what exists now is shared with the child, never copied by its gc
         try:

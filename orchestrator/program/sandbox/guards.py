@@ -87,14 +87,20 @@ class TaskGuard:
         self.memory_bytes = memory_mb * MIB
         self.max_recursion = max_recursion
         self.filename = filename
-        self.deadline = time.monotonic() + wall_s
-        self.loop_thread = threading.get_ident()
-        self.rss_start = process_rss()
         self.countdown = CHECK_EVERY_STEPS
         self.depth = 0
-        self.last_memory_check = time.monotonic()
         self.tripped: DicecError | None = None
         self.finished = False
+        self.start()
+
+    def start(self) -> None:
+        """The task's clock and memory baseline begin now: at construction, and again when
+        a guard built ahead (a jail's prepared run) gets its task."""
+        now = time.monotonic()
+        self.deadline = now + self.wall_s
+        self.last_memory_check = now
+        self.loop_thread = threading.get_ident()
+        self.rss_start = process_rss()
 
     # -- steps ------------------------------------------------------------------------------
     def tick(self) -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import random
 import types
 from typing import Any
-
-from PIL import Image
 
 from dicec.errors import ProgramError, SandboxViolation
 from orchestrator.program.dialect import ASYNC_SUFFIX, MODEL_METHODS
@@ -20,6 +19,7 @@ from orchestrator.program.sandbox.modules import (
     is_program_owned,
 )
 from orchestrator.program.sandbox.runtime import (
+    TaskImage,
     check_pixels,
     make_importer,
     safe_builtins,
@@ -142,15 +142,15 @@ def build_namespace(
     output: OutputCollector,
     *,
     modules: dict[str, Any],
-    image_path: str,
-    image: Image.Image,
+    task_image: TaskImage,
     extra_globals: dict[str, Any],
     created: set[asyncio.Task[Any]],
+    rng: random.Random,
 ) -> dict[str, Any]:
     """A fresh global namespace for one run of a program's code object."""
     owned = tuple(v for v in extra_globals.values() if isinstance(v, type))
     helpers = TaskHelpers(guard, owned)
-    importer = make_importer(modules, stand_ins(guard, image_path, image, created))
+    importer = make_importer(modules, stand_ins(guard, task_image, created, rng))
     namespace: dict[str, Any] = {
         "__builtins__": safe_builtins(guard, output, importer),
         "__name__": PROGRAM_MODULE,

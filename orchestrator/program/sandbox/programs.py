@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import random
 import types
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -45,13 +46,15 @@ from orchestrator.program.sandbox.rules import (
     find_entry,
     parse,
 )
+from orchestrator.program.sandbox.runtime import TaskImage
 from orchestrator.program.sandbox.transform import instrument, strip_top_level
 
 if TYPE_CHECKING:  # the runtime (and the jail's zygote) need not import pydantic-settings
     from dicec.settings import Settings
 
-__all__ = ["ALLOWED_IMPORTS", "ENTRY_POINTS", "CompiledProgram", "Limits", "ProgramRun",
-           "check_source", "compile_program", "describe_error", "run_program"]  # fmt: skip
+__all__ = ["ALLOWED_IMPORTS", "ENTRY_POINTS", "CompiledProgram", "Limits", "PreparedRun",
+           "ProgramRun", "check_source", "compile_program", "describe_error",
+           "run_program"]  # fmt: skip
 
 CANCEL_GRACE_S = 1.0  # after the deadline, how long a cancelled program may take to stop
 
@@ -93,16 +96,15 @@ class CompiledProgram:
     limits: Limits = field(default_factory=Limits)
     dropped_lines: list[int] = field(default_factory=list)  # top-level lines that never run
 
-    def new_namespace(
+    def prepare(
         self,
         *,
         modules: dict[str, Any],
-        image_path: str,
-        image: Image.Image,
         extra_globals: dict[str, Any] | None = None,
         limits: Limits | None = None,
-    ) -> tuple[dict[str, Any], TaskGuard, OutputCollector, set[asyncio.Task[Any]]]:
-        """A fresh namespace for one task, with the guard and output bound to it."""
+    ) -> PreparedRun:
+        """A fresh namespace for one task, with its guard, output and image slot bound to it;
+        PreparedRun.start gives it its task."""
         limits = limits or self.limits
         guard = TaskGuard(
             wall_s=limits.wall_s,
@@ -112,16 +114,75 @@ class CompiledProgram:
         )
         output = OutputCollector(guard, limits.max_output_chars)
         created: set[asyncio.Task[Any]] = set()
+        task_image = TaskImage()
+        rng = random.Random()
         namespace = build_namespace(
             guard,
             output,
             modules=modules,
-            image_path=image_path,
-            image=image,
+            task_image=task_image,
             extra_globals=extra_globals or {},
             created=created,
+            rng=rng,
         )
-        return namespace, guard, output, created
+        return PreparedRun(self, limits, namespace, guard, output, created, task_image, rng)
+
+
+@dataclass
+class PreparedRun:
+    """One task's run, built before its task is known and started when it is.
+
+    In process, a run is prepared and started at once. A jail's zygote prepares one per
+    program and never runs it; each forked child starts its own copy-on-write copy, so
+    every child's copy is pristine and no child rebuilds the builtins, stand-ins and
+    helpers: each object a fresh child builds or first touches is a page it copies, and
+    building them was ~400 page copies, ~1.2 ms of a child's CPU (bench/jail_cpu.py)."""
+
+    program: CompiledProgram
+    limits: Limits
+    namespace: dict[str, Any]
+    guard: TaskGuard
+    output: OutputCollector
+    created: set[asyncio.Task[Any]]
+    task_image: TaskImage
+    rng: random.Random
+    started: bool = False
+
+    def start(self, image_path: str, image: Image.Image) -> None:
+        """The task begins: its image, its clock and memory baseline, its own random seed
+        (from the OS). Once: a run's namespace is the program's to change."""
+        if self.started:
+            raise RuntimeError("a prepared run starts once")
+        self.started = True
+        self.task_image.path, self.task_image.image = image_path, image
+        self.guard.start()
+        self.rng.seed()
+
+    async def run(self, executor: Executor | None = None) -> ProgramRun:
+        """Run the entry point on the task's image. Every error propagates, carrying what
+        the program printed (`exc.printed`) and, for the program's own exceptions, its
+        line (`exc.program_line`)."""
+        if not self.started:
+            raise RuntimeError("a prepared run needs its task: start() it first")
+        program, guard = self.program, self.guard
+        path, image = self.task_image.path, self.task_image.image
+        assert image is not None  # start() set it
+        try:
+            value = await _run_entry(
+                program, self.namespace, guard, self.limits, path, image, executor
+            )
+            if guard.tripped is not None:  # the program caught a guard error and went on
+                raise guard.tripped
+            result = to_json_value(value)
+        # Every way out of the program is re-raised: cancellation as is, the rest as its
+        # task error.
+        except BaseException as exc:  # noqa: BLE001 - re-raised, translated by _task_error
+            raise _task_error(exc, program, guard, self.output) from None
+        finally:
+            guard.finish()
+            for task in self.created:
+                task.cancel()
+        return ProgramRun(value=result, printed=self.output.lines())
 
 
 def check_source(source: str, filename: str = "<program>") -> ast.Module:
@@ -163,30 +224,10 @@ async def run_program(
     limits: Limits | None = None,
     executor: Executor | None = None,
 ) -> ProgramRun:
-    """Run a program's entry point on one image. Every error propagates, carrying what the
-    program printed (`exc.printed`) and, for the program's own exceptions, its line
-    (`exc.program_line`)."""
-    limits = limits or program.limits
-    namespace, guard, output, created = program.new_namespace(
-        modules=modules,
-        image_path=image_path,
-        image=image,
-        extra_globals=extra_globals,
-        limits=limits,
-    )
-    try:
-        value = await _run_entry(program, namespace, guard, limits, image_path, image, executor)
-        if guard.tripped is not None:  # the program caught a guard error and went on
-            raise guard.tripped
-        result = to_json_value(value)
-    # Every way out of the program is re-raised: cancellation as is, the rest as its task error.
-    except BaseException as exc:  # noqa: BLE001 - re-raised, translated by _task_error
-        raise _task_error(exc, program, guard, output) from None
-    finally:
-        guard.finish()
-        for task in created:
-            task.cancel()
-    return ProgramRun(value=result, printed=output.lines())
+    """Run a program's entry point on one image (PreparedRun.run says what it raises)."""
+    prepared = program.prepare(modules=modules, extra_globals=extra_globals, limits=limits)
+    prepared.start(image_path, image)
+    return await prepared.run(executor)
 
 
 async def _run_entry(

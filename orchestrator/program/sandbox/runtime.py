@@ -1,7 +1,9 @@
 """What one task's program sees at run time: builtins, imports, helpers, stand-in modules.
 
 Everything here is built per task and bound to that task's TaskGuard, so `print`,
-`random.seed`, created asyncio tasks and the deadline never leak between tasks.
+`random.seed`, created asyncio tasks and the deadline never leak between tasks. (A jail's
+zygote builds it before the task is known, once per program, and each forked child gets
+its own copy: sandbox.programs.PreparedRun.)
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import random
 import time
 import types
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
@@ -208,8 +211,9 @@ def time_stand_in(guard: TaskGuard) -> types.ModuleType:
     return new_module("time", attrs)
 
 
-def random_stand_in(guard: TaskGuard) -> types.ModuleType:
-    rng = random.Random()  # per task: random.seed() in one program does not touch another
+def random_stand_in(guard: TaskGuard, rng: random.Random) -> types.ModuleType:
+    """`rng` is the task's own (random.seed() in one program does not touch another),
+    seeded from the OS when the task starts."""
     attrs: dict[str, Any] = {name: getattr(rng, name) for name in RANDOM_METHODS}
 
     def choices(
@@ -248,13 +252,23 @@ def itertools_stand_in(guard: TaskGuard) -> types.ModuleType:
     return new_module("itertools", attrs)
 
 
+@dataclass
+class TaskImage:
+    """The task's image and the path its program knows it by. Set when the task starts:
+    a jail's zygote builds a program's namespace before it knows the task."""
+
+    path: str = ""
+    image: Image.Image | None = None
+
+
 def pil_stand_ins(
-    guard: TaskGuard, image_path: str, image: Image.Image
+    guard: TaskGuard, task_image: TaskImage
 ) -> tuple[types.ModuleType, types.ModuleType]:
     """`PIL` and `PIL.Image`: open() gives the task's image only; nothing reads or writes files."""
 
     def open_image(fp: Any, mode: str = "r", formats: Any = None) -> Image.Image:
-        if isinstance(fp, str) and fp == image_path:
+        image = task_image.image
+        if isinstance(fp, str) and fp == task_image.path and image is not None:
             return image.copy()
         shown = repr(fp) if isinstance(fp, str) else type(fp).__name__
         guard.trip(
@@ -295,14 +309,17 @@ def check_pixels(guard: TaskGuard, what: str, size: Any) -> None:
 
 
 def stand_ins(
-    guard: TaskGuard, image_path: str, image: Image.Image, created: set[asyncio.Task[Any]]
+    guard: TaskGuard,
+    task_image: TaskImage,
+    created: set[asyncio.Task[Any]],
+    rng: random.Random,
 ) -> dict[str, types.ModuleType]:
-    pil, pil_image = pil_stand_ins(guard, image_path, image)
+    pil, pil_image = pil_stand_ins(guard, task_image)
     return {
         **SHARED_MODULES,
         "asyncio": asyncio_stand_in(guard, created),
         "time": time_stand_in(guard),
-        "random": random_stand_in(guard),
+        "random": random_stand_in(guard, rng),
         "itertools": itertools_stand_in(guard),
         "PIL": pil,
         "PIL.Image": pil_image,
