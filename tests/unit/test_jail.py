@@ -276,8 +276,15 @@ def test_each_task_starts_a_pristine_copy_of_its_programs_prepared_run(jail: Jai
 
     async def main():
         return [
-            await run_task(program, "scene.jpg", _loader(image), AnsweringBackend(),
-                           limits=LIMITS, jail=jail, task_index=i)  # fmt: skip
+            await run_task(
+                program,
+                "scene.jpg",
+                _loader(image),
+                AnsweringBackend(),
+                limits=LIMITS,
+                jail=jail,
+                task_index=i,
+            )  # fmt: skip
             for i in range(3)
         ]
 
