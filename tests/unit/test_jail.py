@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import textwrap
+import time
 from collections.abc import Iterator
 
+import psutil
 import pytest
 from PIL import Image
 
@@ -200,6 +202,43 @@ def test_a_dead_zygote_is_replaced(jail: Jail) -> None:
     outcome, _ = run(jail, CLAIMS_LIKE)
     assert outcome.ok, outcome.error
     assert jail._zygote is not zygote
+
+
+def test_a_killed_zygote_takes_its_children_with_it() -> None:
+    """Even a child blocked in C (rules off: time.sleep on its main thread) dies with its
+    zygote: it was born unprivileged, so no credential change cleared its parent-death
+    signal (a child that dropped root itself used to outlive a SIGKILLed zygote)."""
+    jail = Jail(language_rules=False)
+    limits = Limits(wall_s=30, memory_mb=256)
+    program = unchecked_record("import time\ndef execute_command(image):\n    time.sleep(60)\n",
+                               "sleeper.py", limits)  # fmt: skip
+
+    async def main() -> list[psutil.Process]:
+        task = asyncio.ensure_future(
+            run_task(
+                program,
+                "scene.jpg",
+                _loader(tracked()),
+                AnsweringBackend(),
+                limits=limits,
+                jail=jail,
+                task_index=1,
+            )  # fmt: skip
+        )
+        deadline = time.monotonic() + 10
+        while (pid := jail.pid_of("1")) is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert pid is not None, "the child never started"
+        child = psutil.Process(pid)
+        jail._zygote.proc.kill()  # type: ignore[union-attr]
+        gone, _ = await asyncio.to_thread(psutil.wait_procs, [child], 5)
+        task.cancel()
+        return gone
+
+    try:
+        assert asyncio.run(main()), "the child outlived its zygote"
+    finally:
+        jail.close()
 
 
 def test_resource_errors_name_the_limit(open_jail: Jail) -> None:

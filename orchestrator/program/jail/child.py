@@ -40,17 +40,22 @@ def enter_jail(
     ruleset: landlock.Ruleset | None = None,
     *,
     no_new_privs_inherited: bool = False,
+    parent: int | None = None,
 ) -> list[str]:
     """Apply layers 1 and 2 to this process; the lines saying what could not be applied.
     `no_new_privs_inherited`: the zygote set PR_SET_NO_NEW_PRIVS on itself (a fork keeps
     it, and nothing can clear it), so this process need not set it again. Landlock (with
-    the zygote's `ruleset`) needs it set first."""
+    the zygote's `ruleset`) needs it set first. `parent`: the zygote's pid, for the
+    parent-death signal if dropping root here clears it (the zygote drops root itself
+    first, so its children have nothing left to drop)."""
     if ruleset is not None:
         guards.keep_statm_open()  # for the rlimits and the memory guard, after /proc closes
     notes = rlimits.apply_rlimits(limits)
     note = rlimits.drop_root()
     if note:
         notes.append(note)
+    elif parent is not None:
+        rlimits.die_with_parent(parent)  # the credential change cleared it
     if not no_new_privs_inherited:
         note = rlimits.no_new_privileges()
         if note:
@@ -147,7 +152,7 @@ async def _run(job: Job, hermod: SocketHermod, spawn: dict[str, Any], image: Any
 
 def child_main(
     fd: int, spawn: dict[str, Any], job: Job, image: Any, null: int, image_params: ImageParams,
-    ruleset: landlock.Ruleset | None = None, no_new_privs_inherited: bool = False,
+    parent: int, ruleset: landlock.Ruleset | None = None, no_new_privs_inherited: bool = False,
 ) -> NoReturn:  # fmt: skip
     """The whole life of a task's process, from fork to os._exit."""
     code = EXIT_OK
@@ -156,7 +161,7 @@ def child_main(
         for signum in (_signal.SIGCHLD, _signal.SIGINT):
             _signal.signal(signum, _signal.SIG_DFL)  # the C function: no enum conversions
         keep_only(null, fd, *([ruleset.fd] if ruleset else []))
-        rlimits.die_with_parent()
+        rlimits.die_with_parent(parent)
         os.nice(CHILD_NICENESS)  # the zygote and the orchestrator first: they serve all tasks
         prepared = isinstance(job, PreparedTask)
         loop = job.loop if prepared else ChildLoop()
@@ -168,6 +173,7 @@ def child_main(
             rlimits.ChildLimits(lim["wall_s"], lim["memory_mb"], lim.get("cpu_s")),
             ruleset,
             no_new_privs_inherited=no_new_privs_inherited,
+            parent=parent,
         )
         loop.run_until_complete(serve(job, hermod, spawn, image))  # the whole task, one run
     except BaseException:  # noqa: BLE001 - nothing may escape a forked child

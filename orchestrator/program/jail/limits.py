@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from orchestrator.program.sandbox.guards import STATM_SIZE, statm_bytes
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
 PR_GET_NO_NEW_PRIVS = 39
 MIB = 1024 * 1024
@@ -54,9 +55,20 @@ def _prctl(option: int, arg: int) -> None:
         raise OSError(errno, os.strerror(errno))
 
 
-def die_with_parent() -> None:
-    """SIGKILL this process when its parent (the zygote) goes."""
+def die_with_parent(parent: int | None = None) -> None:
+    """SIGKILL this process when its parent goes. With `parent` (the pid it had), a parent
+    gone already kills it now. The kernel clears this on any change of credentials:
+    after drop_root it must be set again."""
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if parent is not None and os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def not_dumpable() -> None:
+    """No core dump, and no ptrace or /proc/<pid>/mem of this process by its own user;
+    forked children inherit it. The zygote runs as `nobody`, as its children do, and
+    holds every task's cached program and image."""
+    _prctl(PR_SET_DUMPABLE, 0)
 
 
 def current_address_space_bytes() -> int:

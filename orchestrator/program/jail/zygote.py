@@ -44,10 +44,13 @@ from orchestrator.program.jail.child import (
 from orchestrator.program.jail.child_loop import ChildLoop
 from orchestrator.program.jail.leanfork import lean_fork
 from orchestrator.program.jail.limits import (
+    UNPRIVILEGED_USER,
     ChildLimits,
     die_with_parent,
+    drop_root,
     has_no_new_privileges,
     no_new_privileges,
+    not_dumpable,
     unprivileged_user,
 )
 from orchestrator.program.jail.linesock import LineSocket
@@ -190,6 +193,7 @@ class Zygote:
         self.image_params = image_params
         self.null = os.open(os.devnull, os.O_RDWR)  # each child's stdio, opened once here
         self.no_new_privs = has_no_new_privileges()  # set in main: every child inherits it
+        self.pid = os.getpid()  # each child dies with it (die_with_parent)
         self.programs: dict[str, Program] = {}
         self.jobs: dict[tuple[str, str], Job] = {}  # (program key, its limits): never run here
         self.images: dict[str, TrackedImage] = {}
@@ -270,7 +274,7 @@ class Zygote:
             self.send({"op": "exited", "task": task, "error": f"fork failed: {exc.strerror}"})
             return
         if pid == 0:
-            child_main(fd, message, program, image, self.null, self.image_params,
+            child_main(fd, message, program, image, self.null, self.image_params, self.pid,
                        self.ruleset, self.no_new_privs)  # fmt: skip
         os.close(fd)
         self.children[pid] = task
@@ -324,6 +328,19 @@ class Zygote:
             self.reap()
 
 
+def become_unprivileged(orchestrator: int) -> list[str]:
+    """After its set-up the zygote drops root itself, so that its children are born as
+    `nobody` and never change credentials: the kernel clears a process's parent-death
+    signal when they change, and a child that dropped root itself outlived a killed
+    zygote. Not dumpable: its children, the same user now, may not read its memory."""
+    note = drop_root()
+    not_dumpable()
+    die_with_parent(orchestrator)  # set again: the credential change cleared it
+    if note:
+        return [f"zygote: {note}"]
+    return [f"zygote and children run as {UNPRIVILEGED_USER}, not dumpable"]
+
+
 def parse_image_params(text: str) -> ImageParams:
     return {name: frozenset(params) for name, params in json.loads(text).items()}
 
@@ -332,7 +349,8 @@ def main(argv: list[str]) -> None:
     control = socket.socket(fileno=int(argv[1]))
     events = socket.socket(fileno=int(argv[2]))
     image_params = parse_image_params(argv[3])
-    die_with_parent()
+    orchestrator = os.getppid()
+    die_with_parent(orchestrator)
     notes = namespaces.isolate()
     warm_up(image_params)
     # The zygote never executes anything: no_new_privs on it costs nothing, and its
@@ -340,7 +358,8 @@ def main(argv: list[str]) -> None:
     nnp_note = no_new_privileges()
     notes += [nnp_note] if nnp_note else []
     ruleset, line = make_ruleset()  # after the warm-up: it read what it needed
-    notes += [line, *probe_layers(ruleset)]
+    notes += [line, *probe_layers(ruleset)]  # a child as root would make it: drops root
+    notes += become_unprivileged(orchestrator)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the orchestrator
     events.sendall(encode({"op": "ready", "pid": os.getpid(), "notes": notes}))
     Zygote(control, events, image_params, ruleset).serve()
