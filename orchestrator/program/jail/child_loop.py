@@ -123,8 +123,8 @@ class ChildLoop(asyncio.AbstractEventLoop):
         self._readers[fd] = events.Handle(callback, args, self, None)
 
     def remove_reader(self, fd: int) -> bool:
-        if self._readers.pop(fd, None) is None or self._epoll is None:
-            return False
+        if self._readers.pop(fd, None) is None or self._epoll is None or self._closed:
+            return False  # a coroutine finalised after close() still lets go of its fd
         with contextlib.suppress(OSError):  # closed already: epoll forgot it then
             self._epoll.unregister(fd)
         return True

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -165,6 +166,13 @@ def start_zygote() -> Zygote:
     return Zygote(proc, control, events)
 
 
+@functools.lru_cache(maxsize=64)
+def limits_message(limits: Limits) -> dict[str, Any]:
+    """Limits as the zygote takes them; made once per Limits (frozen) instead of per
+    spawn. Callers only encode it."""
+    return dataclasses.asdict(limits)
+
+
 def program_key(program: CompiledProgram, rules: bool) -> str:
     text = f"{rules}\0{program.filename}\0{program.source}"
     return hashlib.sha256(text.encode()).hexdigest()
@@ -215,6 +223,14 @@ class Jail:
 
     async def zygote(self) -> Zygote:
         loop = asyncio.get_running_loop()
+        zygote = self._zygote
+        if (
+            zygote is not None
+            and zygote.alive
+            and zygote.loop is loop
+            and zygote.proc.poll() is None
+        ):
+            return zygote  # every task but a zygote's first: no lock to take
         if self._starting is None or self._lock_loop is not loop:
             self._starting, self._lock_loop = asyncio.Lock(), loop
         async with self._starting:
@@ -290,7 +306,7 @@ class Jail:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             zygote.send({"op": "spawn", "task": task_id, "key": key, "digest": digest,
-                         "image_path": image_path, "limits": dataclasses.asdict(limits)},
+                         "image_path": image_path, "limits": limits_message(limits)},
                         theirs.fileno())  # fmt: skip
         finally:
             theirs.close()
