@@ -1,6 +1,6 @@
 """Where a jailed task's CPU goes: the orchestrator, the zygote, the children.
 
-    .venv/bin/python bench/jail_cpu.py [--tasks 600]
+    .venv/bin/python bench/jail_cpu.py [--tasks 600] [--photos N]
 
 The claims program through run_task and the jail, as fast as it goes (sandbox_overhead's
 runner, 64 tasks at a time); prints CPU ms per task of each process (the orchestrator's
@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sandbox_overhead import runner_rate
+from sandbox_overhead import PHOTO_SIZE, photos, runner_rate
 
 from orchestrator.program.jail.client import Jail
 
@@ -35,13 +35,14 @@ def proc_stat(pid: int) -> dict[str, int]:
     return {name: int(value) for name, value in zip(names, fields[7:15], strict=True)}
 
 
-async def measure(tasks: int) -> None:
+async def measure(tasks: int, photo_count: int) -> None:
     jail = Jail()
+    images = photos(photo_count, PHOTO_SIZE) if photo_count else None
     try:
-        await runner_rate(WARM_UP_TASKS, jail, None)
+        await runner_rate(WARM_UP_TASKS, jail, None, images)
         zygote = jail._zygote.proc.pid  # type: ignore[union-attr]  # started by the warm-up
         before, times_before = proc_stat(zygote), os.times()
-        rate = await runner_rate(tasks, jail, None)
+        rate = await runner_rate(tasks, jail, None, images)
         after, times_after = proc_stat(zygote), os.times()
     finally:
         jail.close()
@@ -62,7 +63,11 @@ async def measure(tasks: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=600)
-    asyncio.run(measure(parser.parse_args().tasks))
+    parser.add_argument(
+        "--photos", type=int, default=0, help="distinct 320x240 photos (default: one 64x48)"
+    )
+    args = parser.parse_args()
+    asyncio.run(measure(args.tasks, args.photos))
 
 
 if __name__ == "__main__":

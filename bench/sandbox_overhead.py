@@ -1,6 +1,7 @@
 """The sandbox's cost, measured side by side in one run.
 
-    .venv/bin/python bench/sandbox_overhead.py [--tasks 500] [--rate 500] [--skip-cpu]
+    .venv/bin/python bench/sandbox_overhead.py [--tasks 500] [--rate 500] [--photos 64]
+                                               [--skip-cpu]
 
 1. CPU-bound program code: the same function run plainly (exec with real builtins) and
    through compile_program + run_program; prints the slowdown ratio per workload.
@@ -8,8 +9,9 @@
    in-process hermod whose calls take no time; prints tasks per second.
 3. Jailed vs in-process runner, side by side: the same claims program through run_task
    (real Hermod, calls validated, answered at once by a no-op backend, 64 tasks at a
-   time), first as fast as each runner goes, then paced at --rate tasks/s offered;
-   prints tasks/s of each and the jail's cost in percent.
+   time), first as fast as each runner goes, then paced at --rate tasks/s offered, then
+   paced with --photos distinct 320x240 photos in turn (what a batch over a folder of
+   claims photos gives the jail to cache); prints tasks/s of each and the jail's cost.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from orchestrator.batch.claims_images import IMAGE_SIZE as PHOTO_SIZE
 from orchestrator.batch.task import run_task
 from orchestrator.program.jail.client import Jail
 from orchestrator.program.sandbox.programs import Limits, compile_program, run_program
@@ -53,27 +56,40 @@ class InstantBackend:
         return "bench", check_result(prepared.spec, raw)
 
 
-async def runner_rate(count: int, jail: Jail | None, rate: float | None) -> float:
+def photos(count: int, size: tuple[int, int]) -> list[TrackedImage]:
+    """`count` distinct images (noise: no two alike), stored by reference."""
+    made = [Image.effect_noise(size, 30 + i).convert("RGB") for i in range(count)]
+    return [TrackedImage.wrap(m, ImageRef(digest_of(encode_png(m)))) for m in made]
+
+
+async def runner_rate(
+    count: int, jail: Jail | None, rate: float | None, images: list[TrackedImage] | None = None
+) -> float:
     """Tasks/s of `count` claims tasks through run_task, 64 at a time; paced at `rate`
-    tasks/s offered when given."""
+    tasks/s offered when given. Task i runs on images[i % len] (one 64x48 image by
+    default); each image is used once before the clock starts (the jail caches them)."""
     program = compile_program(REFERENCE.read_text(), REFERENCE.name)
-    plain = Image.new("RGB", (64, 48))
-    image = TrackedImage.wrap(plain, ImageRef(digest_of(encode_png(plain))))
+    if images is None:
+        plain = Image.new("RGB", (64, 48))
+        images = [TrackedImage.wrap(plain, ImageRef(digest_of(encode_png(plain))))]
     backend = InstantBackend()
     gate = asyncio.Semaphore(CONCURRENT_TASKS)
 
-    async def load() -> TrackedImage:
-        return image
-
     async def one(index: int, start: float) -> bool:
+        image = images[index % len(images)]
+
+        async def load() -> TrackedImage:
+            return image
+
         if rate:
             await asyncio.sleep(max(0.0, start + index / rate - time.perf_counter()))
         async with gate:
             outcome = await run_task(program, "a.jpg", load, backend, jail=jail, task_index=index)
         return outcome.ok
 
-    if jail is not None:
-        await one(0, time.perf_counter())  # the zygote starts outside the measurement
+    if jail is not None:  # the zygote starts, and has every image, outside the measurement
+        for index in range(len(images)):
+            await one(index, time.perf_counter())
     start = time.perf_counter()
     oks = await asyncio.gather(*[one(i, start) for i in range(count)])
     elapsed = time.perf_counter() - start
@@ -82,12 +98,19 @@ async def runner_rate(count: int, jail: Jail | None, rate: float | None) -> floa
     return count / elapsed
 
 
-def compare_runners(count: int, rate: float) -> None:
+def compare_runners(count: int, rate: float, photo_count: int) -> None:
     jail = Jail()
+    cached = photos(photo_count, PHOTO_SIZE)
+    runs: list[tuple[str, float | None, list[TrackedImage] | None]] = [
+        ("as fast as it goes", None, None),
+        (f"offered {rate:g} tasks/s", rate, None),
+        (f"offered {rate:g} tasks/s, {photo_count} cached {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} photos",
+         rate, cached),
+    ]  # fmt: skip
     try:
-        for label, offered in (("as fast as it goes", None), (f"offered {rate:g} tasks/s", rate)):
-            inproc = asyncio.run(runner_rate(count, None, offered))
-            jailed = asyncio.run(runner_rate(count, jail, offered))
+        for label, offered, images in runs:
+            inproc = asyncio.run(runner_rate(count, None, offered, images))
+            jailed = asyncio.run(runner_rate(count, jail, offered, images))
             cost = 100 * (1 - jailed / inproc)
             print(f"claims via run_task, {count} tasks, {label}: in-process {inproc:.0f} "
                   f"tasks/s, jailed {jailed:.0f} tasks/s, jail costs {cost:.0f} %")  # fmt: skip
@@ -132,6 +155,9 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=500)
     parser.add_argument("--rate", type=float, default=500.0, help="offered tasks/s (part 3)")
     parser.add_argument("--skip-cpu", action="store_true", help="only parts 2 and 3")
+    parser.add_argument(
+        "--photos", type=int, default=64, help="distinct photos in part 3's last row"
+    )
     args = parser.parse_args()
     for label, body in WORKLOADS.items() if not args.skip_cpu else ():
         plain, sandboxed = cpu_ratio(body)
@@ -140,7 +166,7 @@ def main() -> None:
     elapsed = asyncio.run(many_tasks(args.tasks))
     print(f"{args.tasks} concurrent claims_distributed tasks (instant calls): {elapsed:.2f}s, "
           f"{args.tasks / elapsed:.0f} tasks/s")  # fmt: skip
-    compare_runners(args.tasks, args.rate)
+    compare_runners(args.tasks, args.rate, args.photos)
 
 
 if __name__ == "__main__":

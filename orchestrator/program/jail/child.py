@@ -24,6 +24,7 @@ from orchestrator.program.execute import prepare_on_image
 from orchestrator.program.jail import landlock, seccomp
 from orchestrator.program.jail import limits as rlimits
 from orchestrator.program.jail.child_loop import ChildLoop
+from orchestrator.program.jail.image_store import StoredImage
 from orchestrator.program.jail.unchecked import UncheckedProgram, run_unchecked
 from orchestrator.program.jail.wire_hermod import ImageParams, SocketHermod
 from orchestrator.program.sandbox import guards
@@ -151,8 +152,9 @@ async def _run(job: Job, hermod: SocketHermod, spawn: dict[str, Any], image: Any
 
 
 def child_main(
-    fd: int, spawn: dict[str, Any], job: Job, image: Any, null: int, image_params: ImageParams,
-    parent: int, ruleset: landlock.Ruleset | None = None, no_new_privs_inherited: bool = False,
+    fd: int, spawn: dict[str, Any], job: Job, stored: StoredImage | None, null: int,
+    image_params: ImageParams, parent: int, ruleset: landlock.Ruleset | None = None,
+    no_new_privs_inherited: bool = False,
 ) -> NoReturn:  # fmt: skip
     """The whole life of a task's process, from fork to os._exit."""
     code = EXIT_OK
@@ -175,6 +177,7 @@ def child_main(
             no_new_privs_inherited=no_new_privs_inherited,
             parent=parent,
         )
+        image = stored.open() if stored is not None else None  # this task's own pixels
         loop.run_until_complete(serve(job, hermod, spawn, image))  # the whole task, one run
     except BaseException:  # noqa: BLE001 - nothing may escape a forked child
         code = EXIT_CHILD_FAILED

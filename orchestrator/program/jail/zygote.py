@@ -3,7 +3,8 @@
 Started by the orchestrator (jail.client) with a scrubbed environment and one
 inherited socket, before it could hold any connection or secret. It enters the
 namespaces once, warms up the imports a program needs, and then serves the control
-socket: programs and images are cached here (so a fork shares them for free), `spawn`
+socket: programs are cached here (so a fork shares them for free), images too (each
+child inherits only its own: jail.image_store), `spawn`
 forks a child with the task's socket (received as SCM_RIGHTS), `kill` SIGKILLs a child
 not yet reaped (never a recycled pid), and every child's exit status is reported.
 
@@ -42,6 +43,7 @@ from orchestrator.program.jail.child import (
     serve,
 )
 from orchestrator.program.jail.child_loop import ChildLoop
+from orchestrator.program.jail.image_store import ImageStore
 from orchestrator.program.jail.leanfork import lean_fork
 from orchestrator.program.jail.limits import (
     UNPRIVILEGED_USER,
@@ -196,7 +198,7 @@ class Zygote:
         self.pid = os.getpid()  # each child dies with it (die_with_parent)
         self.programs: dict[str, Program] = {}
         self.jobs: dict[tuple[str, str], Job] = {}  # (program key, its limits): never run here
-        self.images: dict[str, TrackedImage] = {}
+        self.images = ImageStore()  # each child inherits its own task's image only
         self.children: dict[int, str] = {}  # pid -> task id, until reaped
         self.pids: dict[str, int] = {}
         self.fds: list[int] = []
@@ -212,11 +214,11 @@ class Zygote:
             self._forget_jobs(message["key"])
             self.programs[message["key"]] = self._compile(message)
         elif op == "image":
-            self.images[message["digest"]] = self._image(message)
+            self._add_image(message)
         elif op == "forget":
             self._forget_jobs(message.get("key", ""))
             self.programs.pop(message.get("key", ""), None)
-            self.images.pop(message.get("digest", ""), None)
+            self.images.forget(message.get("digest", ""))
         elif op == "spawn":
             self.spawn(message, self.fds.pop(0))
         elif op == "kill":
@@ -234,11 +236,9 @@ class Zygote:
         except (DicecError, SyntaxError, ValueError) as exc:
             return exc
 
-    @staticmethod
-    def _image(message: dict[str, Any]) -> TrackedImage:
+    def _add_image(self, message: dict[str, Any]) -> None:
         pixels = base64.b64decode(message["pixels"])
-        image = Image.frombytes(message["mode"], tuple(message["size"]), pixels)
-        return TrackedImage.wrap(image, ImageRef(message["digest"]))
+        self.images.add(message["digest"], message["mode"], tuple(message["size"]), pixels)
 
     def _forget_jobs(self, key: str) -> None:
         for job_key in [k for k in self.jobs if k[0] == key]:
@@ -267,15 +267,16 @@ class Zygote:
         program = self._job(message["key"], message["limits"])
         image = self.images.get(message["digest"])
         gc.freeze()  # what exists now is shared with the child, never copied by its gc
-        try:
-            pid = lean_fork()
-        except OSError as exc:
-            os.close(fd)
-            self.send({"op": "exited", "task": task, "error": f"fork failed: {exc.strerror}"})
-            return
-        if pid == 0:
-            child_main(fd, message, program, image, self.null, self.image_params, self.pid,
-                       self.ruleset, self.no_new_privs)  # fmt: skip
+        with self.images.forked_with(image):
+            try:
+                pid = lean_fork()
+            except OSError as exc:
+                os.close(fd)
+                self.send({"op": "exited", "task": task, "error": f"fork failed: {exc.strerror}"})
+                return
+            if pid == 0:
+                child_main(fd, message, program, image, self.null, self.image_params, self.pid,
+                           self.ruleset, self.no_new_privs)  # fmt: skip
         os.close(fd)
         self.children[pid] = task
         self.pids[task] = pid
