@@ -130,7 +130,10 @@ async def _run(task: MonolithTask, service: FunctionService) -> MonolithReply:
 
     async def load_image() -> TrackedImage:
         ref = ImageRef(task.image_digest)  # a copy: the cached parent stays as stored
-        return TrackedImage.wrap(service.store.resolve(ref).copy(), ref)
+        # On the model thread, as the calls are: the store is not shared across threads.
+        return await calls.on_service_thread(
+            lambda: TrackedImage.wrap(service.store.resolve(ref).copy(), ref)
+        )
 
     settings = get_settings()
     outcome = await run_task(

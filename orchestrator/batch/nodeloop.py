@@ -2,9 +2,9 @@
 
 A node runs up to `monolith_tasks_at_once` tasks on Celery's threads pool, each on a
 thread of its own. They must share one loop: the jail's zygote reads its control socket
-on one loop (a task on another would move that reader under a task still running), and
-one loop is also what keeps the node's calls one at a time (LocalCalls serves each call
-on it). So every task thread hands its coroutine to this loop and waits for the result.
+on one loop (a task on another would move that reader under a task still running). So
+every task thread hands its coroutine to this loop and waits for the result; their
+calls meet on the one model thread (dispatch.local_calls), one at a time.
 """
 
 from __future__ import annotations
