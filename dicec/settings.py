@@ -94,11 +94,6 @@ class Settings(BaseSettings):
     # resumable. Shorter than task_timeout_s, so an outage never times a task out.
     redis_outage_limit_s: float = 120.0
     max_concurrent_tasks: int = 64
-    # Tasks a baseline monolith node runs at once (Celery threads, one event loop, one
-    # model thread: model calls stay one at a time). At 2, the next task's jailed child
-    # starts and the last one's reply is pushed while the model serves the other task;
-    # at 1 the node runs strictly one task after another.
-    monolith_tasks_at_once: int = Field(default=2, ge=1)
     program_memory_mb: int = program_defaults.PROGRAM_MEMORY_MB
     program_max_output_chars: int = program_defaults.PROGRAM_MAX_OUTPUT_CHARS
     # Calls one task may make (hermod.call and ImagePatch methods); past it the task fails.

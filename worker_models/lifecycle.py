@@ -15,7 +15,6 @@ from celery.signals import (
     worker_init,
     worker_process_init,
     worker_process_shutdown,
-    worker_shutdown,
 )
 
 from dicec.settings import get_settings
@@ -113,7 +112,6 @@ def announce(service: FunctionService) -> None:
 
 
 @worker_process_shutdown.connect
-@worker_shutdown.connect  # a baseline node announces from its main process (threads pool)
 def _stop_heartbeat(**_: object) -> None:
     if _heartbeat is not None:
         _heartbeat.stop()

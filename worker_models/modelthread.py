@@ -15,18 +15,13 @@ a few frames down, as the plain loop's main thread does; its calls are handed ov
 at a time and waited for, so callers keep their one-call-at-a-time semantics. The
 thread starts on first use, in the process that uses it: a pool's service may be built
 before its process is forked, and a thread does not survive a fork.
-
-An event loop that must not wait for a call (a baseline node's, serving two tasks)
-hands the whole call over with `submit` and awaits it; the backend's `run` inside it
-then runs at once, on the thread it is already on.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -39,29 +34,16 @@ class ModelThread:
     def __init__(self) -> None:
         self._pool: ThreadPoolExecutor | None = None
         self._pid = 0  # the process the thread was started in
-        self._ident: int | None = None  # the thread's, once it runs
 
     def run(self, fn: Callable[[], T]) -> T:
         """`fn()` on the model thread; its result, or what it raised."""
-        if threading.get_ident() == self._ident and self._pid == os.getpid():
-            return fn()  # already on it (inside a submitted call): waiting would deadlock
-        return self.submit(fn).result()
-
-    def submit(self, fn: Callable[[], T]) -> Future[T]:
-        """`fn()` queued for the model thread, after those handed over before it."""
         if self._pool is None or self._pid != os.getpid():
-            self._pool = ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix=THREAD_NAME, initializer=self._note_ident
-            )
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_NAME)
             self._pid = os.getpid()
-        return self._pool.submit(fn)
-
-    def _note_ident(self) -> None:
-        self._ident = threading.get_ident()
+        return self._pool.submit(fn).result()
 
     def close(self) -> None:
         """Let the call in progress finish, then stop the thread (a later run starts one)."""
         if self._pool is not None and self._pid == os.getpid():
             self._pool.shutdown(wait=True)
         self._pool = None
-        self._ident = None

@@ -29,22 +29,19 @@ def prefetch_for(pool: Pool) -> int:
     return max([1] + [2 * b.max_batch_size for b in pool.batching.values()])
 
 
-def monolith_argv(tasks_at_once: int, loglevel: str = "INFO") -> list[str]:
-    """A baseline node: all models in one process, whole programs from the monolith queue,
-    `tasks_at_once` of them on threads of that process (prefetch 1 each: one message held
-    per task slot)."""
-    queue = keys.MONOLITH_QUEUE
-    return _celery_worker_argv(queue, tasks_at_once, "baseline", 1, loglevel, "threads")
+def monolith_argv(loglevel: str = "INFO") -> list[str]:
+    """A baseline node: all models in one process, whole programs from the monolith queue."""
+    return _celery_worker_argv(keys.MONOLITH_QUEUE, 1, "baseline", 1, loglevel)
 
 
 def _celery_worker_argv(
-    queues: str, concurrency: int, name: str, prefetch: int, loglevel: str, pool: str = "prefork"
+    queues: str, concurrency: int, name: str, prefetch: int, loglevel: str
 ) -> list[str]:
     # Unique node name: several processes of one pool may share a host.
     node = get_settings().node_name or f"{name}-{uuid.uuid4().hex[:6]}@%h"
     return [
         *("worker", "-Q", queues, "-c", str(concurrency), "-n", node),
-        *("-E", "-P", pool, "--prefetch-multiplier", str(prefetch), "-l", loglevel),
+        *("-E", "-P", "prefork", "--prefetch-multiplier", str(prefetch), "-l", loglevel),
         *("--without-gossip", "--without-mingle"),
     ]
 

@@ -1,6 +1,6 @@
 """The paper's baseline: a monolith node hosts every model in one process and runs whole
-(serial) programs. Nodes consume one shared queue, so tasks split over the nodes by
-themselves; they are still real Celery workers with late acks.
+(serial) programs, one task at a time. Nodes consume one shared queue, so tasks split
+over the nodes by themselves; they are still real Celery workers with late acks.
 
 What a node sets up once, in its start-up hook, is what it would otherwise pay in every
 task (or in its first): the models, the program jail's zygote, and one event loop that
@@ -9,30 +9,24 @@ task's image comes from the node's decoded-image cache, the one its calls crop f
 Its models run on the service's model thread, as a pool worker's do: called from deep
 under Celery, the event loop and the jail session, a BLIP call can cost up to 29 % more
 CPU than in a plain loop (worker_models/modelthread.py says why).
-
-A node runs `monolith_tasks_at_once` tasks at once, on Celery's threads pool, all in
-its one process: one loop (batch.nodeloop), one zygote, one model thread, so its model
-calls still run one at a time. What a task costs outside the model (its jailed child
-started, its reply pushed, the next message handed down) then overlaps the other task's
-model calls instead of adding to them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
 from functools import lru_cache
 from typing import Any, Literal
 
-from celery.signals import worker_init, worker_shutdown
+from celery.signals import worker_process_init, worker_process_shutdown
 from pydantic import BaseModel, Field
 
 from dicec import keys
 from dicec.errors import DicecError
 from dicec.records import CallTrace, TaskRecord
 from dicec.settings import Settings, get_settings
-from orchestrator.batch.nodeloop import NodeLoop
 from orchestrator.batch.task import run_task
 from orchestrator.dispatch.local_calls import LocalCalls
 from orchestrator.program.jail.client import Jail
@@ -49,7 +43,7 @@ log = logging.getLogger(__name__)
 
 MONOLITH_POOL = "baseline"
 TASK_NAME = keys.MONOLITH_TASK
-_IS_MONOLITH_NODE = False  # set before the worker starts: its start-up hook loads models
+_IS_MONOLITH_NODE = False  # set in the node's main process before its children fork
 
 
 class MonolithTask(BaseModel):
@@ -98,7 +92,7 @@ def _program(batch_id: str) -> CompiledProgram:
 
 
 _JAIL: list[Jail] = []  # one zygote per node process, started by its start-up hook
-_LOOP = NodeLoop()  # the node process's one event loop, for every task thread
+_RUNNER: list[asyncio.Runner] = []  # the node process's one event loop, for every task
 
 
 def _jail(settings: Settings) -> Jail | None:
@@ -109,13 +103,20 @@ def _jail(settings: Settings) -> Jail | None:
     return _JAIL[0]
 
 
+def _runner() -> asyncio.Runner:
+    """Runs every task of this process on one event loop (made on first use)."""
+    if not _RUNNER:
+        _RUNNER.append(asyncio.Runner())
+    return _RUNNER[0]
+
+
 def _start_jail(settings: Settings) -> None:
     """Start the zygote now, not in the first task; if it cannot start, each task says why."""
     jail = _jail(settings)
     if jail is None:
         return
     try:
-        _LOOP.run(jail.zygote())
+        _runner().run(jail.zygote())
     except (DicecError, OSError, TimeoutError) as exc:
         log.warning("program jail not started at node start (%s): tried again per task", exc)
 
@@ -130,10 +131,7 @@ async def _run(task: MonolithTask, service: FunctionService) -> MonolithReply:
 
     async def load_image() -> TrackedImage:
         ref = ImageRef(task.image_digest)  # a copy: the cached parent stays as stored
-        # On the model thread, as the calls are: the store is not shared across threads.
-        return await calls.on_service_thread(
-            lambda: TrackedImage.wrap(service.store.resolve(ref).copy(), ref)
-        )
+        return TrackedImage.wrap(service.store.resolve(ref).copy(), ref)
 
     settings = get_settings()
     outcome = await run_task(
@@ -155,14 +153,14 @@ def run_monolith_task(payload: dict[str, Any]) -> None:
     """Run one task's whole program on this node's models; reply to the orchestrator."""
     task = MonolithTask.model_validate(payload)
     service = current_service()
-    reply = _LOOP.run(_run(task, service))
+    reply = _runner().run(_run(task, service))
     pipe = service.redis.pipeline(transaction=False)
     pipe.rpush(task.reply_to, reply.model_dump_json())
     pipe.expire(task.reply_to, keys.REPLY_TTL_S)
     pipe.execute()
 
 
-@worker_init.connect  # the node's one process, before it consumes (threads pool)
+@worker_process_init.connect
 def _load_models(**_: object) -> None:
     if _IS_MONOLITH_NODE:
         service = build_monolith_service()
@@ -171,15 +169,14 @@ def _load_models(**_: object) -> None:
         announce(service)
 
 
-@worker_shutdown.connect  # after a warm shutdown's running tasks have finished
+@worker_process_shutdown.connect
 def _close_node(**_: object) -> None:
     """Stop the zygote; close the loop as asyncio.run would (tasks cancelled, async
     generators and the default executor shut down)."""
-    if not _IS_MONOLITH_NODE:
-        return
     for jail in _JAIL:
         jail.close()
-    _LOOP.close()
+    while _RUNNER:
+        _RUNNER.pop().close()
 
 
 def run_monolith_worker(pools_file: str | None, settings: Settings, loglevel: str = "INFO") -> None:
@@ -188,4 +185,4 @@ def run_monolith_worker(pools_file: str | None, settings: Settings, loglevel: st
     load_pools(pools_file)  # refuse a bad pools file before starting
     pools_env(pools_file)
     _IS_MONOLITH_NODE = True
-    app.worker_main(monolith_argv(settings.monolith_tasks_at_once, loglevel))
+    app.worker_main(monolith_argv(loglevel))

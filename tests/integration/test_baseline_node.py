@@ -1,7 +1,6 @@
 """A real baseline monolith node (every model in one Celery worker process): its program
 jail is up before its first task, and batch after batch, failed tasks included, its
-tasks run jailed on the one zygote and loop it set up at start; it runs two tasks at
-once (the default DICEC_MONOLITH_TASKS_AT_ONCE), their model calls one at a time."""
+tasks run jailed on the one zygote and loop it set up at start."""
 
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ import psutil
 import pytest
 
 from dicec import keys
-from dicec.records import CallTrace, TaskRecord
+from dicec.records import TaskRecord
 from dicec.settings import get_settings
 from examples import example_program
 from orchestrator.batch.baseline import run_baseline_batch
@@ -91,38 +90,3 @@ def test_tasks_after_failed_ones_run_jailed_on_the_same_zygote(
     again = _batch(example_program("claims_serial.py"), images, 2, redis_client)
     assert [r.status for r in again] == ["ok"] * 2, [r.error for r in again]
     assert [z.pid for z in _zygotes(node)] == [zygote]
-
-
-def _traces(redis_client, batch_id: str) -> list[CallTrace]:
-    raw = redis_client.hvals(keys.batch_calls_key(batch_id))
-    return sorted((CallTrace.model_validate_json(r) for r in raw), key=lambda t: t.started_at)
-
-
-def test_two_tasks_run_at_once_and_their_model_calls_one_at_a_time(node, images, redis_client):
-    records = _batch(example_program("claims_serial.py"), images, 6, redis_client)
-    assert [r.status for r in records] == ["ok"] * 6, [r.error for r in records]
-    traces = _traces(redis_client, records[0].batch_id)
-    assert len(traces) == sum(r.calls for r in records)
-
-    # Two tasks' programs were running at once: the node served a call of another task
-    # between a task's first call and its last (strictly one task at a time, never).
-    interleaved = {
-        r.index
-        for r in records
-        for t in traces
-        if t.task_index != r.index
-        and _first_call(traces, r.index) < t.started_at < _last_call(traces, r.index)
-    }
-    assert interleaved, [(r.index, r.started_at, r.finished_at) for r in records]
-
-    # ...and still one call at a time: each served call ends before the next one starts.
-    for before, after in zip(traces, traces[1:], strict=False):
-        assert before.finished_at <= after.started_at, (before, after)
-
-
-def _first_call(traces: list[CallTrace], index: int) -> float:
-    return min(t.started_at for t in traces if t.task_index == index)
-
-
-def _last_call(traces: list[CallTrace], index: int) -> float:
-    return max(t.started_at for t in traces if t.task_index == index)

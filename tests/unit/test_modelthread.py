@@ -55,17 +55,3 @@ def test_a_closed_model_thread_starts_again_on_the_next_call(model_thread):
     assert model_thread.run(lambda: "again") == "again"
     assert model_thread.run(threading.get_ident) != threading.get_ident()
     assert first != threading.get_ident()
-
-
-def test_submitted_calls_run_in_turn_and_a_run_inside_one_runs_at_once(model_thread):
-    order: list[str] = []
-
-    def call(name: str) -> int:
-        order.append(f"{name} in")
-        inner = model_thread.run(threading.get_ident)  # would deadlock if it queued
-        order.append(f"{name} out")
-        return inner
-
-    first, second = model_thread.submit(lambda: call("a")), model_thread.submit(lambda: call("b"))
-    assert first.result(timeout=5) == second.result(timeout=5) != threading.get_ident()
-    assert order == ["a in", "a out", "b in", "b out"]  # one at a time, in the order handed
