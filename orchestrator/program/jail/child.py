@@ -16,8 +16,11 @@ import asyncio
 import os
 import signal
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
+
+from PIL import Image
 
 from dicec.errors import ProgramResourceError
 from orchestrator.program.execute import prepare_on_image
@@ -122,10 +125,13 @@ def prepare_task(
     return PreparedTask(prepare_on_image(program, hermod, loop, Limits(**limits)), hermod, loop)
 
 
-async def serve(job: Job, hermod: SocketHermod, spawn: dict[str, Any], image: Any) -> None:
+Fresh = Callable[[], Image.Image]  # makes a copy of the task's image: all a program gets
+
+
+async def serve(job: Job, hermod: SocketHermod, spawn: dict[str, Any], fresh: Fresh | None) -> None:
     """Run the program while listening for call replies; send `done`."""
     listener = asyncio.ensure_future(hermod.listen())
-    run = asyncio.ensure_future(_run(job, hermod, spawn, image))
+    run = asyncio.ensure_future(_run(job, hermod, spawn, fresh))
     await asyncio.wait({listener, run}, return_when=asyncio.FIRST_COMPLETED)
     if not run.done():
         return  # the orchestrator went away: nobody to tell
@@ -142,12 +148,14 @@ async def serve(job: Job, hermod: SocketHermod, spawn: dict[str, Any], image: An
     await hermod.drain()
 
 
-async def _run(job: Job, hermod: SocketHermod, spawn: dict[str, Any], image: Any) -> Any:
+async def _run(job: Job, hermod: SocketHermod, spawn: dict[str, Any], fresh: Fresh | None) -> Any:
     if isinstance(job, BaseException):
         raise job
+    if fresh is None:
+        raise RuntimeError("the task's image was not sent to the jail")
     if isinstance(job, UncheckedProgram):
-        return await run_unchecked(job, hermod, spawn["image_path"], image)
-    job.run.start(spawn["image_path"], image)
+        return await run_unchecked(job, hermod, spawn["image_path"], fresh())
+    job.run.start(spawn["image_path"], fresh=fresh)
     return await job.run.run()
 
 
@@ -177,8 +185,8 @@ def child_main(
             no_new_privs_inherited=no_new_privs_inherited,
             parent=parent,
         )
-        image = stored.open() if stored is not None else None  # this task's own pixels
-        loop.run_until_complete(serve(job, hermod, spawn, image))  # the whole task, one run
+        fresh = stored.open if stored is not None else None  # from this task's own pixels
+        loop.run_until_complete(serve(job, hermod, spawn, fresh))  # the whole task, one run
     except BaseException:  # noqa: BLE001 - nothing may escape a forked child
         code = EXIT_CHILD_FAILED
     os._exit(code)

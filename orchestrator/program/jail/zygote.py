@@ -148,7 +148,7 @@ async def _warm_wire_run(job: PreparedTask, image: TrackedImage, spawn: dict[str
             orchestrator_end.write(encode({**reply, "result": _warm_up_result(message["name"])}))
 
     reading = asyncio.ensure_future(orchestrator_end.read_lines(answer))
-    await serve(job, hermod, spawn, image)
+    await serve(job, hermod, spawn, image.copy)
     await asyncio.sleep(0)  # the cancelled listener lets go of the socket
     theirs.close()
     await reading  # ends with the child's end closed

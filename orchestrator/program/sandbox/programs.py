@@ -23,6 +23,7 @@ import ast
 import asyncio
 import random
 import types
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -148,13 +149,24 @@ class PreparedRun:
     rng: random.Random
     started: bool = False
 
-    def start(self, image_path: str, image: Image.Image) -> None:
-        """The task begins: its image, its clock and memory baseline, its own random seed
-        (from the OS). Once: a run's namespace is the program's to change."""
+    def start(
+        self,
+        image_path: str,
+        image: Image.Image | None = None,
+        *,
+        fresh: Callable[[], Image.Image] | None = None,
+    ) -> None:
+        """The task begins: its image (or `fresh`, what makes a copy of it: a jailed child
+        makes each copy straight from the pixels it inherited), its clock and memory
+        baseline, its own random seed (from the OS). Once: a run's namespace is the
+        program's to change."""
         if self.started:
             raise RuntimeError("a prepared run starts once")
+        fresh = fresh or (image.copy if image is not None else None)
+        if fresh is None:
+            raise ValueError("a task needs its image")
         self.started = True
-        self.task_image.path, self.task_image.image = image_path, image
+        self.task_image.path, self.task_image.fresh = image_path, fresh
         self.guard.start()
         self.rng.seed()
 
@@ -165,11 +177,11 @@ class PreparedRun:
         if not self.started:
             raise RuntimeError("a prepared run needs its task: start() it first")
         program, guard = self.program, self.guard
-        path, image = self.task_image.path, self.task_image.image
-        assert image is not None  # start() set it
+        path, fresh = self.task_image.path, self.task_image.fresh
+        assert fresh is not None  # start() set it
         try:
             value = await _run_entry(
-                program, self.namespace, guard, self.limits, path, image, executor
+                program, self.namespace, guard, self.limits, path, fresh, executor
             )
             if guard.tripped is not None:  # the program caught a guard error and went on
                 raise guard.tripped
@@ -236,7 +248,7 @@ async def _run_entry(
     guard: TaskGuard,
     limits: Limits,
     image_path: str,
-    image: Image.Image,
+    fresh: Callable[[], Image.Image],
     executor: Executor | None,
 ) -> Any:
     exec(program.code, namespace)  # checked, instrumented, restricted builtins
@@ -246,7 +258,7 @@ async def _run_entry(
             f"{program.filename}: entry point {program.entry} was redefined "
             f"as something not callable"
         )
-    arg: Any = image_path if program.entry == "execute_query" else image.copy()
+    arg: Any = image_path if program.entry == "execute_query" else fresh()
     loop = asyncio.get_running_loop()
     if program.is_async:
         future: asyncio.Future[Any] = asyncio.ensure_future(entry(arg))

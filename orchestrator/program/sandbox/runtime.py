@@ -254,11 +254,12 @@ def itertools_stand_in(guard: TaskGuard) -> types.ModuleType:
 
 @dataclass
 class TaskImage:
-    """The task's image and the path its program knows it by. Set when the task starts:
-    a jail's zygote builds a program's namespace before it knows the task."""
+    """The path a program knows its task's image by, and what makes a fresh copy of the
+    image (a program only ever gets copies: it may draw on them). Set when the task
+    starts: a jail's zygote builds a program's namespace before it knows the task."""
 
     path: str = ""
-    image: Image.Image | None = None
+    fresh: Callable[[], Image.Image] | None = None
 
 
 def pil_stand_ins(
@@ -267,9 +268,9 @@ def pil_stand_ins(
     """`PIL` and `PIL.Image`: open() gives the task's image only; nothing reads or writes files."""
 
     def open_image(fp: Any, mode: str = "r", formats: Any = None) -> Image.Image:
-        image = task_image.image
-        if isinstance(fp, str) and fp == task_image.path and image is not None:
-            return image.copy()
+        fresh = task_image.fresh
+        if isinstance(fp, str) and fp == task_image.path and fresh is not None:
+            return fresh()
         shown = repr(fp) if isinstance(fp, str) else type(fp).__name__
         guard.trip(
             SandboxViolation(
