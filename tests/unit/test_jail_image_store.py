@@ -25,15 +25,16 @@ def test_a_child_gets_its_own_image_and_no_other() -> None:
     mine, other = store.get("a" * 64), store.get("b" * 64)
     assert mine is not None and other is not None
     read_fd, write_fd = os.pipe()
-    with store.forked_with(mine):
-        pid = lean_fork()
-        if pid == 0:  # the child: its image opens; the other one is not mapped at all
-            os.close(read_fd)
-            faulthandler.disable()  # the SIGSEGV below is the point, not a crash report
-            opened = mine.open()
-            os.write(write_fd, bytes(opened.getpixel((0, 0))))
-            os.write(write_fd, bytes([other.pixels[0]]))  # SIGSEGV: never inherited
-            os._exit(0)
+    store.let_fork(mine)
+    pid = lean_fork()
+    if pid == 0:  # the child: its image opens; the other one is not mapped at all
+        os.close(read_fd)
+        faulthandler.disable()  # the SIGSEGV below is the point, not a crash report
+        opened = mine.open()
+        os.write(write_fd, bytes(opened.getpixel((0, 0))))
+        os.write(write_fd, bytes([other.pixels[0]]))  # SIGSEGV: never inherited
+        os._exit(0)
+    store.keep_from_forks(mine)
     os.close(write_fd)
     with os.fdopen(read_fd, "rb") as pipe:
         seen = pipe.read()

@@ -7,15 +7,14 @@ paid for by every fork (its page-table entries are copied) and every exit (they 
 torn down). 64 cached 320x240 photos made the zygote 37 MB instead of 16 MB and the
 jailed runner 15 % slower (sandbox_overhead.py's cached-photos row). So each image's
 pixels live in their own anonymous mapping marked MADV_DONTFORK: a fork leaves them
-out, except the one mapping that `forked_with` lets through for the task being
-spawned, from which the child makes its own PIL image.
+out, except the one mapping that `let_fork` lets through for the task being spawned,
+from which the child makes its task's images. (Two plain calls around the fork, not a
+context manager: the zygote's code per spawn is pages it copies after every fork.)
 """
 
 from __future__ import annotations
 
-import contextlib
 import mmap
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from PIL import Image
@@ -55,14 +54,13 @@ class ImageStore:
     def get(self, digest: str) -> StoredImage | None:
         return self._images.get(digest)
 
-    @contextlib.contextmanager
-    def forked_with(self, stored: StoredImage | None) -> Iterator[None]:
-        """Around a fork: the one image its child may inherit (the others never are)."""
-        if stored is None:
-            yield
-            return
-        stored.pixels.madvise(mmap.MADV_DOFORK)
-        try:
-            yield
-        finally:
-            stored.pixels.madvise(mmap.MADV_DONTFORK)  # the zygote only: a child never returns
+    @staticmethod
+    def let_fork(stored: StoredImage | None) -> None:
+        """The next fork's child inherits this image (call `keep_from_forks` after it)."""
+        if stored is not None:
+            stored.pixels.madvise(mmap.MADV_DOFORK)
+
+    @staticmethod
+    def keep_from_forks(stored: StoredImage | None) -> None:
+        if stored is not None:
+            stored.pixels.madvise(mmap.MADV_DONTFORK)

@@ -197,7 +197,7 @@ class Zygote:
         self.no_new_privs = has_no_new_privileges()  # set in main: every child inherits it
         self.pid = os.getpid()  # each child dies with it (die_with_parent)
         self.programs: dict[str, Program] = {}
-        self.jobs: dict[tuple[str, str], Job] = {}  # (program key, its limits): never run here
+        self.jobs: dict[tuple[str, tuple[Any, ...]], Job] = {}  # by program and limits
         self.images = ImageStore()  # each child inherits its own task's image only
         self.children: dict[int, str] = {}  # pid -> task id, until reaped
         self.pids: dict[str, int] = {}
@@ -247,7 +247,7 @@ class Zygote:
     def _job(self, key: str, limits: dict[str, Any]) -> Job:
         """What a child of this program runs: a checked program's run is prepared once per
         program and limits, here, and never run here (each child starts its own copy)."""
-        job_key = (key, encode(limits).decode())
+        job_key = (key, limits_key(limits))
         job = self.jobs.get(job_key)
         if job is None:
             program = self.programs.get(key)
@@ -267,16 +267,18 @@ class Zygote:
         program = self._job(message["key"], message["limits"])
         image = self.images.get(message["digest"])
         gc.freeze()  # what exists now is shared with the child, never copied by its gc
-        with self.images.forked_with(image):
-            try:
-                pid = lean_fork()
-            except OSError as exc:
-                os.close(fd)
-                self.send({"op": "exited", "task": task, "error": f"fork failed: {exc.strerror}"})
-                return
-            if pid == 0:
-                child_main(fd, message, program, image, self.null, self.image_params, self.pid,
-                           self.ruleset, self.no_new_privs)  # fmt: skip
+        self.images.let_fork(image)
+        try:
+            pid = lean_fork()
+        except OSError as exc:
+            self.images.keep_from_forks(image)
+            os.close(fd)
+            self.send({"op": "exited", "task": task, "error": f"fork failed: {exc.strerror}"})
+            return
+        if pid == 0:
+            child_main(fd, message, program, image, self.null, self.image_params, self.pid,
+                       self.ruleset, self.no_new_privs)  # fmt: skip
+        self.images.keep_from_forks(image)
         os.close(fd)
         self.children[pid] = task
         self.pids[task] = pid
@@ -340,6 +342,13 @@ def become_unprivileged(orchestrator: int) -> list[str]:
     if note:
         return [f"zygote: {note}"]
     return [f"zygote and children run as {UNPRIVILEGED_USER}, not dumpable"]
+
+
+def limits_key(limits: dict[str, Any]) -> tuple[Any, ...]:
+    """The limits of a spawn as a key (the orchestrator sends the same few again and
+    again, with the fields in Limits' order). One small tuple: what the zygote frees just
+    before a fork is where the child's first allocations land, each a page it copies."""
+    return tuple(limits.values())
 
 
 def parse_image_params(text: str) -> ImageParams:
