@@ -1,7 +1,9 @@
 """Layer 1 of the jail: resource limits, no new privileges, no root.
 
-Applied in the child after fork, before the program runs. Each step reports what it
-could not do instead of failing the task: the caller logs the line once.
+The rlimits are applied in each child after the fork, before the program runs; no new
+privileges and no root once in the zygote, whose children inherit both (a child drops
+root itself only if the zygote could not). Each step reports what it could not do
+instead of failing the task: the caller logs the line once.
 """
 
 from __future__ import annotations
