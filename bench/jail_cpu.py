@@ -1,6 +1,6 @@
 """Where a jailed task's CPU goes: the orchestrator, the zygote, the children.
 
-    .venv/bin/python bench/jail_cpu.py [--tasks 600] [--photos N]
+    .venv/bin/python bench/jail_cpu.py [--tasks 600] [--photos N | --fresh]
 
 The claims program through run_task and the jail, as fast as it goes (sandbox_overhead's
 runner, 64 tasks at a time); prints CPU ms per task of each process (the orchestrator's
@@ -35,14 +35,16 @@ def proc_stat(pid: int) -> dict[str, int]:
     return {name: int(value) for name, value in zip(names, fields[7:15], strict=True)}
 
 
-async def measure(tasks: int, photo_count: int) -> None:
+async def measure(tasks: int, photo_count: int, fresh: bool) -> None:
     jail = Jail()
     images = photos(photo_count, PHOTO_SIZE) if photo_count else None
+    if fresh:  # a new photo for every measured task: each handed to the jail on its way
+        images = photos(tasks, PHOTO_SIZE)
     try:
-        await runner_rate(WARM_UP_TASKS, jail, None, images)
+        await runner_rate(WARM_UP_TASKS, jail, None)
         zygote = jail._zygote.proc.pid  # type: ignore[union-attr]  # started by the warm-up
         before, times_before = proc_stat(zygote), os.times()
-        rate = await runner_rate(tasks, jail, None, images)
+        rate = await runner_rate(tasks, jail, None, images, prime=not fresh)
         after, times_after = proc_stat(zygote), os.times()
     finally:
         jail.close()
@@ -66,8 +68,9 @@ def main() -> None:
     parser.add_argument(
         "--photos", type=int, default=0, help="distinct 320x240 photos (default: one 64x48)"
     )
+    parser.add_argument("--fresh", action="store_true", help="a new 320x240 photo every task")
     args = parser.parse_args()
-    asyncio.run(measure(args.tasks, args.photos))
+    asyncio.run(measure(args.tasks, args.photos, args.fresh))
 
 
 if __name__ == "__main__":

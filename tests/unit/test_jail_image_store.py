@@ -6,9 +6,10 @@ import faulthandler
 import os
 import signal
 
+import pytest
 from PIL import Image
 
-from orchestrator.program.jail.image_store import ImageStore
+from orchestrator.program.jail.image_store import ImageStore, pixels_memfd
 from orchestrator.program.jail.leanfork import lean_fork
 
 
@@ -16,7 +17,7 @@ def _store() -> ImageStore:
     store = ImageStore()
     for digest, color in (("a" * 64, (255, 0, 0)), ("b" * 64, (0, 0, 255))):
         image = Image.new("RGB", (64, 48), color)
-        store.add(digest, image.mode, image.size, image.tobytes())
+        store.add(digest, image.mode, image.size, pixels_memfd(image.tobytes()))
     return store
 
 
@@ -50,3 +51,16 @@ def test_forgotten_images_are_unmapped() -> None:
     store.forget("a" * 64)
     assert store.get("a" * 64) is None
     assert stored is not None and stored.pixels.closed
+
+
+def test_the_pixels_handed_over_are_sealed() -> None:
+    """Nobody (orchestrator, zygote, child) can change an image's pixels once handed over."""
+    fd = pixels_memfd(b"\x01\x02\x03")
+    try:
+        with pytest.raises(PermissionError):
+            os.pwrite(fd, b"\x09", 0)
+        with pytest.raises(PermissionError):
+            os.ftruncate(fd, 1)
+        assert os.pread(fd, 3, 0) == b"\x01\x02\x03"
+    finally:
+        os.close(fd)

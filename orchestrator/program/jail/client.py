@@ -36,6 +36,7 @@ from dicec.errors import (
     ProgramTimeoutError,
 )
 from orchestrator.program.hermod import Hermod
+from orchestrator.program.jail.image_store import pixels_memfd
 from orchestrator.program.jail.limits import ChildLimits
 from orchestrator.program.jail.protocol import (
     MAX_LINE_BYTES,
@@ -276,12 +277,13 @@ class Jail:
         if digest is None:
             raise JailError("a jailed task's image must be stored by reference (TrackedImage)")
         if digest not in zygote.images:
-            import base64
-
             pixels = image.tobytes()
-            zygote.send({"op": "image", "digest": digest, "mode": image.mode,
-                         "size": list(image.size),
-                         "pixels": base64.b64encode(pixels).decode()})  # fmt: skip
+            fd = pixels_memfd(pixels)
+            try:
+                zygote.send({"op": "image", "digest": digest, "mode": image.mode,
+                             "size": list(image.size)}, fd)  # fmt: skip
+            finally:
+                os.close(fd)
             _remember(zygote, zygote.images, digest, "digest", len(pixels))
         zygote.images.move_to_end(digest)
         return key, digest

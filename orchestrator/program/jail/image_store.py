@@ -14,7 +14,9 @@ context manager: the zygote's code per spawn is pages it copies after every fork
 
 from __future__ import annotations
 
+import fcntl
 import mmap
+import os
 from dataclasses import dataclass
 
 from PIL import Image
@@ -35,14 +37,37 @@ class StoredImage:
         return TrackedImage.wrap(image, ImageRef(self.digest))
 
 
+SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
+
+
+def pixels_memfd(pixels: bytes) -> int:
+    """A sealed memory file holding an image's raw pixels: how the orchestrator hands an
+    image to the zygote (with SCM_RIGHTS). As base64 in a JSON line a 320x240 photo cost
+    ~1.3 ms to encode and ~0.8 ms to decode; this is one write, and nobody can change
+    the pixels afterwards."""
+    fd = os.memfd_create("dicec-image", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    try:
+        view = memoryview(pixels)
+        while view:
+            view = view[os.write(fd, view) :]
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, SEALS)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 class ImageStore:
     def __init__(self) -> None:
         self._images: dict[str, StoredImage] = {}
 
-    def add(self, digest: str, mode: str, size: tuple[int, int], pixels: bytes) -> None:
+    def add(self, digest: str, mode: str, size: tuple[int, int], fd: int) -> None:
+        """Keep the image whose pixels are in memory file `fd` (pixels_memfd; taken over)."""
         self.forget(digest)
-        mapping = mmap.mmap(-1, max(len(pixels), 1))
-        mapping.write(pixels)
+        try:
+            mapping = mmap.mmap(fd, 0, mmap.MAP_SHARED, mmap.PROT_READ)  # sealed: read-only
+        finally:
+            os.close(fd)
         mapping.madvise(mmap.MADV_DONTFORK)
         self._images[digest] = StoredImage(digest, mode, size, mapping)
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import array
 import asyncio
-import base64
 import contextlib
 import dataclasses
 import gc
@@ -214,7 +213,7 @@ class Zygote:
             self._forget_jobs(message["key"])
             self.programs[message["key"]] = self._compile(message)
         elif op == "image":
-            self._add_image(message)
+            self._add_image(message, self.fds.pop(0))  # its pixels: a sealed memory file
         elif op == "forget":
             self._forget_jobs(message.get("key", ""))
             self.programs.pop(message.get("key", ""), None)
@@ -236,9 +235,8 @@ class Zygote:
         except (DicecError, SyntaxError, ValueError) as exc:
             return exc
 
-    def _add_image(self, message: dict[str, Any]) -> None:
-        pixels = base64.b64decode(message["pixels"])
-        self.images.add(message["digest"], message["mode"], tuple(message["size"]), pixels)
+    def _add_image(self, message: dict[str, Any], fd: int) -> None:
+        self.images.add(message["digest"], message["mode"], tuple(message["size"]), fd)
 
     def _forget_jobs(self, key: str) -> None:
         for job_key in [k for k in self.jobs if k[0] == key]:
