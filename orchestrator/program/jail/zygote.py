@@ -42,7 +42,7 @@ from orchestrator.program.jail.child import (
     serve,
 )
 from orchestrator.program.jail.child_loop import ChildLoop
-from orchestrator.program.jail.image_store import ImageStore
+from orchestrator.program.jail.image_store import ImageStore, StoredImage, pixels_memfd
 from orchestrator.program.jail.leanfork import lean_fork
 from orchestrator.program.jail.limits import (
     UNPRIVILEGED_USER,
@@ -128,12 +128,17 @@ async def _warm_run(image_params: ImageParams) -> None:
     image = TrackedImage.wrap(Image.new("RGB", (8, 8)), ImageRef("0" * 64))
     await run_on_image(program, _WarmUpHermod(), "warm.jpg", image)
     spawn = {"image_path": "warm.jpg", "limits": dataclasses.asdict(program.limits)}
+    store = ImageStore()  # the task's image as a child gets it: from a stored mapping
+    store.add(image.dicec_ref.digest, image.mode, image.size, pixels_memfd(image.tobytes()))
+    stored = store.get(image.dicec_ref.digest)
+    assert stored is not None  # added just above
     for _ in range(WARM_UP_RUNS):
         job = prepare_task(program, image_params, spawn["limits"])  # a run starts once
-        await _warm_wire_run(job, image, spawn)
+        await _warm_wire_run(job, stored, spawn)
+    store.forget(image.dicec_ref.digest)
 
 
-async def _warm_wire_run(job: PreparedTask, image: TrackedImage, spawn: dict[str, Any]) -> None:
+async def _warm_wire_run(job: PreparedTask, image: StoredImage, spawn: dict[str, Any]) -> None:
     """One run as a child does it, with this loop playing the orchestrator's end."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     hermod = job.hermod
@@ -147,7 +152,7 @@ async def _warm_wire_run(job: PreparedTask, image: TrackedImage, spawn: dict[str
             orchestrator_end.write(encode({**reply, "result": _warm_up_result(message["name"])}))
 
     reading = asyncio.ensure_future(orchestrator_end.read_lines(answer))
-    await serve(job, hermod, spawn, image.copy)
+    await serve(job, hermod, spawn, image.open)
     await asyncio.sleep(0)  # the cancelled listener lets go of the socket
     theirs.close()
     await reading  # ends with the child's end closed
