@@ -16,11 +16,8 @@ import asyncio
 import os
 import signal
 import socket
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
-
-from PIL import Image
 
 from dicec.errors import ProgramResourceError
 from orchestrator.program.execute import prepare_on_image
@@ -32,6 +29,7 @@ from orchestrator.program.jail.unchecked import UncheckedProgram, run_unchecked
 from orchestrator.program.jail.wire_hermod import ImageParams, SocketHermod
 from orchestrator.program.sandbox import guards
 from orchestrator.program.sandbox.programs import CompiledProgram, Limits, PreparedRun
+from orchestrator.program.sandbox.runtime import ImageCopier
 
 EXIT_OK = 0
 EXIT_CHILD_FAILED = 70  # the child's own machinery failed (not the program)
@@ -125,10 +123,9 @@ def prepare_task(
     return PreparedTask(prepare_on_image(program, hermod, loop, Limits(**limits)), hermod, loop)
 
 
-Fresh = Callable[[], Image.Image]  # makes a copy of the task's image: all a program gets
-
-
-async def serve(job: Job, hermod: SocketHermod, spawn: dict[str, Any], fresh: Fresh | None) -> None:
+async def serve(
+    job: Job, hermod: SocketHermod, spawn: dict[str, Any], fresh: ImageCopier | None
+) -> None:
     """Run the program while listening for call replies; send `done`."""
     listener = asyncio.ensure_future(hermod.listen())
     run = asyncio.ensure_future(_run(job, hermod, spawn, fresh))
@@ -148,7 +145,9 @@ async def serve(job: Job, hermod: SocketHermod, spawn: dict[str, Any], fresh: Fr
     await hermod.drain()
 
 
-async def _run(job: Job, hermod: SocketHermod, spawn: dict[str, Any], fresh: Fresh | None) -> Any:
+async def _run(
+    job: Job, hermod: SocketHermod, spawn: dict[str, Any], fresh: ImageCopier | None
+) -> Any:
     if isinstance(job, BaseException):
         raise job
     if fresh is None:

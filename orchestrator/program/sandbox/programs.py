@@ -23,7 +23,6 @@ import ast
 import asyncio
 import random
 import types
-from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -47,7 +46,7 @@ from orchestrator.program.sandbox.rules import (
     find_entry,
     parse,
 )
-from orchestrator.program.sandbox.runtime import TaskImage
+from orchestrator.program.sandbox.runtime import ImageCopier, TaskImage
 from orchestrator.program.sandbox.transform import instrument, strip_top_level
 
 if TYPE_CHECKING:  # the runtime (and the jail's zygote) need not import pydantic-settings
@@ -154,7 +153,7 @@ class PreparedRun:
         image_path: str,
         image: Image.Image | None = None,
         *,
-        fresh: Callable[[], Image.Image] | None = None,
+        fresh: ImageCopier | None = None,
     ) -> None:
         """The task begins: its image (or `fresh`, what makes a copy of it: a jailed child
         makes each copy straight from the pixels it inherited), its clock and memory
@@ -248,7 +247,7 @@ async def _run_entry(
     guard: TaskGuard,
     limits: Limits,
     image_path: str,
-    fresh: Callable[[], Image.Image],
+    fresh: ImageCopier,
     executor: Executor | None,
 ) -> Any:
     exec(program.code, namespace)  # checked, instrumented, restricted builtins

@@ -252,6 +252,9 @@ def itertools_stand_in(guard: TaskGuard) -> types.ModuleType:
     return new_module("itertools", attrs)
 
 
+ImageCopier = Callable[[], Image.Image]  # a fresh copy of a task's image: all a program gets
+
+
 @dataclass
 class TaskImage:
     """The path a program knows its task's image by, and what makes a fresh copy of the
@@ -259,7 +262,7 @@ class TaskImage:
     starts: a jail's zygote builds a program's namespace before it knows the task."""
 
     path: str = ""
-    fresh: Callable[[], Image.Image] | None = None
+    fresh: ImageCopier | None = None
 
 
 def pil_stand_ins(
