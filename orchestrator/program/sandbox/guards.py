@@ -91,16 +91,21 @@ class TaskGuard:
         self.depth = 0
         self.tripped: DicecError | None = None
         self.finished = False
-        self.start()
+        self.rss_start = 0  # measured by start(), which every run calls before the program
+        self._start_clock()
 
     def start(self) -> None:
-        """The task's clock and memory baseline begin now: at construction, and again when
-        a guard built ahead (a jail's prepared run) gets its task."""
+        """The task's clock and memory baseline begin now (PreparedRun.start: a jail's
+        zygote builds the guard before the task is known, and the in-process runner
+        starts it right after building it; /proc is read once either way)."""
+        self._start_clock()
+        self.rss_start = process_rss()
+
+    def _start_clock(self) -> None:
         now = time.monotonic()
         self.deadline = now + self.wall_s
         self.last_memory_check = now
         self.loop_thread = threading.get_ident()
-        self.rss_start = process_rss()
 
     # -- steps ------------------------------------------------------------------------------
     def tick(self) -> None:
