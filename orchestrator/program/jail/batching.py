@@ -3,8 +3,9 @@
 A task's program sends its calls in bursts (`asyncio.gather` of eight calls) and the
 orchestrator answers in bursts; one `send` per message would wake the other process once
 per message. Each side queues its lines here and writes them together at the end of the
-loop's current turn: one syscall, one wake-up. Flow control stays with the stream
-(`drain` after a queued line waits while the socket's buffer is full).
+loop's current turn: one syscall, one wake-up. Subclasses say how a chunk leaves: the
+child's blocking LineSocket, the orchestrator's non-blocking TaskSocket (whose `drain`
+waits while what the socket has not taken is over its limit).
 """
 
 from __future__ import annotations
@@ -37,27 +38,3 @@ class TurnLines:
 
     def _send(self, data: bytes) -> None:
         raise NotImplementedError
-
-
-class LineBatcher(TurnLines):
-    """Queues encoded lines for one stream and writes each turn's lines as one chunk."""
-
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        super().__init__()
-        self._writer = writer
-
-    def _send(self, data: bytes) -> None:
-        if not self._writer.is_closing():
-            self._writer.write(data)
-
-    async def drain(self) -> None:
-        """Wait while the stream's buffer is over its limit (lines still queued wait for
-        the end of the turn)."""
-        await self._writer.drain()
-
-    async def drain_all(self) -> None:
-        """Write what is queued and wait until the socket has taken every byte (before the
-        process exits)."""
-        self.flush()
-        self._writer.transport.set_write_buffer_limits(high=0)
-        await self._writer.drain()

@@ -2,7 +2,7 @@
 
 `Jail.run` has the shape of sandbox.run_program: it returns a ProgramRun or raises the
 task's error (with `printed`), so run_task treats both runners alike. Everything is
-asyncio: one reader for the zygote's control socket, one stream per running task, no
+asyncio: one reader for the zygote's control socket, one TaskSocket per running task, no
 threads. The zygote is started lazily and again after it died; on a new event loop
 (a monolith node runs each task in its own `asyncio.run`) the control reader moves.
 """
@@ -46,6 +46,7 @@ from orchestrator.program.jail.protocol import (
     encode,
 )
 from orchestrator.program.jail.session import ChildGone, TaskSession
+from orchestrator.program.jail.task_socket import TaskSocket
 from orchestrator.program.sandbox.programs import CompiledProgram, Limits, ProgramRun
 from worker_models.catalogue import CATALOGUE, get_spec
 from worker_models.imageref import TrackedImage
@@ -312,8 +313,7 @@ class Jail:
                         theirs.fileno())  # fmt: skip
         finally:
             theirs.close()
-        reader, writer = await asyncio.open_unix_connection(sock=mine, limit=MAX_LINE_BYTES)
-        session = TaskSession(hermod, reader, writer, digest)
+        session = TaskSession(hermod, TaskSocket(mine), digest)
         try:
             done = await asyncio.wait_for(session.serve(), limits.wall_s + KILL_GRACE_S)
         except TimeoutError:

@@ -4,7 +4,7 @@ The child has one peer (the orchestrator) and one task, so it needs no transport
 protocol, stream reader or flow control: the socket stays blocking, lines are read in
 one `add_reader` callback, and the lines written in one turn of the event loop leave in
 one `sendall` at the end of the turn (one syscall, one wake-up of the orchestrator, as
-`batching.LineBatcher` does on the orchestrator's side). A full socket blocks the child
+`task_socket.TaskSocket` does on the orchestrator's side). A full socket blocks the child
 until the orchestrator, which always reads, has taken the bytes; its deadline is
 enforced from outside either way.
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from dicec.errors import CallValidationError, DicecError, WireFormatError
 from orchestrator.program.hermod import Hermod
-from orchestrator.program.jail.batching import LineBatcher
 from orchestrator.program.jail.protocol import decode, encode
+from orchestrator.program.jail.task_socket import TaskSocket
 from worker_models.catalogue import get_spec
 from worker_models.imageref import ImageRef, digest_of
 
@@ -27,52 +27,44 @@ class ChildGone(Exception):
 
 
 class TaskSession:
-    def __init__(
-        self,
-        hermod: Hermod,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        image_digest: str,
-    ) -> None:
+    def __init__(self, hermod: Hermod, wire: TaskSocket, image_digest: str) -> None:
         self.hermod = hermod
-        self.reader = reader
-        self.writer = writer
-        self.out = LineBatcher(writer)  # replies finished in one turn go in one write
+        self.wire = wire  # replies finished in one turn go in one write
         self.allowed = {image_digest}  # digests this task may refer to
         self.uploads: dict[str, bytes] = {}
         self.calls: set[asyncio.Task[None]] = set()
         self.requested = 0  # call messages received (counted before any is served)
+        self.done: dict[str, Any] | None = None
 
     async def serve(self) -> dict[str, Any]:
         """Until the child's `done` (returned); ChildGone if it dies first."""
-        while True:
-            try:
-                line = await self.reader.readline()
-            except (ValueError, asyncio.LimitOverrunError):
-                raise WireFormatError(
-                    "program process sent a message over the size limit"
-                ) from None
-            if not line:
-                raise ChildGone
-            message = decode(line)
-            kind = message.get("t")
-            if kind == "done":
-                return message
-            if kind != "call":
-                raise WireFormatError(f"program process sent an unknown message {str(kind)[:40]!r}")
-            self.requested += 1
-            if self.hermod.max_calls is not None and self.requested > self.hermod.max_calls:
-                self.hermod.calls = max(self.hermod.calls, self.hermod.max_calls)
-                self.hermod.check_budget()  # raises: the task ends here, its process killed
-            task = asyncio.ensure_future(self._serve_call(message))
-            self.calls.add(task)
-            task.add_done_callback(self.calls.discard)
+        await self.wire.read_lines(self._on_line)  # raises what ends the task early
+        if self.done is None:
+            raise ChildGone
+        return self.done
+
+    def _on_line(self, line: bytes) -> None:
+        message = decode(line)
+        kind = message.get("t")
+        if kind == "done":
+            self.done = message
+            self.wire.stop_reading()
+            return
+        if kind != "call":
+            raise WireFormatError(f"program process sent an unknown message {str(kind)[:40]!r}")
+        self.requested += 1
+        if self.hermod.max_calls is not None and self.requested > self.hermod.max_calls:
+            self.hermod.calls = max(self.hermod.calls, self.hermod.max_calls)
+            self.hermod.check_budget()  # raises: the task ends here, its process killed
+        task = asyncio.ensure_future(self._serve_call(message))
+        self.calls.add(task)
+        task.add_done_callback(self.calls.discard)
 
     def close(self) -> None:
         for task in list(self.calls):
             task.cancel()
         with contextlib.suppress(OSError, RuntimeError):
-            self.writer.close()
+            self.wire.close()
 
     async def _serve_call(self, message: dict[str, Any]) -> None:
         reply: dict[str, Any] = {"t": "reply", "id": message.get("id")}
@@ -85,8 +77,8 @@ class TaskSession:
         except Exception as exc:  # noqa: BLE001 - a failed call is the program's error
             reply.update(ok=False, error_type=type(exc).__name__, error=str(exc)[:2000])
         with contextlib.suppress(OSError, RuntimeError):
-            self.out.write(encode(reply))
-            await self.out.drain()
+            self.wire.write(encode(reply))
+            await self.wire.drain()
 
     def _checked(self, message: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, bytes]]:
         name, kwargs, uploads = message.get("name"), message.get("kwargs"), message.get("uploads")
