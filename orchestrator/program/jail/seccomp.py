@@ -16,7 +16,6 @@ attach) and each child loads the BPF with one prctl.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import functools
 import os
@@ -70,18 +69,28 @@ class ArgCmp(ctypes.Structure):
     ]
 
 
+SONAME = "libseccomp.so.2"
+
+
 class SeccompUnavailable(OSError):
     """libseccomp is missing or the kernel refused the filter."""
 
 
 @functools.cache
 def _library() -> ctypes.CDLL:
-    """Loaded once, in the zygote: find_library runs `ldconfig -p`, which a child may not."""
-    path = ctypes.util.find_library("seccomp") or "libseccomp.so.2"
+    """Loaded once, in the zygote, by its usual name; only where that is missing does
+    find_library look further (it runs `ldconfig -p`, which a child may not, and its
+    module brings shutil, tempfile, bz2 and lzma: ~25 more mappings every fork copies)."""
     try:
-        lib = ctypes.CDLL(path, use_errno=True)
-    except OSError as exc:
-        raise SeccompUnavailable(f"libseccomp not found ({exc})") from None
+        lib = ctypes.CDLL(SONAME, use_errno=True)
+    except OSError:
+        from ctypes.util import find_library  # the rare platform with another name
+
+        path = find_library("seccomp")
+        try:
+            lib = ctypes.CDLL(path or SONAME, use_errno=True)
+        except OSError as exc:
+            raise SeccompUnavailable(f"libseccomp not found ({exc})") from None
     lib.seccomp_init.restype = ctypes.c_void_p
     lib.seccomp_init.argtypes = [ctypes.c_uint32]
     lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
