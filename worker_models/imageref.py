@@ -51,13 +51,23 @@ class ImageRef:
 
     @classmethod
     def parse(cls, text: str) -> ImageRef:
-        match = REF_PATTERN.match(text) if isinstance(text, str) else None
-        if not match:
-            raise WireFormatError(f"not an image reference: {str(text)[:80]!r}")
-        digest, *box = match.groups()
+        digest, *box = _ref_match(text).groups()
         if box[0] is None:
             return cls(digest)
         return cls(digest, tuple(int(v) for v in box))  # type: ignore[arg-type]
+
+    @staticmethod
+    def digest_of_ref(text: str) -> str:
+        """The digest a reference names (checked as `parse` checks it), without building
+        the reference: the jail's session asks this of every image a call names."""
+        return _ref_match(text).group(1)
+
+
+def _ref_match(text: object) -> re.Match[str]:
+    match = REF_PATTERN.match(text) if isinstance(text, str) else None
+    if not match:
+        raise WireFormatError(f"not an image reference: {str(text)[:80]!r}")
+    return match
 
 
 def digest_of(data: bytes) -> str:

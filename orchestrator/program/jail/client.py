@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -21,7 +22,6 @@ import signal
 import socket
 import subprocess
 import sys
-import uuid
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -176,8 +176,13 @@ def limits_message(limits: Limits) -> dict[str, Any]:
 
 
 def program_key(program: CompiledProgram, rules: bool) -> str:
-    text = f"{rules}\0{program.filename}\0{program.source}"
-    return hashlib.sha256(text.encode()).hexdigest()
+    return _program_key(rules, program.filename, program.source)
+
+
+@functools.lru_cache(maxsize=PROGRAMS_KEPT)
+def _program_key(rules: bool, filename: str, source: str) -> str:
+    """Hashed once per program, not once per task (a batch runs one program)."""
+    return hashlib.sha256(f"{rules}\0{filename}\0{source}".encode()).hexdigest()
 
 
 def describe_exit(exit_info: dict[str, Any], limits: Limits) -> Exception:
@@ -222,6 +227,7 @@ class Jail:
         self._zygote: Zygote | None = None
         self._starting: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
+        self._serials = itertools.count()
 
     async def zygote(self) -> Zygote:
         loop = asyncio.get_running_loop()
@@ -303,7 +309,8 @@ class Jail:
         limits = limits or program.limits
         zygote = await self.zygote()
         key, digest = self._define(zygote, program, image)
-        task_id = f"{label}-{uuid.uuid4().hex}" if label is not None else uuid.uuid4().hex
+        serial = next(self._serials)  # unique for this Jail's life: its zygotes' keys
+        task_id = f"{label}-{serial}" if label is not None else str(serial)
         exited = asyncio.get_running_loop().create_future()
         zygote.exited[task_id] = exited
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)

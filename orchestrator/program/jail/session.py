@@ -91,13 +91,13 @@ class TaskSession:
             value = kwargs.get(param)
             if value is None:
                 continue
-            ref = ImageRef.parse(value)  # WireFormatError for anything else
-            if ref.digest not in self.allowed:
+            digest = ImageRef.digest_of_ref(value)  # WireFormatError for anything else
+            if digest not in self.allowed:
                 raise CallValidationError(
                     f"{name}: parameter {param!r} refers to an image that is not this task's"
                 )
-            if ref.digest in self.uploads:
-                used[ref.digest] = self.uploads[ref.digest]
+            if digest in self.uploads:
+                used[digest] = self.uploads[digest]
         return name, kwargs, used
 
     def _accept_upload(self, digest: Any, text: Any) -> None:
