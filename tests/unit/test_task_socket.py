@@ -135,3 +135,24 @@ def test_close_releases_a_waiting_writer() -> None:
         theirs.close()
 
     asyncio.run(main())
+
+
+class SendFails(socket.socket):
+    """A socket whose sends fail as they do once the child is gone (its end still open
+    here, so the reader sees no end by itself)."""
+
+    def send(self, data: object, flags: int = 0) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_failed_send_ends_the_reading() -> None:
+    async def main() -> None:
+        ours, theirs = pair()
+        wire = TaskSocket(SendFails(fileno=ours.detach()))
+        reading = asyncio.ensure_future(wire.read_lines(lambda line: None))
+        await asyncio.sleep(0)
+        wire.write(b"reply\n")
+        await asyncio.wait_for(reading, 5)  # ends now, not at the task's deadline
+        theirs.close()
+
+    asyncio.run(main())
