@@ -11,7 +11,8 @@ import pytest
 
 from dicec.errors import WireFormatError
 from orchestrator.program.jail import task_socket
-from orchestrator.program.jail.task_socket import OVER_LIMIT, TaskSocket
+from orchestrator.program.jail.protocol import OVER_LIMIT
+from orchestrator.program.jail.task_socket import TaskSocket
 
 
 def pair() -> tuple[socket.socket, socket.socket]:

@@ -19,9 +19,8 @@ import asyncio
 import socket
 from collections.abc import Callable
 
-from dicec.errors import WireFormatError
 from orchestrator.program.jail.batching import TurnLines
-from orchestrator.program.jail.protocol import MAX_LINE_BYTES
+from orchestrator.program.jail.protocol import MAX_LINE_BYTES, take_lines
 
 RECV_BYTES = 1 << 20
 
@@ -62,19 +61,8 @@ class LineSocket(TurnLines):
                 if not ended.done():
                     ended.set_result(None)
                 return
-            start = len(buffer)
-            buffer.extend(data)
-            end = buffer.rfind(b"\n", start)
-            if end < 0:
-                if len(buffer) > self._limit and not ended.done():
-                    ended.set_exception(WireFormatError("a jail message is over the size limit"))
-                return
-            lines = bytes(buffer[:end]).split(b"\n")
-            del buffer[: end + 1]
             try:
-                for line in lines:
-                    if len(line) > self._limit:
-                        raise WireFormatError("a jail message is over the size limit")
+                for line in take_lines(buffer, data, self._limit):
                     on_line(line)
             except Exception as exc:  # noqa: BLE001 - a bad message ends the reading
                 if not ended.done():

@@ -13,6 +13,7 @@ import json
 import json.decoder
 import json.encoder
 import json.scanner
+from collections.abc import Iterator
 from typing import Any
 
 from dicec.errors import WireFormatError
@@ -21,6 +22,7 @@ JAIL_SCHEMA_VERSION = 1
 MAX_LINE_BYTES = 64 * 1024 * 1024  # one message (an uploaded image, a result) at most
 MAX_ERROR_CHARS = 2_000  # a child's error text is cut here: it is untrusted
 MAX_ERROR_TYPE_CHARS = 64
+OVER_LIMIT = "a message on the program process's socket is over the size limit"
 
 
 # json.dumps and json.loads are Python layers (argument checks, encoding detection) over
@@ -66,6 +68,26 @@ def decode(line: bytes) -> dict[str, Any]:
     if not isinstance(message, dict) or message.get("v") != JAIL_SCHEMA_VERSION:
         raise WireFormatError("jail message without the expected schema version")
     return message
+
+
+def take_lines(buffer: bytearray, data: bytes, limit: int = MAX_LINE_BYTES) -> Iterator[bytes]:
+    """Add the bytes just received to `buffer` and yield the whole lines it now holds
+    (without their newlines), taken out of it. WireFormatError for a line over `limit`
+    when its turn comes, or at once for an unfinished line already over it. Both ends of
+    a task socket read with it (jail.linesock, jail.task_socket)."""
+    start = len(buffer)
+    buffer.extend(data)
+    end = buffer.rfind(b"\n", start)
+    if end < 0:
+        if len(buffer) > limit:
+            raise WireFormatError(OVER_LIMIT)
+        return
+    lines = bytes(buffer[:end]).split(b"\n")
+    del buffer[: end + 1]
+    for line in lines:
+        if len(line) > limit:
+            raise WireFormatError(OVER_LIMIT)
+        yield line
 
 
 def clean_error_type(value: Any) -> str:

@@ -17,13 +17,11 @@ import asyncio
 import socket
 from collections.abc import Callable
 
-from dicec.errors import WireFormatError
 from orchestrator.program.jail.batching import TurnLines
-from orchestrator.program.jail.protocol import MAX_LINE_BYTES
+from orchestrator.program.jail.protocol import MAX_LINE_BYTES, take_lines
 
 RECV_BYTES = 1 << 18
 WRITE_BUFFER_LIMIT = 1 << 16  # what a stream writer holds before drain() waits
-OVER_LIMIT = "program process sent a message over the size limit"
 
 
 def _ignore(line: bytes) -> None:
@@ -114,22 +112,10 @@ class TaskSocket(TurnLines):
         if not data:
             self._end()
             return
-        buffer = self._buffer
-        start = len(buffer)
-        buffer.extend(data)
-        end = buffer.rfind(b"\n", start)
-        if end < 0:
-            if len(buffer) > self._limit:
-                self._end(WireFormatError(OVER_LIMIT))
-            return
-        lines = bytes(buffer[:end]).split(b"\n")
-        del buffer[: end + 1]
         try:
-            for line in lines:
+            for line in take_lines(self._buffer, data, self._limit):
                 if self._ended is None or self._ended.done():
                     return  # `done` came, or a bad message: the rest is not read
-                if len(line) > self._limit:
-                    raise WireFormatError(OVER_LIMIT)
                 self._on_line(line)
         except Exception as exc:  # noqa: BLE001 - a bad message ends the reading
             self._end(exc)
