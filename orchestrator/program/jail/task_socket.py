@@ -56,7 +56,7 @@ class TaskSocket(TurnLines):
             sent = self._sock.send(data)
         except (BlockingIOError, InterruptedError):
             sent = 0
-        except OSError:  # the child is gone: its reader sees the end
+        except OSError:  # the child is gone: close() ends the reading too
             self.close()
             return
         if sent < len(data):
