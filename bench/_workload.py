@@ -26,6 +26,9 @@ FUNCTIONS = ("glip", "blip", "xvlm")
 QUESTIONS = ("What is the color of the car?", "What is the model of the car?")
 PROPERTIES = ("damaged", "overturned")
 MS_PER_S = 1000.0
+JAIL = "program jail (zygote and task children)"
+JAIL_CHILD = "a task child"  # a fork of the zygote, with the same command line
+JAIL_MODULE = "orchestrator.program.jail"
 
 
 def car_boxes() -> list[tuple[int, int, int, int]]:
@@ -132,7 +135,12 @@ class TreeCpu:
                     self.roles[proc.pid] = _role(proc, self._root.pid)
             except psutil.Error:
                 continue
-            self._seen[proc.pid] = times.user + times.system
+            if self.roles[proc.pid] == JAIL_CHILD:
+                continue  # counted in its zygote's children_* once reaped (not twice)
+            cpu = times.user + times.system
+            if self.roles[proc.pid] == JAIL:  # its children live a few ms: too short to
+                cpu += times.children_user + times.children_system  # sample, counted once reaped
+            self._seen[proc.pid] = cpu
         return dict(self._seen)
 
     def run(self) -> None:
@@ -160,8 +168,9 @@ def _role(proc: Any, root_pid: int) -> str:
     if proc.pid == root_pid:
         return "driver/orchestrator"
     command = proc.cmdline()
-    if "orchestrator.program.jail.zygote" in command:
-        return "program jail"
+    if JAIL_MODULE in command:  # python -m orchestrator.program.jail, and its forks
+        parent = proc.parent()
+        return JAIL_CHILD if parent is not None and JAIL_MODULE in parent.cmdline() else JAIL
     if "worker" in command and "scripts.cli.main" in command:
         parent = proc.parent()
         is_main = parent is not None and parent.pid == root_pid

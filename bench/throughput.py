@@ -2,7 +2,7 @@
 distributed, this project's baseline monolith, and the plain loop; plus the compute floor.
 
     .venv/bin/python bench/throughput.py [--tasks 40] [--rounds 3] [--pools local]
-        [--runners loop,peer,distributed,baseline[,baseline-nojail]]
+        [--runners loop,peer,distributed,baseline[,baseline-nojail,distributed-nojail]]
 
 Every runner does the same work: the 224-px checkpoints (`dicec checkpoints build
 --image-size 224`, built on first use), the 30 claims images, the fixed-box claims program
@@ -115,10 +115,11 @@ def _run(tasks_per_s: float, cpu_s: dict[str, float], tasks: int) -> Run:
     return Run(float(tasks_per_s), sum(by_role.values()), by_role)
 
 
-RUNNERS = ("loop", "peer", "distributed", "baseline", "baseline-nojail")
-DEFAULT_RUNNERS = RUNNERS[:4]  # baseline-nojail is a diagnostic: the jail's share of the gap
+RUNNERS = ("loop", "peer", "distributed", "baseline", "baseline-nojail", "distributed-nojail")
+DEFAULT_RUNNERS = RUNNERS[:4]  # the -nojail runners are diagnostics: what the jail costs
 LOOP, BASELINE = "plain loop (one process)", "project baseline"
 NOJAIL = "baseline, program not jailed"
+DISTRIBUTED_NOJAIL = "distributed, program not jailed"
 DISTRIBUTED = "project distributed"
 
 
@@ -139,6 +140,10 @@ def runners(args: argparse.Namespace, images: Path) -> dict[str, object]:
         "baseline-nojail": (
             NOJAIL,
             lambda: project("baseline", args.tasks, images, args.pools, "inprocess"),
+        ),
+        "distributed-nojail": (
+            DISTRIBUTED_NOJAIL,
+            lambda: project("distributed", args.tasks, images, args.pools, "inprocess"),
         ),
     }
     return dict(table[key] for key in RUNNERS if key in args.runners)
@@ -232,6 +237,12 @@ def report(results: dict[str, list[Run]], floors: dict[int, dict[str, float]]) -
             f"{1000 / rate[BASELINE] - 1000 / rate[NOJAIL]:.1f} ms and "
             f"{cpu[BASELINE] - cpu[NOJAIL]:.1f} CPU-ms per task"
         )
+    if DISTRIBUTED_NOJAIL in results and DISTRIBUTED in results:
+        print(
+            f"diagnostic, not a target: the jail costs the distributed run "
+            f"{cpu[DISTRIBUTED] - cpu[DISTRIBUTED_NOJAIL]:.1f} CPU-ms per task; unjailed "
+            f"{rate[DISTRIBUTED_NOJAIL]:.2f} tasks/s against {rate[DISTRIBUTED]:.2f}"
+        )
 
 
 def main() -> None:
@@ -241,8 +252,8 @@ def main() -> None:
         type=_runner_keys,
         default=set(DEFAULT_RUNNERS),
         help=f"comma-separated subset of {','.join(RUNNERS)} (default: the first four; "
-        "baseline-nojail runs the baseline with DICEC_PROGRAM_RUNNER=inprocess, to show "
-        "the jail's share)",
+        "baseline-nojail and distributed-nojail run with DICEC_PROGRAM_RUNNER=inprocess, to "
+        "show the jail's share)",
     )
     parser.add_argument("--tasks", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
