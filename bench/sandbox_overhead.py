@@ -13,7 +13,8 @@
    paced with --photos distinct 320x240 photos in turn (what a batch over a folder of
    claims photos gives the jail to cache), then with a new photo for every task (each
    one handed to the jail during the measurement); prints tasks/s of each and the
-   jail's cost.
+   jail's cost. Last, jailed only: the claims tasks as fast as they go, alone and beside
+   8 programs that spin (a hostile batch's share of the CPU).
 """
 
 from __future__ import annotations
@@ -123,8 +124,43 @@ def compare_runners(count: int, rate: float, photo_count: int) -> None:
             cost = 100 * (1 - jailed / inproc)
             print(f"claims via run_task, {count} tasks, {label}: in-process {inproc:.0f} "
                   f"tasks/s, jailed {jailed:.0f} tasks/s, jail costs {cost:.0f} %")  # fmt: skip
+        alone = asyncio.run(runner_rate(count, jail, None))
+        beside = asyncio.run(beside_spinners(count, jail, SPINNERS))
+        print(f"jailed claims, {count} tasks as fast as they go: {alone:.0f} tasks/s alone, "
+              f"{beside:.0f} tasks/s beside {SPINNERS} programs that spin until their deadline "
+              f"({100 * beside / alone:.0f} %: a child that burns CPU yields it, "
+              "orchestrator.program.jail.cpu_yield)")  # fmt: skip
     finally:
         jail.close()
+
+
+SPINNERS = 8
+SPINNER = "async def execute_query(image_filename):\n    x = 0\n    while True:\n        x += 1\n"
+
+
+async def beside_spinners(count: int, jail: Jail, spinners: int) -> float:
+    """Tasks/s of `count` claims tasks while `spinners` jailed programs burn CPU (each is
+    cancelled, its child killed, once the claims tasks are done)."""
+    program = compile_program(SPINNER, "spin.py", Limits(wall_s=60))
+    plain = Image.new("RGB", (64, 48))
+    image = TrackedImage.wrap(plain, ImageRef(digest_of(encode_png(plain))))
+
+    async def load() -> TrackedImage:
+        return image
+
+    spinning = [
+        asyncio.ensure_future(
+            run_task(program, "a.jpg", load, InstantBackend(), jail=jail, task_index=count + i)
+        )  # fmt: skip
+        for i in range(spinners)
+    ]
+    await asyncio.sleep(0.3)  # each has used its CPU budget and yields
+    try:
+        return await runner_rate(count, jail, None)
+    finally:
+        for task in spinning:
+            task.cancel()
+        await asyncio.gather(*spinning, return_exceptions=True)
 
 
 class InstantHermod:

@@ -34,7 +34,6 @@ from orchestrator.program.sandbox.runtime import ImageCopier
 EXIT_OK = 0
 EXIT_CHILD_FAILED = 70  # the child's own machinery failed (not the program)
 FD_SCAN_MAX = 4096
-CHILD_NICENESS = 10
 
 
 def enter_jail(
@@ -170,8 +169,7 @@ def child_main(
         for signum in (_signal.SIGCHLD, _signal.SIGINT):
             _signal.signal(signum, _signal.SIG_DFL)  # the C function: no enum conversions
         keep_only(null, fd, *([ruleset.fd] if ruleset else []))
-        rlimits.die_with_parent(parent)
-        os.nice(CHILD_NICENESS)  # the zygote and the orchestrator first: they serve all tasks
+        rlimits.die_with_parent(parent)  # its priority is the zygote's (jail.cpu_yield)
         prepared = isinstance(job, PreparedTask)
         loop = job.loop if prepared else ChildLoop()
         loop.open()  # its epoll and eventfd: before seccomp

@@ -42,6 +42,7 @@ from orchestrator.program.jail.child import (
     serve,
 )
 from orchestrator.program.jail.child_loop import ChildLoop
+from orchestrator.program.jail.cpu_yield import CpuYield
 from orchestrator.program.jail.image_store import ImageStore, StoredImage, pixels_memfd
 from orchestrator.program.jail.leanfork import lean_fork
 from orchestrator.program.jail.limits import (
@@ -205,6 +206,7 @@ class Zygote:
         self.images = ImageStore()  # each child inherits its own task's image only
         self.children: dict[int, str] = {}  # pid -> task id, until reaped
         self.pids: dict[str, int] = {}
+        self.cpu_yield = CpuYield()  # children that burn CPU give way to the rest
         self.fds: list[int] = []
         self.buffer = b""
 
@@ -285,6 +287,7 @@ class Zygote:
         os.close(fd)
         self.children[pid] = task
         self.pids[task] = pid
+        self.cpu_yield.spawned(pid)
         self.send({"op": "spawned", "task": task, "pid": pid})
 
     def reap(self) -> None:
@@ -296,6 +299,7 @@ class Zygote:
             if pid == 0:
                 return
             task = self.children.pop(pid, None)
+            self.cpu_yield.reaped(pid)
             if task is None:
                 continue
             self.pids.pop(task, None)
@@ -326,12 +330,13 @@ class Zygote:
         poller.register(self.control.fileno(), select.EPOLLIN)
         poller.register(wake_r, select.EPOLLIN)
         while True:
-            for fd, _ in poller.poll():
+            for fd, _ in poller.poll(self.cpu_yield.timeout_s()):
                 if fd == wake_r:
                     os.read(wake_r, 4096)
                 elif not self.read_control():
                     return  # the orchestrator is gone: the children die with us
             self.reap()
+            self.cpu_yield.watch()
 
 
 def become_unprivileged(orchestrator: int) -> list[str]:
