@@ -8,7 +8,7 @@
 2. Per-task overhead: N concurrent runs of the paper's claims_distributed.py against an
    in-process hermod whose calls take no time; prints tasks per second.
 3. Jailed vs in-process runner, side by side: the same claims program through run_task
-   (real Hermod, calls validated, answered at once by a no-op backend, 64 tasks at a
+   (real Hermod, calls validated, answered at once by a no-op backend, 128 tasks at a
    time), first as fast as each runner goes, then paced at --rate tasks/s offered, then
    paced with --photos distinct 320x240 photos in turn (what a batch over a folder of
    claims photos gives the jail to cache), then with a new photo for every task (each
@@ -30,6 +30,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dicec.settings import Settings
 from orchestrator.batch.claims_images import IMAGE_SIZE as PHOTO_SIZE
 from orchestrator.batch.task import run_task
 from orchestrator.program.jail.client import Jail
@@ -38,7 +39,7 @@ from worker_models.calls import check_result
 from worker_models.imageref import ImageRef, TrackedImage, digest_of, encode_png
 
 REFERENCE = Path("/work/shared/reference-programs/claims_distributed.py")
-CONCURRENT_TASKS = 64  # Settings.max_concurrent_tasks' default
+CONCURRENT_TASKS = Settings().max_concurrent_tasks  # the default
 WORKLOADS = {
     "loop with += ": "t = 0\nfor i in range(300000):\n    t += i",
     "loop with * and %": "t = 0\nfor i in range(300000):\n    t += (i * i) % 7",
@@ -72,7 +73,7 @@ async def runner_rate(
     images: list[TrackedImage] | None = None,
     prime: bool = True,
 ) -> float:
-    """Tasks/s of `count` claims tasks through run_task, 64 at a time; paced at `rate`
+    """Tasks/s of `count` claims tasks through run_task, 128 at a time; paced at `rate`
     tasks/s offered when given. Task i runs on images[i % len] (one 64x48 image by
     default); with `prime`, each image is used once before the clock starts (the jail
     caches them), else the first use of each is measured too."""

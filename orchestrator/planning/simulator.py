@@ -52,7 +52,7 @@ from orchestrator.planning.sim_stats import SimResult, TransferTally, build_resu
 from worker_models.pools import PoolsFile
 
 BatchingScope = Literal["dynamic", "message", "flush"]
-DEFAULT_MAX_CONCURRENT_TASKS = 64
+DEFAULT_MAX_CONCURRENT_TASKS = 128  # Settings.max_concurrent_tasks
 SECONDS_PER_MS = 1e-3
 # A worker at another site than Redis waits on the link for each message, as counted
 # through the shaping proxy (docs/edge-cloud.md, "Round trips"): before the model runs,

@@ -171,7 +171,9 @@ def plan(
         str | None, typer.Option(help="take the call mix from this batch's traces")
     ] = None,
     samples: Annotated[int, typer.Option(help="stand-in runs of the program")] = 8,
-    max_concurrent_tasks: Annotated[int, typer.Option(help="orchestrator's task limit")] = 64,
+    max_concurrent_tasks: Annotated[
+        int, typer.Option(help="orchestrator's task limit (DICEC_MAX_CONCURRENT_TASKS)")
+    ] = 128,
     output: Annotated[Path, typer.Option("-o", "--output")] = Path("var/plan-pools.yaml"),
     pools: Annotated[
         str | None,
