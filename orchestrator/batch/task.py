@@ -69,12 +69,23 @@ class TaskImages:
         self._redis = aredis
         self._cache: OrderedDict[Path, TrackedImage] = OrderedDict()
         self._paths: dict[str, Path] = {}  # digest -> file: to store it again if Redis lost it
+        # Loads under way: a batch starts up to max_concurrent_tasks tasks at once over a
+        # few dozen photos, and each photo's second task used to decode it again while the
+        # first awaited Redis (100 decodes for 30 photos, on the loop, before any spawn).
+        self._loading: dict[Path, asyncio.Task[TrackedImage]] = {}
 
     async def load(self, path: Path) -> TrackedImage:
         cached = self._cache.get(path)
         if cached is not None:
             self._cache.move_to_end(path)
             return cached
+        loading = self._loading.get(path)
+        if loading is None:
+            loading = self._loading[path] = asyncio.ensure_future(self._load(path))
+            loading.add_done_callback(lambda _: self._loading.pop(path, None))
+        return await asyncio.shield(loading)  # a cancelled task leaves the load to the others
+
+    async def _load(self, path: Path) -> TrackedImage:
         data = path.read_bytes()
         digest = digest_of(data)
         image = TrackedImage.wrap(decode_image(data), ImageRef(digest))
