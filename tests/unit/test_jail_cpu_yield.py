@@ -82,3 +82,17 @@ def test_a_spinning_child_yields_and_a_waiting_one_does_not() -> None:
     assert spinner == (start, YIELD_NICENESS), "the spinning child kept its priority"
     assert waiter == (start, start), "a child that only waited was made to yield"
     assert rested.ok and rested.value == "rested"  # type: ignore[attr-defined]
+
+
+def test_without_proc_the_watch_stays_off() -> None:
+    """Where the zygote cannot read /proc it starts every child at YIELD_NICENESS (the old
+    rule) and keeps no watch: nothing to poll for."""
+    from orchestrator.program.jail.cpu_yield import CpuYield
+
+    off = CpuYield(enabled=False)
+    off.spawned(os.getpid())
+    assert off.timeout_s() is None
+    on = CpuYield()
+    on.spawned(os.getpid())
+    timeout = on.timeout_s()
+    assert timeout is not None and timeout <= 0.1 + 0.002

@@ -160,7 +160,7 @@ async def _run(
 def child_main(
     fd: int, spawn: dict[str, Any], job: Job, stored: StoredImage | None, null: int,
     image_params: ImageParams, parent: int, ruleset: landlock.Ruleset | None = None,
-    no_new_privs_inherited: bool = False,
+    no_new_privs_inherited: bool = False, niceness: int = 0,
 ) -> NoReturn:  # fmt: skip
     """The whole life of a task's process, from fork to os._exit."""
     code = EXIT_OK
@@ -169,7 +169,9 @@ def child_main(
         for signum in (_signal.SIGCHLD, _signal.SIGINT):
             _signal.signal(signum, _signal.SIG_DFL)  # the C function: no enum conversions
         keep_only(null, fd, *([ruleset.fd] if ruleset else []))
-        rlimits.die_with_parent(parent)  # its priority is the zygote's (jail.cpu_yield)
+        rlimits.die_with_parent(parent)
+        if niceness:  # the zygote cannot watch its children's CPU (jail.cpu_yield)
+            os.nice(niceness)
         prepared = isinstance(job, PreparedTask)
         loop = job.loop if prepared else ChildLoop()
         loop.open()  # its epoll and eventfd: before seccomp

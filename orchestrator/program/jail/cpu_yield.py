@@ -12,7 +12,8 @@ children that have lived longer than BUSY_CPU_S (none younger can have used that
 its one thread): one that has used more is set to YIELD_NICENESS, for the rest of its
 life. A program cannot undo it: without CAP_SYS_NICE a process may lower its own
 priority, never raise it. The watch reads /proc/<pid>/stat (the CPU clock ticks), which
-the kernel lets any process read, every WATCH_S while children are alive.
+the kernel lets any process read, every WATCH_S while children are alive; where the
+zygote cannot read /proc, every child starts at YIELD_NICENESS as before (said in a line).
 """
 
 from __future__ import annotations
@@ -47,12 +48,14 @@ def cpu_s(pid: int) -> float | None:
 class CpuYield:
     """The zygote's watch over its children's CPU time."""
 
-    def __init__(self) -> None:
+    def __init__(self, enabled: bool = True) -> None:
+        self._enabled = enabled  # False where /proc cannot be read: children start lower
         self._born: dict[int, float] = {}  # pid -> monotonic time of its fork, until it yields
         self._next_watch = 0.0
 
     def spawned(self, pid: int) -> None:
-        self._born[pid] = time.monotonic()
+        if self._enabled:
+            self._born[pid] = time.monotonic()
 
     def reaped(self, pid: int) -> None:
         self._born.pop(pid, None)

@@ -42,7 +42,7 @@ from orchestrator.program.jail.child import (
     serve,
 )
 from orchestrator.program.jail.child_loop import ChildLoop
-from orchestrator.program.jail.cpu_yield import CpuYield
+from orchestrator.program.jail.cpu_yield import YIELD_NICENESS, CpuYield, cpu_s
 from orchestrator.program.jail.image_store import ImageStore, StoredImage, pixels_memfd
 from orchestrator.program.jail.leanfork import lean_fork
 from orchestrator.program.jail.limits import (
@@ -193,8 +193,11 @@ class Zygote:
         events: socket.socket,
         image_params: ImageParams,
         ruleset: landlock.Ruleset | None = None,
+        watch_cpu: bool = True,
     ) -> None:
         self.ruleset = ruleset  # every child restricts itself with it (Landlock)
+        # Children start at our priority while we can watch their CPU; else lower.
+        self.child_niceness = 0 if watch_cpu else YIELD_NICENESS
         self.control = control
         self.events = events
         self.image_params = image_params
@@ -206,7 +209,7 @@ class Zygote:
         self.images = ImageStore()  # each child inherits its own task's image only
         self.children: dict[int, str] = {}  # pid -> task id, until reaped
         self.pids: dict[str, int] = {}
-        self.cpu_yield = CpuYield()  # children that burn CPU give way to the rest
+        self.cpu_yield = CpuYield(watch_cpu)  # children that burn CPU give way to the rest
         self.fds: list[int] = []
         self.buffer = b""
 
@@ -282,7 +285,7 @@ class Zygote:
             return
         if pid == 0:
             child_main(fd, message, program, image, self.null, self.image_params, self.pid,
-                       self.ruleset, self.no_new_privs)  # fmt: skip
+                       self.ruleset, self.no_new_privs, self.child_niceness)  # fmt: skip
         self.images.keep_from_forks(image)
         os.close(fd)
         self.children[pid] = task
@@ -378,6 +381,10 @@ def main(argv: list[str]) -> None:
     ruleset, line = make_ruleset()  # after the warm-up: it read what it needed
     notes += [line, *probe_layers(ruleset)]  # a child as root would make it: drops root
     notes += become_unprivileged(orchestrator)
+    watch_cpu = cpu_s(os.getpid()) is not None  # /proc readable (as the children's user)
+    if not watch_cpu:
+        notes.append(f"cpu yield: /proc unreadable: every child starts at niceness "
+                     f"{YIELD_NICENESS} instead of only those that burn CPU")  # fmt: skip
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the orchestrator
     events.sendall(encode({"op": "ready", "pid": os.getpid(), "notes": notes}))
-    Zygote(control, events, image_params, ruleset).serve()
+    Zygote(control, events, image_params, ruleset, watch_cpu).serve()
