@@ -76,8 +76,9 @@ class CpuYield:
         self._next_watch = now + WATCH_S
         for pid in [p for p, born in self._born.items() if now - born >= BUSY_CPU_S]:
             used = cpu_s(pid)
-            if used is None or used >= BUSY_CPU_S:
-                del self._born[pid]  # yields now (or is gone): never read again
-            if used is not None and used >= BUSY_CPU_S:
+            if used is not None and used < BUSY_CPU_S:
+                continue
+            del self._born[pid]  # it yields now, or it is gone: never read again
+            if used is not None:
                 with contextlib.suppress(OSError):  # exited meanwhile (a zombie not reaped)
                     os.setpriority(os.PRIO_PROCESS, pid, YIELD_NICENESS)
