@@ -42,6 +42,13 @@ def _checkpoint_overrides() -> dict[str, str]:
     }
 
 
+# Tasks of a batch in flight at once (the planner's simulator and `dicec plan` assume the
+# same). The hand-written peer keeps all of a batch's tasks in flight; 128 against 64 gave
+# +8-10 % on the realistic workload (fuller batches, fewer passes; bench/throughput.py,
+# docs/architecture.md) for ~60 MB more.
+MAX_CONCURRENT_TASKS = 128
+
+
 class Settings(BaseSettings):
     """Everything configurable at run time. Secrets come only from the environment."""
 
@@ -93,10 +100,7 @@ class Settings(BaseSettings):
     # (OOM, read-only replica, MISCONF) before it stops, the batch interrupted and
     # resumable. Shorter than task_timeout_s, so an outage never times a task out.
     redis_outage_limit_s: float = 120.0
-    # Tasks of a batch in flight at once. The hand-written peer keeps all of a batch's
-    # tasks in flight; 128 against 64 gave +8-10 % on the realistic workload (fuller
-    # batches, fewer passes; bench/throughput.py, docs/architecture.md) for ~60 MB more.
-    max_concurrent_tasks: int = 128
+    max_concurrent_tasks: int = MAX_CONCURRENT_TASKS
     program_memory_mb: int = program_defaults.PROGRAM_MEMORY_MB
     program_max_output_chars: int = program_defaults.PROGRAM_MAX_OUTPUT_CHARS
     # Calls one task may make (hermod.call and ImagePatch methods); past it the task fails.

@@ -34,6 +34,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from dicec.errors import ConfigError
+from dicec.settings import MAX_CONCURRENT_TASKS
 from orchestrator.planning.callmix import CallMix
 from orchestrator.planning.profiles import Profile
 from orchestrator.planning.sim_engine import (
@@ -52,7 +53,7 @@ from orchestrator.planning.sim_stats import SimResult, TransferTally, build_resu
 from worker_models.pools import PoolsFile
 
 BatchingScope = Literal["dynamic", "message", "flush"]
-DEFAULT_MAX_CONCURRENT_TASKS = 128  # Settings.max_concurrent_tasks
+DEFAULT_MAX_CONCURRENT_TASKS = MAX_CONCURRENT_TASKS
 SECONDS_PER_MS = 1e-3
 # A worker at another site than Redis waits on the link for each message, as counted
 # through the shaping proxy (docs/edge-cloud.md, "Round trips"): before the model runs,

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dicec.errors import DicecError
+from dicec.settings import MAX_CONCURRENT_TASKS
 from dicec.units import BYTES_PER_MB
 from orchestrator.planning.callmix import CallMix
 from scripts.cli.errors import fail
@@ -173,7 +174,7 @@ def plan(
     samples: Annotated[int, typer.Option(help="stand-in runs of the program")] = 8,
     max_concurrent_tasks: Annotated[
         int, typer.Option(help="orchestrator's task limit (DICEC_MAX_CONCURRENT_TASKS)")
-    ] = 128,
+    ] = MAX_CONCURRENT_TASKS,
     output: Annotated[Path, typer.Option("-o", "--output")] = Path("var/plan-pools.yaml"),
     pools: Annotated[
         str | None,
