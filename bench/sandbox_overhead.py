@@ -60,6 +60,12 @@ class InstantBackend:
         return "bench", check_result(prepared.spec, raw)
 
 
+def plain_image() -> TrackedImage:
+    """The claims rows' one 64x48 image, stored by reference."""
+    plain = Image.new("RGB", (64, 48))
+    return TrackedImage.wrap(plain, ImageRef(digest_of(encode_png(plain))))
+
+
 def photos(count: int, size: tuple[int, int]) -> list[TrackedImage]:
     """`count` distinct images (noise: no two alike), stored by reference."""
     made = [Image.effect_noise(size, 30 + i).convert("RGB") for i in range(count)]
@@ -79,8 +85,7 @@ async def runner_rate(
     caches them), else the first use of each is measured too."""
     program = compile_program(REFERENCE.read_text(), REFERENCE.name)
     if images is None:
-        plain = Image.new("RGB", (64, 48))
-        images = [TrackedImage.wrap(plain, ImageRef(digest_of(encode_png(plain))))]
+        images = [plain_image()]
     backend = InstantBackend()
     gate = asyncio.Semaphore(CONCURRENT_TASKS)
 
@@ -143,8 +148,7 @@ async def beside_spinners(count: int, jail: Jail, spinners: int) -> float:
     """Tasks/s of `count` claims tasks while `spinners` jailed programs burn CPU (each is
     cancelled, its child killed, once the claims tasks are done)."""
     program = compile_program(SPINNER, "spin.py", Limits(wall_s=60))
-    plain = Image.new("RGB", (64, 48))
-    image = TrackedImage.wrap(plain, ImageRef(digest_of(encode_png(plain))))
+    image = plain_image()
 
     async def load() -> TrackedImage:
         return image
