@@ -108,44 +108,77 @@ def compute_floor(images: list[Path], batch: int, repeats: int = 3) -> dict[str,
 class TreeCpu:
     """CPU seconds (user + system) used by a process and each of its descendants, sampled
     in a thread, so that the CPU spent inside a timed window can be read afterwards, per
-    role. On a machine other people load, CPU per task moves far less than tasks/s."""
+    role. On a machine other people load, CPU per task moves far less than tasks/s.
+
+    The sampler runs on the same two cores as the runner, so it must cost little: with
+    psutil's recursive `children()` every 50 ms (a read of every process's stat file on
+    the machine, 128 jailed children included, then each one's times and command line) it
+    cost the bench 10.2 CPU-ms per distributed task, a fifth of the cores, against a few
+    processes for the peer. Now the tree is walked every DISCOVER_S (never into the jail's
+    children, counted through their zygote), and in between only the known processes'
+    stat files are read."""
 
     SAMPLE_S = 0.05
+    DISCOVER_S = 0.2
 
     def __init__(self, pid: int) -> None:
         import psutil
 
-        self._root = psutil.Process(pid)
+        self._root = pid
+        self._procs: dict[int, Any] = {}  # the long-lived processes, by pid
         self._seen: dict[int, float] = {}  # the last reading of every process ever seen
         self.roles: dict[int, str] = {}
         self.samples: list[tuple[float, dict[int, float]]] = []  # (wall clock, CPU s by pid)
         self._stop = False
+        self._psutil = psutil
+
+    def _discover(self) -> None:
+        """Add the processes of the tree not yet known (one read of each stat file)."""
+        parents: dict[int, list[int]] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            ppid = int(stat[stat.rindex(b")") + 2 :].split(b" ", 2)[1])
+            parents.setdefault(ppid, []).append(int(entry))
+        todo = [self._root]
+        while todo:
+            pid = todo.pop()
+            if pid not in self.roles:
+                try:
+                    proc = self._psutil.Process(pid)
+                    self.roles[pid] = _role(proc, self._root)
+                except self._psutil.Error:
+                    continue
+                self._procs[pid] = proc
+            if self.roles[pid] != JAIL:  # its children are counted through it once reaped
+                todo.extend(parents.get(pid, ()))
 
     def _reading(self) -> dict[int, float]:
-        import psutil
-
-        try:
-            procs = [self._root, *self._root.children(recursive=True)]
-        except psutil.Error:
-            procs = []
-        for proc in procs:
+        for pid, proc in list(self._procs.items()):
             try:
                 times = proc.cpu_times()
-                if proc.pid not in self.roles:
-                    self.roles[proc.pid] = _role(proc, self._root.pid)
-            except psutil.Error:
+            except self._psutil.Error:
+                del self._procs[pid]
                 continue
-            if self.roles[proc.pid] == JAIL_CHILD:
-                continue  # counted in its zygote's children_* once reaped (not twice)
             cpu = times.user + times.system
-            if self.roles[proc.pid] == JAIL:  # its children live a few ms: too short to
+            if self.roles[pid] == JAIL:  # its children live a few ms: too short to
                 cpu += times.children_user + times.children_system  # sample, counted once reaped
-            self._seen[proc.pid] = cpu
+            self._seen[pid] = cpu
         return dict(self._seen)
 
     def run(self) -> None:
+        discovered = 0.0
         while not self._stop:
-            self.samples.append((time.time(), self._reading()))
+            now = time.time()
+            if now - discovered >= self.DISCOVER_S:
+                self._discover()
+                discovered = now
+            self.samples.append((now, self._reading()))
             time.sleep(self.SAMPLE_S)
 
     def stop(self) -> None:

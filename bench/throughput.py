@@ -5,7 +5,7 @@ the compute floor.
 
     .venv/bin/python bench/throughput.py [--tasks 40] [--rounds 3] [--pools local]
         [--runners loop,peer,peer-tuned,distributed,baseline[,baseline-nojail,
-                   distributed-nojail]]
+                   distributed-nojail,distributed-solo]]
 
 Every runner does the same work: the 224-px checkpoints (`dicec checkpoints build
 --image-size 224`, built on first use), the 30 claims images, the fixed-box claims program
@@ -100,14 +100,20 @@ def batch_window(batch_id: str) -> tuple[float, float]:
     return min(r.started_at for r in records), max(r.finished_at for r in records)
 
 
-def project(mode: str, tasks: int, images: Path, pools: str, runner: str = "jail") -> Run:
+def project(
+    mode: str, tasks: int, images: Path, pools: str, runner: str = "jail", per_child: str = ""
+) -> Run:
     """A batch through scripts/submit_batch.py; `runner` is DICEC_PROGRAM_RUNNER (the
-    jail, or "inprocess" to show in the same run what the jail costs)."""
+    jail, or "inprocess" to show in the same run what the jail costs); `per_child`, when
+    set, DICEC_JAIL_TASKS_PER_CHILD (1: a jailed child per task, as before round 7)."""
     program = SERIAL_PROGRAM if mode == "baseline" else DISTRIBUTED_PROGRAM
     options = ["--mode", mode, "--nodes", "1", "--seed", "3", "--no-cache"]
     options += ["--pools", pools, "--local", "yes"]
     command = submit_command(program, images, tasks, *options)
-    summary, cpu = measured(command, f"{mode} batch", {"DICEC_PROGRAM_RUNNER": runner})
+    env = {"DICEC_PROGRAM_RUNNER": runner}
+    if per_child:
+        env["DICEC_JAIL_TASKS_PER_CHILD"] = per_child
+    summary, cpu = measured(command, f"{mode} batch", env)
     if summary["errors"]:
         raise SystemExit(f"{mode}: {summary['errors']} of {tasks} tasks failed")
     return _run(summary["tasks_per_s"], cpu.between(*batch_window(summary["batch_id"])), tasks)
@@ -126,11 +132,13 @@ RUNNERS = (
     "baseline",
     "baseline-nojail",
     "distributed-nojail",
+    "distributed-solo",
 )
 DEFAULT_RUNNERS = RUNNERS[:5]  # the -nojail runners are diagnostics: what the jail costs
 LOOP, BASELINE = "plain loop (one process)", "project baseline"
 NOJAIL = "baseline, program not jailed"
 DISTRIBUTED_NOJAIL = "distributed, program not jailed"
+DISTRIBUTED_SOLO = "distributed, a jailed child per task"
 DISTRIBUTED = "project distributed"
 TUNED_PEER = "peer, the project's batch sizes"
 
@@ -173,6 +181,10 @@ def runners(args: argparse.Namespace, images: Path) -> dict[str, object]:
         "distributed-nojail": (
             DISTRIBUTED_NOJAIL,
             lambda: project("distributed", args.tasks, images, args.pools, "inprocess"),
+        ),
+        "distributed-solo": (
+            DISTRIBUTED_SOLO,
+            lambda: project("distributed", args.tasks, images, args.pools, per_child="1"),
         ),
     }
     return dict(table[key] for key in RUNNERS if key in args.runners)
@@ -271,6 +283,12 @@ def report(results: dict[str, list[Run]], floors: dict[int, dict[str, float]]) -
             f"{1000 / rate[BASELINE] - 1000 / rate[NOJAIL]:.1f} ms and "
             f"{cpu[BASELINE] - cpu[NOJAIL]:.1f} CPU-ms per task"
         )
+    if DISTRIBUTED_SOLO in results and DISTRIBUTED in results:
+        print(
+            f"diagnostic, not a target: a child per task costs the distributed run "
+            f"{cpu[DISTRIBUTED_SOLO] - cpu[DISTRIBUTED]:.1f} CPU-ms per task; "
+            f"{rate[DISTRIBUTED_SOLO]:.2f} tasks/s against {rate[DISTRIBUTED]:.2f}"
+        )
     if DISTRIBUTED_NOJAIL in results and DISTRIBUTED in results:
         print(
             f"diagnostic, not a target: the jail costs the distributed run "
@@ -287,7 +305,7 @@ def main() -> None:
         default=set(DEFAULT_RUNNERS),
         help=f"comma-separated subset of {','.join(RUNNERS)} (default: the first five; "
         "baseline-nojail and distributed-nojail run with DICEC_PROGRAM_RUNNER=inprocess, to "
-        "show the jail's share)",
+        "show the jail's share; distributed-solo with DICEC_JAIL_TASKS_PER_CHILD=1)",
     )
     parser.add_argument("--tasks", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)

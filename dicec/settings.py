@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     # "jail": each task's program runs in its own jailed process (docs/security.md);
     # "inprocess": on the orchestrator's event loop, language rules only (benchmarks).
     program_runner: Literal["jail", "inprocess"] = "jail"
+    # Tasks of one program that start together may share one jailed process, up to this
+    # many (docs/security.md, "Tasks that share a child"); 1: a process per task.
+    jail_tasks_per_child: int = Field(default=16, ge=1, le=64)
 
     cache_enabled: bool = True
     cache_ttl_s: int = 24 * 3600

@@ -1,5 +1,6 @@
 """A batch in which one task's process is SIGKILLed, one runs out of memory and one
 burns CPU in C: only those tasks fail, each with a clear error; the batch completes.
+The tasks that shared a child with one of them run again alone and finish.
 
 The language rules are off for this program (a test-only Jail), so the C-level work
 really happens and only the OS jail stops it. Real Redis holds the batch state.
@@ -8,6 +9,7 @@ really happens and only the OS jail stops it. Real Redis holds the batch state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from pathlib import Path
@@ -56,10 +58,18 @@ def images(tmp_path: Path) -> Path:
 
 
 async def _kill_when_running(jail: Jail, index: int) -> None:
-    while (pid := jail.pid_of(str(index))) is None:
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(0.3)
-    os.kill(pid, signal.SIGKILL)
+    """SIGKILL the task's process, each process it gets: a task whose shared child is
+    killed runs again alone (jail.client), and that one is killed too."""
+    killed: set[int] = set()
+    while True:
+        pid = jail.pid_of(str(index))
+        if pid is None or pid in killed:
+            await asyncio.sleep(0.05)
+            continue
+        await asyncio.sleep(0.3)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        killed.add(pid)
 
 
 async def _run(meta, settings: Settings, jail: Jail, yellow: list[int]):

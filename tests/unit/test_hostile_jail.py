@@ -113,16 +113,20 @@ async def _one(jail: Jail, path: Path, image: TrackedImage) -> tuple[str, TaskOu
     return f"failed: {outcome.error_type}", outcome
 
 
-async def _corpus(jail: Jail) -> list[tuple[Path, str, TaskOutcome | None]]:
+async def _corpus(jail: Jail, copies: int = 1) -> list[tuple[Path, str, TaskOutcome | None]]:
+    """Every program, `copies` tasks of each started together (so that they share a child
+    when the jail lets them)."""
     image = _image()
     gate = asyncio.Semaphore(CONCURRENT)
+    await jail.zygote()  # started before the first task, as the batch runner does
 
-    async def guarded(path: Path) -> tuple[Path, str, TaskOutcome | None]:
+    async def guarded(path: Path) -> list[tuple[Path, str, TaskOutcome | None]]:
         async with gate:
-            kind, outcome = await _one(jail, path, image)
-            return path, kind, outcome
+            runs = await asyncio.gather(*(_one(jail, path, image) for _ in range(copies)))
+            return [(path, kind, outcome) for kind, outcome in runs]
 
-    return await asyncio.gather(*[guarded(p) for p in HOSTILE_FILES])
+    grouped = await asyncio.gather(*[guarded(p) for p in HOSTILE_FILES])
+    return [run for runs in grouped for run in runs]
 
 
 def _leaks(outcome: TaskOutcome | None, secrets: tuple[str, ...]) -> list[str]:
@@ -142,8 +146,8 @@ def _nothing_got_through(traps: dict[str, object]) -> None:
             listener.accept()  # nobody connected
 
 
-def _check_run(jail: Jail, traps: dict[str, object], label: str) -> None:
-    results = asyncio.run(_corpus(jail))
+def _check_run(jail: Jail, traps: dict[str, object], label: str, copies: int = 1) -> None:
+    results = asyncio.run(_corpus(jail, copies))
     secrets = traps["secrets"]  # type: ignore[assignment]
     leaked = {p.name: _leaks(o, secrets) for p, _, o in results if _leaks(o, secrets)}
     assert not leaked, f"canary or secret leaked: {leaked}"
@@ -176,6 +180,18 @@ def test_corpus_in_the_jail_alone_without_the_language_rules(traps: dict[str, ob
         _check_run(jail, traps, "jail alone (language rules off)")
         for note in jail.notes:
             print(f"  layer: {note}")
+    finally:
+        jail.close()
+
+
+@pytest.mark.skipif(not AS_ROOT, reason="the canaries are root-only files: needs root")
+def test_corpus_in_shared_children_without_the_language_rules(traps: dict[str, object]) -> None:
+    """Three tasks of each program at once, sharing a child: the layers hold the same."""
+    jail = Jail(language_rules=False, tasks_per_child=3)
+    try:
+        _check_run(jail, traps, "shared children, jail alone (language rules off)", copies=3)
+        assert jail._zygote is not None
+        assert jail._zygote.children_started < 3 * len(HOSTILE_FILES)  # they did share
     finally:
         jail.close()
 

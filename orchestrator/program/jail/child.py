@@ -158,34 +158,65 @@ async def _run(
 
 
 def child_main(
-    fd: int, spawn: dict[str, Any], job: Job, stored: StoredImage | None, null: int,
-    image_params: ImageParams, parent: int, ruleset: landlock.Ruleset | None = None,
+    fds: list[int], spawn: dict[str, Any], job: Job, images: list[StoredImage | None],
+    null: int, image_params: ImageParams, parent: int, ruleset: landlock.Ruleset | None = None,
     no_new_privs_inherited: bool = False, niceness: int = 0,
 ) -> NoReturn:  # fmt: skip
-    """The whole life of a task's process, from fork to os._exit."""
+    """The whole life of a child, from fork to os._exit: the spawn's tasks (one program,
+    each with its own socket and image), run together on one loop."""
     code = EXIT_OK
     try:
         signal.set_wakeup_fd(-1)  # the zygote's: not this process's business
         for signum in (_signal.SIGCHLD, _signal.SIGINT):
             _signal.signal(signum, _signal.SIG_DFL)  # the C function: no enum conversions
-        keep_only(null, fd, *([ruleset.fd] if ruleset else []))
+        keep_only(null, *fds, *([ruleset.fd] if ruleset else []))
         rlimits.die_with_parent(parent)
         if niceness:  # the zygote cannot watch its children's CPU (jail.cpu_yield)
             os.nice(niceness)
-        prepared = isinstance(job, PreparedTask)
-        loop = job.loop if prepared else ChildLoop()
+        loop = job.loop if isinstance(job, PreparedTask) else ChildLoop()
         loop.open()  # its epoll and eventfd: before seccomp
-        hermod = job.hermod if prepared else SocketHermod(image_params)
-        hermod.attach(socket.socket(fileno=fd))  # inherited: no new socket in the jail
-        lim = spawn["limits"]
-        enter_jail(
-            rlimits.ChildLimits(lim["wall_s"], lim["memory_mb"], lim.get("cpu_s")),
+        lim, n = spawn["limits"], len(fds)
+        runs = [_task_job(job, image_params, lim, first=i == 0) for i in range(n)]
+        for (_, hermod), fd in zip(runs, fds, strict=True):
+            hermod.attach(socket.socket(fileno=fd))  # inherited: no new socket in the jail
+        loop.threads = n  # a serial program runs in a thread: one each
+        one = rlimits.ChildLimits(lim["wall_s"], lim["memory_mb"], lim.get("cpu_s"))
+        enter_jail(  # a child of n tasks gets what n children would: no more in all
+            rlimits.ChildLimits(one.wall_s, one.memory_mb * n, one.cpu_s() * n),
             ruleset,
             no_new_privs_inherited=no_new_privs_inherited,
             parent=parent,
         )
-        fresh = stored.open if stored is not None else None  # from this task's own pixels
-        loop.run_until_complete(serve(job, hermod, spawn, fresh))  # the whole task, one run
+        served = [
+            serve(task_job, hermod, {**entry, "limits": lim}, _fresh(image))
+            for (task_job, hermod), entry, image in zip(runs, spawn["tasks"], images, strict=True)
+        ]
+        loop.run_until_complete(_together(served))  # the whole of every task, one run
     except BaseException:  # noqa: BLE001 - nothing may escape a forked child
         code = EXIT_CHILD_FAILED
     os._exit(code)
+
+
+def _task_job(
+    job: Job, image_params: ImageParams, limits: dict[str, Any], *, first: bool
+) -> tuple[Job, SocketHermod]:
+    """A task's job and hermod. The first task of a child takes the zygote's prepared run;
+    each other task of a shared child prepares its own here (a run starts once)."""
+    if isinstance(job, PreparedTask):
+        if first:
+            return job, job.hermod
+        hermod = SocketHermod(image_params)
+        run = prepare_on_image(job.run.program, hermod, job.loop, Limits(**limits))
+        return PreparedTask(run, hermod, job.loop), hermod
+    return job, SocketHermod(image_params)
+
+
+def _fresh(image: StoredImage | None) -> ImageCopier | None:
+    return image.open if image is not None else None  # from this task's own pixels
+
+
+async def _together(served: list[Any]) -> None:
+    if len(served) == 1:
+        await served[0]
+        return
+    await asyncio.gather(*served, return_exceptions=True)  # one task's end is not another's

@@ -41,6 +41,7 @@ class ChildLoop(asyncio.AbstractEventLoop):
         self._epoll: select.epoll | None = None  # opened by open(), in the process it runs in
         self._wake = -1  # an eventfd: a thread's call_soon_threadsafe ends the poll
         self._executor: Executor | None = None
+        self.threads: int | None = None  # the executor's, a thread per serial program
         self._running = False
         self._stopping = False
         self._closed = False
@@ -113,7 +114,7 @@ class ChildLoop(asyncio.AbstractEventLoop):
     ) -> asyncio.Future[T]:
         if executor is None:
             if self._executor is None:
-                self._executor = ThreadPoolExecutor(thread_name_prefix="program")
+                self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="program")
             executor = self._executor
         return asyncio.wrap_future(executor.submit(func, *args), loop=self)
 

@@ -1,5 +1,11 @@
 """The orchestrator's side of the jail: one zygote per process, one socket per task.
 
+Tasks of one program (and limits) that start in the same turn of the event loop go to
+the zygote as one spawn, up to `tasks_per_child`: one jailed child runs them together
+(docs/security.md, "Tasks that share a child"). A task whose shared child died, was
+killed, or whose guard tripped (its siblings may have been the cause) runs again, once,
+in a child of its own, so its outcome is what it would have been alone.
+
 `Jail.run` has the shape of sandbox.run_program: it returns a ProgramRun or raises the
 task's error (with `printed`), so run_task treats both runners alike. Everything is
 asyncio: one reader for the zygote's control socket, one TaskSocket per running task, no
@@ -35,6 +41,7 @@ from dicec.errors import (
     ProgramResourceError,
     ProgramTimeoutError,
 )
+from dicec.settings import get_settings
 from orchestrator.program.hermod import Hermod
 from orchestrator.program.jail.image_store import pixels_memfd
 from orchestrator.program.jail.limits import ChildLimits
@@ -71,6 +78,27 @@ def clean_env() -> dict[str, str]:
             "PYTHONPATH": str(PROJECT_ROOT), "PYTHONDONTWRITEBYTECODE": "1"}  # fmt: skip
 
 
+# A shared child's task that failed in one of these ways may owe it to a sibling (one
+# that spun, grew or crashed): it runs again alone. Its own errors are final.
+RERUN_ALONE_ERRORS = frozenset({"ProgramTimeoutError", "ProgramResourceError"})
+
+
+@dataclasses.dataclass
+class PendingSpawn:
+    task: str
+    key: str
+    digest: str
+    image_path: str
+    limits: dict[str, Any]
+    limits_key: tuple[Any, ...]
+    theirs: socket.socket  # the child's end of the task's socket, until sent
+    share: int  # tasks its child may hold at most (1: a child of its own)
+
+
+class SharedChildLost(Exception):
+    """The task's shared child died or was killed, or its guard tripped: run it alone."""
+
+
 class Zygote:
     """A started zygote process and the orchestrator's end of its control socket."""
 
@@ -82,6 +110,7 @@ class Zygote:
         self.events = events  # read by asyncio (non-blocking): its own socket
         self.exited: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.pids: dict[str, int] = {}  # task id -> pid of its running child
+        self.children_started = 0  # (tests, diagnostics)
         self.images: OrderedDict[str, int] = OrderedDict()  # digest -> bytes of pixels
         self.programs: OrderedDict[str, int] = OrderedDict()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -89,19 +118,62 @@ class Zygote:
         self.events_writer: asyncio.StreamWriter | None = None
         self.notes: list[str] = []
         self.alive = True
+        self.pending: list[PendingSpawn] = []  # sent together at the end of this turn
+        self.group_size: dict[str, int] = {}  # task id -> tasks in its child, while it runs
 
-    def send(self, message: dict[str, Any], fd: int | None = None) -> None:
+    def send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
+        if message.get("op") == "forget":
+            self.flush_spawns()  # what was queued may need what is forgotten
         data = encode(message)
         try:
-            if fd is None:
+            if not fds:
                 self.control.sendall(data)
             else:
-                sent = socket.send_fds(self.control, [data], [fd])
+                sent = socket.send_fds(self.control, [data], fds)
                 if sent < len(data):
                     self.control.sendall(data[sent:])
         except OSError as exc:
             self.alive = False
             raise JailError(f"the program jail's zygote is gone ({exc.strerror})") from None
+
+    def queue_spawn(self, spawn: PendingSpawn) -> None:
+        """Spawn the task at the end of this turn, with the others queued in it."""
+        if not self.pending:
+            asyncio.get_running_loop().call_soon(self.flush_spawns)
+        self.pending.append(spawn)
+
+    def drop_pending(self, task: str) -> None:
+        """A task that ended before its spawn went out (cancelled) is not spawned."""
+        for spawn in [p for p in self.pending if p.task == task]:
+            self.pending.remove(spawn)
+            spawn.theirs.close()
+
+    def flush_spawns(self) -> None:
+        """Send the queued spawns: one child for each run of up to `share` tasks of the
+        same program and limits, in the order they were queued."""
+        pending, self.pending = self.pending, []
+        groups: dict[tuple[Any, ...], list[PendingSpawn]] = {}
+        for spawn in pending:
+            groups.setdefault((spawn.key, spawn.limits_key, spawn.share), []).append(spawn)
+        for (key, _, share), spawns in groups.items():
+            for start in range(0, len(spawns), share):
+                self._spawn(key, spawns[start : start + share])
+
+    def _spawn(self, key: str, spawns: list[PendingSpawn]) -> None:
+        tasks = [{"task": p.task, "digest": p.digest, "image_path": p.image_path} for p in spawns]
+        message = {"op": "spawn", "key": key, "tasks": tasks, "limits": spawns[0].limits}
+        try:
+            self.send(message, [p.theirs.fileno() for p in spawns])
+        except JailError as exc:
+            for spawn in spawns:
+                future = self.exited.pop(spawn.task, None)
+                if future is not None and not future.done():
+                    future.set_result({"error": str(exc)})
+        finally:
+            for spawn in spawns:
+                spawn.theirs.close()
+        for spawn in spawns:
+            self.group_size[spawn.task] = len(spawns)
 
     async def read(self, reader: asyncio.StreamReader) -> None:
         """Resolve `exited` futures until the zygote closes its end."""
@@ -111,7 +183,9 @@ class Zygote:
                 break
             message = decode(line)
             if message.get("op") == "spawned":
-                self.pids[message.get("task", "")] = message.get("pid")
+                self.children_started += 1
+                for task in message.get("tasks", []):
+                    self.pids[task] = message.get("pid")
             if message.get("op") == "exited":
                 self.pids.pop(message.get("task", ""), None)
                 future = self.exited.pop(message.get("task", ""), None)
@@ -220,10 +294,14 @@ def outcome(done: dict[str, Any]) -> ProgramRun:
 
 
 class Jail:
-    """Runs each task's program in its own jailed child of one zygote."""
+    """Runs each task's program in a jailed child of one zygote: its own, or one shared
+    with tasks of the same program that started in the same turn."""
 
-    def __init__(self, *, language_rules: bool = True) -> None:
+    def __init__(self, *, language_rules: bool = True, tasks_per_child: int | None = None) -> None:
         self.language_rules = language_rules  # False only in the test that proves the jail
+        if tasks_per_child is None:
+            tasks_per_child = get_settings().jail_tasks_per_child
+        self.tasks_per_child = max(1, tasks_per_child)
         self._zygote: Zygote | None = None
         self._starting: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
@@ -288,7 +366,7 @@ class Jail:
             fd = pixels_memfd(pixels)
             try:
                 zygote.send({"op": "image", "digest": digest, "mode": image.mode,
-                             "size": list(image.size)}, fd)  # fmt: skip
+                             "size": list(image.size)}, [fd])  # fmt: skip
             finally:
                 os.close(fd)
             _remember(zygote, zygote.images, digest, "digest", len(pixels))
@@ -304,9 +382,28 @@ class Jail:
         limits: Limits | None = None,
         label: str | None = None,
     ) -> ProgramRun:
-        """Run the program on one image in a fresh jailed process; raise the task's error.
+        """Run the program on one image in a jailed process; raise the task's error.
         `label` (the task index) names the task for `pid_of`."""
         limits = limits or program.limits
+        calls = hermod.calls
+        try:
+            return await self._attempt(
+                program, hermod, image_path, image, limits, label, self.tasks_per_child
+            )
+        except SharedChildLost:
+            hermod.calls = calls  # the rerun makes its calls again
+            return await self._attempt(program, hermod, image_path, image, limits, label, 1)
+
+    async def _attempt(
+        self,
+        program: CompiledProgram,
+        hermod: Hermod,
+        image_path: str,
+        image: Image.Image,
+        limits: Limits,
+        label: str | None,
+        share: int,
+    ) -> ProgramRun:
         zygote = await self.zygote()
         key, digest = self._define(zygote, program, image)
         serial = next(self._serials)  # unique for this Jail's life: its zygotes' keys
@@ -314,31 +411,46 @@ class Jail:
         exited = asyncio.get_running_loop().create_future()
         zygote.exited[task_id] = exited
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            zygote.send({"op": "spawn", "task": task_id, "key": key, "digest": digest,
-                         "image_path": image_path, "limits": limits_message(limits)},
-                        theirs.fileno())  # fmt: skip
-        finally:
-            theirs.close()
+        message = limits_message(limits)
+        zygote.queue_spawn(
+            PendingSpawn(task_id, key, digest, image_path, message, limits_key(limits), theirs,
+                         share)
+        )  # fmt: skip
         session = TaskSession(hermod, TaskSocket(mine), digest)
+        done: dict[str, Any] | None = None
         try:
-            done = await asyncio.wait_for(session.serve(), limits.wall_s + KILL_GRACE_S)
-        except TimeoutError:
-            raise ProgramTimeoutError(
-                f"program ran past its wall-clock limit of {limits.wall_s:g} s "
-                f"(its process was killed)"
-            ) from None
-        except ChildGone:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(exited), EXIT_REPORT_WAIT_S)
-            info = exited.result() if exited.done() else {"error": "no exit status reported"}
-            raise describe_exit(info, limits) from None
+            try:
+                done = await asyncio.wait_for(session.serve(), limits.wall_s + KILL_GRACE_S)
+            except TimeoutError:
+                if zygote.group_size.get(task_id, 1) > 1:
+                    raise SharedChildLost from None
+                raise ProgramTimeoutError(
+                    f"program ran past its wall-clock limit of {limits.wall_s:g} s "
+                    f"(its process was killed)"
+                ) from None
+            except ChildGone:
+                if zygote.group_size.get(task_id, 1) > 1:
+                    raise SharedChildLost from None
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(exited), EXIT_REPORT_WAIT_S)
+                info = exited.result() if exited.done() else {"error": "no exit status reported"}
+                raise describe_exit(info, limits) from None
+            shared = zygote.group_size.get(task_id, 1) > 1
+            if shared and not done.get("ok") and done.get("error_type") in RERUN_ALONE_ERRORS:
+                raise SharedChildLost
         finally:
             session.close()
+            zygote.drop_pending(task_id)
+            zygote.group_size.pop(task_id, None)
             if zygote.alive and not exited.done():
-                with contextlib.suppress(JailError):
-                    zygote.send({"op": "kill", "task": task_id})  # nothing outlives its task
+                with contextlib.suppress(JailError):  # nothing outlives its tasks
+                    zygote.send({"op": "finished" if done is not None else "kill", "task": task_id})
         return outcome(done)
+
+
+@functools.lru_cache(maxsize=64)
+def limits_key(limits: Limits) -> tuple[Any, ...]:
+    return dataclasses.astuple(limits)
 
 
 def _remember(

@@ -9,11 +9,12 @@ is cut and resumed with cold caches. Measured side by side (bench/jail_cpu.py --
 
 So a child starts at the zygote's priority, and the zygote watches the CPU time of the
 children that have lived longer than BUSY_CPU_S (none younger can have used that much on
-its one thread): one that has used more is set to YIELD_NICENESS, for the rest of its
-life. A program cannot undo it: without CAP_SYS_NICE a process may lower its own
-priority, never raise it. The watch reads /proc/<pid>/stat (the CPU clock ticks), which
-the kernel lets any process read, every WATCH_S while children are alive; where the
-zygote cannot read /proc, every child starts at YIELD_NICENESS as before (said in a line).
+its one thread; a child of n tasks, n times that): one that has used more is set to
+YIELD_NICENESS, for the rest of its life. A program cannot undo it: without CAP_SYS_NICE
+a process may lower its own priority, never raise it. The watch reads /proc/<pid>/stat
+(the CPU clock ticks), which the kernel lets any process read, every WATCH_S while
+children are alive; where the zygote cannot read /proc, every child starts at
+YIELD_NICENESS as before (said in a line).
 """
 
 from __future__ import annotations
@@ -51,14 +52,17 @@ class CpuYield:
     def __init__(self, enabled: bool = True) -> None:
         self._enabled = enabled  # False where /proc cannot be read: children start lower
         self._born: dict[int, float] = {}  # pid -> monotonic time of its fork, until it yields
+        self._budget: dict[int, float] = {}  # pid -> CPU s before it yields: BUSY_CPU_S a task
         self._next_watch = 0.0
 
-    def spawned(self, pid: int) -> None:
+    def spawned(self, pid: int, tasks: int = 1) -> None:
         if self._enabled:
             self._born[pid] = time.monotonic()
+            self._budget[pid] = BUSY_CPU_S * tasks
 
     def reaped(self, pid: int) -> None:
         self._born.pop(pid, None)
+        self._budget.pop(pid, None)
 
     def timeout_s(self) -> float | None:
         """How long the zygote's poll may wait: until the next watch, or (None) for ever."""
@@ -74,11 +78,11 @@ class CpuYield:
         if now < self._next_watch or not self._born:
             return
         self._next_watch = now + WATCH_S
-        for pid in [p for p, born in self._born.items() if now - born >= BUSY_CPU_S]:
+        for pid in [p for p, born in self._born.items() if now - born >= self._budget[p]]:
             used = cpu_s(pid)
-            if used is not None and used < BUSY_CPU_S:
+            if used is not None and used < self._budget[pid]:
                 continue
-            del self._born[pid]  # it yields now, or it is gone: never read again
+            del self._born[pid], self._budget[pid]  # it yields now, or it is gone
             if used is not None:
                 with contextlib.suppress(OSError):  # exited meanwhile (a zombie not reaped)
                     os.setpriority(os.PRIO_PROCESS, pid, YIELD_NICENESS)

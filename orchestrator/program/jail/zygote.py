@@ -207,7 +207,8 @@ class Zygote:
         self.programs: dict[str, Program] = {}
         self.jobs: dict[tuple[str, tuple[Any, ...]], Job] = {}  # by program and limits
         self.images = ImageStore()  # each child inherits its own task's image only
-        self.children: dict[int, str] = {}  # pid -> task id, until reaped
+        self.children: dict[int, list[str]] = {}  # pid -> its tasks' ids, until reaped
+        self.live: dict[int, set[str]] = {}  # pid -> its tasks without a `done` yet
         self.pids: dict[str, int] = {}
         self.cpu_yield = CpuYield(watch_cpu)  # children that burn CPU give way to the rest
         self.fds: list[int] = []
@@ -229,8 +230,12 @@ class Zygote:
             self.programs.pop(message.get("key", ""), None)
             self.images.forget(message.get("digest", ""))
         elif op == "spawn":
-            self.spawn(message, self.fds.pop(0))
-        elif op == "kill":
+            count = len(message["tasks"])  # one socket each, in the order of the tasks
+            fds, self.fds = self.fds[:count], self.fds[count:]
+            self.spawn(message, fds)
+        elif op == "finished":
+            self.finished(message["task"])
+        elif op == "kill":  # the task failed or was cancelled: its child goes, siblings too
             pid = self.pids.get(message["task"])
             if pid is not None and pid in self.children:
                 os.kill(pid, SIGKILL)
@@ -270,28 +275,48 @@ class Zygote:
             self.jobs[job_key] = job
         return job
 
-    def spawn(self, message: dict[str, Any], fd: int) -> None:
-        task = message["task"]
+    def spawn(self, message: dict[str, Any], fds: list[int]) -> None:
+        """Fork one child for the message's tasks (one program and limits; the
+        orchestrator chose them: jail.client), each with its own socket and image."""
+        tasks = [entry["task"] for entry in message["tasks"]]
         program = self._job(message["key"], message["limits"])
-        image = self.images.get(message["digest"])
+        images = [self.images.get(entry["digest"]) for entry in message["tasks"]]
         gc.freeze()  # what exists now is shared with the child, never copied by its gc
-        self.images.let_fork(image)
+        for image in images:
+            self.images.let_fork(image)
         try:
             pid = lean_fork()
         except OSError as exc:
-            self.images.keep_from_forks(image)
-            os.close(fd)
-            self.send({"op": "exited", "task": task, "error": f"fork failed: {exc.strerror}"})
-            return
+            pid = -1
+            error = f"fork failed: {exc.strerror}"
         if pid == 0:
-            child_main(fd, message, program, image, self.null, self.image_params, self.pid,
+            child_main(fds, message, program, images, self.null, self.image_params, self.pid,
                        self.ruleset, self.no_new_privs, self.child_niceness)  # fmt: skip
-        self.images.keep_from_forks(image)
-        os.close(fd)
-        self.children[pid] = task
-        self.pids[task] = pid
-        self.cpu_yield.spawned(pid)
-        self.send({"op": "spawned", "task": task, "pid": pid})
+        for image in images:
+            self.images.keep_from_forks(image)
+        for fd in fds:
+            os.close(fd)
+        if pid < 0:
+            for task in tasks:
+                self.send({"op": "exited", "task": task, "error": error})
+            return
+        self.children[pid] = tasks
+        self.live[pid] = set(tasks)
+        for task in tasks:
+            self.pids[task] = pid
+        self.send({"op": "spawned", "tasks": tasks, "pid": pid})
+        self.cpu_yield.spawned(pid, len(tasks))
+
+    def finished(self, task: str) -> None:
+        """The orchestrator has the task's `done`: once every task of its child has one,
+        the child is killed (it is exiting anyway; nothing outlives its tasks)."""
+        pid = self.pids.get(task)
+        live = self.live.get(pid) if pid is not None else None
+        if live is None:
+            return
+        live.discard(task)
+        if not live and pid in self.children:
+            os.kill(pid, SIGKILL)
 
     def reap(self) -> None:
         while self.children:
@@ -301,14 +326,14 @@ class Zygote:
                 return
             if pid == 0:
                 return
-            task = self.children.pop(pid, None)
+            tasks = self.children.pop(pid, [])
+            self.live.pop(pid, None)
             self.cpu_yield.reaped(pid)
-            if task is None:
-                continue
-            self.pids.pop(task, None)
             signum = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
             code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
-            self.send({"op": "exited", "task": task, "signal": signum, "code": code})
+            for task in tasks:
+                self.pids.pop(task, None)
+                self.send({"op": "exited", "task": task, "signal": signum, "code": code})
 
     # -- the loop ------------------------------------------------------------------------
     def read_control(self) -> bool:
