@@ -70,6 +70,7 @@ IMAGES_KEPT = 64
 IMAGES_KEPT_BYTES = 32 * 1024 * 1024
 PROGRAMS_KEPT = 16
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
+SPAWN_WINDOW_S = 0.002  # how long a task may wait for others to share its child
 
 
 def clean_env() -> dict[str, str]:
@@ -120,10 +121,13 @@ class Zygote:
         self.alive = True
         self.pending: list[PendingSpawn] = []  # sent together at the end of this turn
         self.group_size: dict[str, int] = {}  # task id -> tasks in its child, while it runs
+        self.flush_handle: asyncio.Handle | None = None
 
     def send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
-        if message.get("op") == "forget":
-            self.flush_spawns()  # what was queued may need what is forgotten
+        if message.get("op") == "forget" and any(
+            message.get("digest") == p.digest or message.get("key") == p.key for p in self.pending
+        ):
+            self.flush_spawns()  # a queued task needs what is forgotten: it goes first
         data = encode(message)
         try:
             if not fds:
@@ -137,10 +141,20 @@ class Zygote:
             raise JailError(f"the program jail's zygote is gone ({exc.strerror})") from None
 
     def queue_spawn(self, spawn: PendingSpawn) -> None:
-        """Spawn the task at the end of this turn, with the others queued in it."""
+        """Spawn the task at the end of this turn, with the others queued in it; while
+        other tasks run, up to SPAWN_WINDOW_S later (or when a child's worth is queued),
+        so that tasks arriving one by one share too. A task alone starts at once."""
+        loop = asyncio.get_running_loop()
         if not self.pending:
-            asyncio.get_running_loop().call_soon(self.flush_spawns)
+            busy = len(self.exited) > 1  # tasks of this zygote not yet exited, this one too
+            self.flush_handle = (
+                loop.call_later(SPAWN_WINDOW_S, self.flush_spawns)
+                if busy and spawn.share > 1
+                else loop.call_soon(self.flush_spawns)
+            )
         self.pending.append(spawn)
+        if len(self.pending) >= spawn.share:
+            self.flush_spawns()
 
     def drop_pending(self, task: str) -> None:
         """A task that ended before its spawn went out (cancelled) is not spawned."""
@@ -152,6 +166,9 @@ class Zygote:
         """Send the queued spawns: one child for each run of up to `share` tasks of the
         same program and limits, in the order they were queued."""
         pending, self.pending = self.pending, []
+        if self.flush_handle is not None:
+            self.flush_handle.cancel()
+            self.flush_handle = None
         groups: dict[tuple[Any, ...], list[PendingSpawn]] = {}
         for spawn in pending:
             groups.setdefault((spawn.key, spawn.limits_key, spawn.share), []).append(spawn)
