@@ -52,6 +52,10 @@ class Hermod:
         self.calls = 0
         self.over_budget: ProgramResourceError | None = None  # sticky: the task fails
 
+    @property
+    def batch_id(self) -> str | None:
+        return self._batch_id
+
     def check_budget(self) -> None:
         """Refuse a call past the task's budget; the task then fails whatever it catches."""
         if self.max_calls is not None and self.calls >= self.max_calls:

@@ -52,15 +52,19 @@ def tracked(color: str, size: tuple[int, int] = (32, 24)) -> TrackedImage:
     return TrackedImage.wrap(image, ImageRef(digest_of(encode_png(image))))
 
 
-def run_together(jail: Jail, program, images: list[TrackedImage], limits: Limits = LIMITS):
-    """The tasks started in one turn, as a batch starts them."""
+def run_together(
+    jail: Jail, program, images: list[TrackedImage], limits: Limits = LIMITS, batches=None
+):
+    """The tasks started in one turn, as a batch starts them (`batches`: each task's)."""
 
     async def one(index: int, image: TrackedImage) -> TaskOutcome:
         async def load() -> TrackedImage:
             return image
 
+        batch = batches[index] if batches else None
         return await run_task(program, f"scene{index}.jpg", load, AnsweringBackend(),
-                              limits=limits, jail=jail, task_index=index)  # fmt: skip
+                              limits=limits, jail=jail, task_index=index,
+                              batch_id=batch)  # fmt: skip
 
     async def main() -> list[TaskOutcome]:
         await jail.zygote()  # started before the first task, as the batch runner does
@@ -97,6 +101,18 @@ def test_serial_programs_of_a_shared_child_run_at_once() -> None:
         assert jail._zygote is not None and jail._zygote.children_started == 1
         assert [o.value for o in outcomes] == [{"cars": 1, "width": 40 + i}
                                               for i in range(len(images))]  # fmt: skip
+    finally:
+        jail.close()
+
+
+def test_tasks_of_two_batches_never_share_a_child() -> None:
+    jail = Jail(tasks_per_child=4)
+    try:
+        program = compile_program(textwrap.dedent(PER_TASK), "two.py", LIMITS)
+        images = [tracked(c) for c in COLORS[:4]]
+        outcomes = run_together(jail, program, images, batches=["a", "b", "a", "b"])
+        assert all(o.ok for o in outcomes)
+        assert jail._zygote is not None and jail._zygote.children_started == 2
     finally:
         jail.close()
 

@@ -94,6 +94,7 @@ class PendingSpawn:
     limits_key: tuple[Any, ...]
     theirs: socket.socket  # the child's end of the task's socket, until sent
     share: int  # tasks its child may hold at most (1: a child of its own)
+    batch: str | None  # only tasks of one batch share (and one program: `key`)
 
 
 class SharedChildLost(Exception):
@@ -164,15 +165,16 @@ class Zygote:
 
     def flush_spawns(self) -> None:
         """Send the queued spawns: one child for each run of up to `share` tasks of the
-        same program and limits, in the order they were queued."""
+        same batch, program and limits, in the order they were queued."""
         pending, self.pending = self.pending, []
         if self.flush_handle is not None:
             self.flush_handle.cancel()
             self.flush_handle = None
         groups: dict[tuple[Any, ...], list[PendingSpawn]] = {}
         for spawn in pending:
-            groups.setdefault((spawn.key, spawn.limits_key, spawn.share), []).append(spawn)
-        for (key, _, share), spawns in groups.items():
+            group = (spawn.key, spawn.limits_key, spawn.share, spawn.batch)
+            groups.setdefault(group, []).append(spawn)
+        for (key, _, share, _), spawns in groups.items():
             for start in range(0, len(spawns), share):
                 self._spawn(key, spawns[start : start + share])
 
@@ -431,7 +433,7 @@ class Jail:
         message = limits_message(limits)
         zygote.queue_spawn(
             PendingSpawn(task_id, key, digest, image_path, message, limits_key(limits), theirs,
-                         share)
+                         share, hermod.batch_id)
         )  # fmt: skip
         session = TaskSession(hermod, TaskSocket(mine), digest)
         done: dict[str, Any] | None = None
