@@ -134,7 +134,7 @@ async def run_task(
     jail: Jail | None = None,
     max_calls: int | None = None,
 ) -> TaskOutcome:
-    """Run a program on one image (in its own jailed process when `jail` is given, else on
+    """Run a program on one image (in a jailed process when `jail` is given, else on
     this event loop); every failure becomes the task's error, never a crash."""
     started = time.time()
     hermod = Hermod(backend, batch_id, task_index, max_calls)

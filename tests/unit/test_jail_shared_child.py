@@ -47,7 +47,7 @@ def execute_command(image):
 """
 
 
-def tracked(color: str, size: tuple[int, int] = (32, 24)) -> TrackedImage:
+def tracked(color: str | tuple[int, int, int], size: tuple[int, int] = (32, 24)) -> TrackedImage:
     image = Image.new("RGB", size, color)
     return TrackedImage.wrap(image, ImageRef(digest_of(encode_png(image))))
 
@@ -113,6 +113,21 @@ def test_tasks_of_two_batches_never_share_a_child() -> None:
         outcomes = run_together(jail, program, images, batches=["a", "b", "a", "b"])
         assert all(o.ok for o in outcomes)
         assert jail._zygote is not None and jail._zygote.children_started == 2
+    finally:
+        jail.close()
+
+
+def test_tasks_queued_together_keep_their_images_past_the_zygotes_cache() -> None:
+    """Six 9-MB photos start at once: the zygote keeps 32 MB of pixels, so the first
+    photos are forgotten while the spawns that need them are still queued; those spawns
+    go out before the forget."""
+    jail = Jail(tasks_per_child=16)
+    try:
+        images = [tracked((i, 255 - i, 7), (2000, 1500)) for i in range(6)]
+        program = compile_program(textwrap.dedent(PER_TASK), "large.py", LIMITS)
+        outcomes = run_together(jail, program, images)
+        assert [o.value and o.value["pixel"] for o in outcomes] == [
+            [i, 255 - i, 7] for i in range(6)]  # fmt: skip
     finally:
         jail.close()
 

@@ -1,12 +1,14 @@
-"""The zygote: a clean interpreter that forks one jailed child per task.
+"""The zygote: a clean interpreter that forks the jailed children that run tasks.
 
 Started by the orchestrator (jail.client) with a scrubbed environment and one
 inherited socket, before it could hold any connection or secret. It enters the
 namespaces once, warms up the imports a program needs, and then serves the control
 socket: programs are cached here (so a fork shares them for free), images too (each
-child inherits only its own: jail.image_store), `spawn`
-forks a child with the task's socket (received as SCM_RIGHTS), `kill` SIGKILLs a child
-not yet reaped (never a recycled pid), and every child's exit status is reported.
+child inherits only its tasks' own: jail.image_store), `spawn` forks one child for the
+tasks it names (one program and limits, each task's socket received as SCM_RIGHTS; the
+orchestrator decides which share), `finished` notes a task's `done` and kills its child
+once every task of it has one, `kill` SIGKILLs a task's child not yet reaped (never a
+recycled pid), and every child's exit status is reported for each of its tasks.
 
     python -m orchestrator.program.jail <control-fd> <events-fd> <image-params-json>
 
