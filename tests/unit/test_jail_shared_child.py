@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
+from contextlib import closing
 
 from PIL import Image
 
@@ -74,8 +75,7 @@ def run_together(
 
 
 def test_tasks_started_together_share_a_child_and_keep_their_own_state() -> None:
-    jail = Jail(tasks_per_child=4)
-    try:
+    with closing(Jail(tasks_per_child=4)) as jail:
         images = [tracked(c, (32 + i, 24)) for i, c in enumerate(COLORS)]
         program = compile_program(textwrap.dedent(PER_TASK), "shared.py", LIMITS)
         outcomes = run_together(jail, program, images)
@@ -88,59 +88,45 @@ def test_tasks_started_together_share_a_child_and_keep_their_own_state() -> None
             assert outcome.value == {"runs": 1, "pixel": pixel, "size": list(image.size),
                                      "boxes": 1}  # fmt: skip
             assert outcome.printed == [f"pixel {tuple(pixel)}"]
-    finally:
-        jail.close()
 
 
 def test_serial_programs_of_a_shared_child_run_at_once() -> None:
-    jail = Jail(tasks_per_child=8)
-    try:
+    with closing(Jail(tasks_per_child=8)) as jail:
         images = [tracked(c, (40 + i, 24)) for i, c in enumerate(COLORS)]
         program = compile_program(textwrap.dedent(SERIAL), "serial.py", LIMITS)
         outcomes = run_together(jail, program, images)
         assert jail._zygote is not None and jail._zygote.children_started == 1
         assert [o.value for o in outcomes] == [{"cars": 1, "width": 40 + i}
                                               for i in range(len(images))]  # fmt: skip
-    finally:
-        jail.close()
 
 
 def test_tasks_of_two_batches_never_share_a_child() -> None:
-    jail = Jail(tasks_per_child=4)
-    try:
+    with closing(Jail(tasks_per_child=4)) as jail:
         program = compile_program(textwrap.dedent(PER_TASK), "two.py", LIMITS)
         images = [tracked(c) for c in COLORS[:4]]
         outcomes = run_together(jail, program, images, batches=["a", "b", "a", "b"])
         assert all(o.ok for o in outcomes)
         assert jail._zygote is not None and jail._zygote.children_started == 2
-    finally:
-        jail.close()
 
 
 def test_tasks_queued_together_keep_their_images_past_the_zygotes_cache() -> None:
     """Six 9-MB photos start at once: the zygote keeps 32 MB of pixels, so the first
     photos are forgotten while the spawns that need them are still queued; those spawns
     go out before the forget."""
-    jail = Jail(tasks_per_child=16)
-    try:
+    with closing(Jail(tasks_per_child=16)) as jail:
         images = [tracked((i, 255 - i, 7), (2000, 1500)) for i in range(6)]
         program = compile_program(textwrap.dedent(PER_TASK), "large.py", LIMITS)
         outcomes = run_together(jail, program, images)
         assert [o.value and o.value["pixel"] for o in outcomes] == [
             [i, 255 - i, 7] for i in range(6)]  # fmt: skip
-    finally:
-        jail.close()
 
 
 def test_one_child_per_task_when_set_to_one() -> None:
-    jail = Jail(tasks_per_child=1)
-    try:
+    with closing(Jail(tasks_per_child=1)) as jail:
         program = compile_program(textwrap.dedent(PER_TASK), "alone.py", LIMITS)
         outcomes = run_together(jail, program, [tracked(c) for c in COLORS[:3]])
         assert all(o.ok for o in outcomes)
         assert jail._zygote is not None and jail._zygote.children_started == 3
-    finally:
-        jail.close()
 
 
 KILLS_ITS_PROCESS = """
@@ -155,8 +141,7 @@ def execute_command(image):
 
 def test_a_task_that_ends_its_shared_child_fails_alone_and_its_siblings_finish() -> None:
     """Language rules off: the OS jail alone, as a program that got past them would be."""
-    jail = Jail(language_rules=False, tasks_per_child=4)
-    try:
+    with closing(Jail(language_rules=False, tasks_per_child=4)) as jail:
         images = [tracked(c, (50 + i, 24)) for i, c in enumerate(COLORS[:4])]  # [1] is red
         program = unchecked_record(textwrap.dedent(KILLS_ITS_PROCESS), "killer.py", LIMITS)
         outcomes = run_together(jail, program, images)
@@ -166,8 +151,6 @@ def test_a_task_that_ends_its_shared_child_fails_alone_and_its_siblings_finish()
         assert outcomes[1].error_type == ProgramError.__name__
         assert "status 3" in (outcomes[1].error or "")  # its error as if it had been alone
         assert jail._zygote is not None and jail._zygote.children_started == 1 + 4
-    finally:
-        jail.close()
 
 
 SPINS_ON_RED = """
@@ -188,17 +171,11 @@ def test_a_spinning_sibling_costs_the_others_a_rerun_not_their_result() -> None:
     stalled meanwhile, trip theirs too and run again alone: only the spinner fails, with
     the error it gets alone."""
     limits = Limits(wall_s=1, memory_mb=256, cpu_s=30)  # the guard's deadline comes first
-    jail = Jail(tasks_per_child=4)
-    try:
+    with closing(Jail(tasks_per_child=4)) as jail:
         program = compile_program(textwrap.dedent(SPINS_ON_RED), "spinner.py", limits)
         outcomes = run_together(jail, program, [tracked(c) for c in COLORS[:4]], limits)
         assert [o.value for o in outcomes[1:]] == [{"n": 0}] * 3
-    finally:
-        jail.close()
-    alone = Jail(tasks_per_child=1)
-    try:
+    with closing(Jail(tasks_per_child=1)) as alone:
         (spinner,) = run_together(alone, program, [tracked(COLORS[0])], limits)
-    finally:
-        alone.close()
     assert spinner.error_type == ProgramTimeoutError.__name__
     assert (outcomes[0].error_type, outcomes[0].error) == (spinner.error_type, spinner.error)
