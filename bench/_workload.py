@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
 from _harness import ROOT
 
 from dicec.settings import Settings
@@ -27,7 +28,6 @@ QUESTIONS = ("What is the color of the car?", "What is the model of the car?")
 PROPERTIES = ("damaged", "overturned")
 MS_PER_S = 1000.0
 JAIL = "program jail (zygote and task children)"
-JAIL_CHILD = "a task child"  # a fork of the zygote, with the same command line
 JAIL_MODULE = "orchestrator.program.jail"
 
 
@@ -122,15 +122,12 @@ class TreeCpu:
     DISCOVER_S = 0.2
 
     def __init__(self, pid: int) -> None:
-        import psutil
-
         self._root = pid
         self._procs: dict[int, Any] = {}  # the long-lived processes, by pid
         self._seen: dict[int, float] = {}  # the last reading of every process ever seen
         self.roles: dict[int, str] = {}
         self.samples: list[tuple[float, dict[int, float]]] = []  # (wall clock, CPU s by pid)
         self._stop = False
-        self._psutil = psutil
 
     def _discover(self) -> None:
         """Add the processes of the tree not yet known (one read of each stat file)."""
@@ -150,9 +147,9 @@ class TreeCpu:
             pid = todo.pop()
             if pid not in self.roles:
                 try:
-                    proc = self._psutil.Process(pid)
+                    proc = psutil.Process(pid)
                     self.roles[pid] = _role(proc, self._root)
-                except self._psutil.Error:
+                except psutil.Error:
                     continue
                 self._procs[pid] = proc
             if self.roles[pid] != JAIL:  # its children are counted through it once reaped
@@ -162,7 +159,7 @@ class TreeCpu:
         for pid, proc in list(self._procs.items()):
             try:
                 times = proc.cpu_times()
-            except self._psutil.Error:
+            except psutil.Error:
                 del self._procs[pid]
                 continue
             cpu = times.user + times.system
@@ -201,9 +198,8 @@ def _role(proc: Any, root_pid: int) -> str:
     if proc.pid == root_pid:
         return "driver/orchestrator"
     command = proc.cmdline()
-    if JAIL_MODULE in command:  # python -m orchestrator.program.jail, and its forks
-        parent = proc.parent()
-        return JAIL_CHILD if parent is not None and JAIL_MODULE in parent.cmdline() else JAIL
+    if JAIL_MODULE in command:  # python -m orchestrator.program.jail (never its forks)
+        return JAIL
     if "worker" in command and "scripts.cli.main" in command:
         parent = proc.parent()
         is_main = parent is not None and parent.pid == root_pid

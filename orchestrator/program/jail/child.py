@@ -216,7 +216,7 @@ def _fresh(image: StoredImage | None) -> ImageCopier | None:
 
 
 async def _together(served: list[Any]) -> None:
-    if len(served) == 1:
+    if len(served) == 1:  # alone: a failure of the child's own machinery is its exit code
         await served[0]
         return
     await asyncio.gather(*served, return_exceptions=True)  # one task's end is not another's

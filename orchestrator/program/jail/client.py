@@ -90,8 +90,7 @@ class PendingSpawn:
     key: str
     digest: str
     image_path: str
-    limits: dict[str, Any]
-    limits_key: tuple[Any, ...]
+    limits: Limits  # frozen: tasks under equal limits may share
     theirs: socket.socket  # the child's end of the task's socket, until sent
     share: int  # tasks its child may hold at most (1: a child of its own)
     batch: str | None  # only tasks of one batch share (and one program: `key`)
@@ -172,7 +171,7 @@ class Zygote:
             self.flush_handle = None
         groups: dict[tuple[Any, ...], list[PendingSpawn]] = {}
         for spawn in pending:
-            group = (spawn.key, spawn.limits_key, spawn.share, spawn.batch)
+            group = (spawn.key, spawn.limits, spawn.share, spawn.batch)
             groups.setdefault(group, []).append(spawn)
         for (key, _, share, _), spawns in groups.items():
             for start in range(0, len(spawns), share):
@@ -180,7 +179,8 @@ class Zygote:
 
     def _spawn(self, key: str, spawns: list[PendingSpawn]) -> None:
         tasks = [{"task": p.task, "digest": p.digest, "image_path": p.image_path} for p in spawns]
-        message = {"op": "spawn", "key": key, "tasks": tasks, "limits": spawns[0].limits}
+        limits = limits_message(spawns[0].limits)
+        message = {"op": "spawn", "key": key, "tasks": tasks, "limits": limits}
         try:
             self.send(message, [p.theirs.fileno() for p in spawns])
         except JailError as exc:
@@ -430,26 +430,22 @@ class Jail:
         exited = asyncio.get_running_loop().create_future()
         zygote.exited[task_id] = exited
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        message = limits_message(limits)
         zygote.queue_spawn(
-            PendingSpawn(task_id, key, digest, image_path, message, limits_key(limits), theirs,
-                         share, hermod.batch_id)
-        )  # fmt: skip
+            PendingSpawn(task_id, key, digest, image_path, limits, theirs, share, hermod.batch_id)
+        )
         session = TaskSession(hermod, TaskSocket(mine), digest)
         done: dict[str, Any] | None = None
         try:
             try:
                 done = await asyncio.wait_for(session.serve(), limits.wall_s + KILL_GRACE_S)
-            except TimeoutError:
+            except (TimeoutError, ChildGone) as exc:
                 if zygote.group_size.get(task_id, 1) > 1:
                     raise SharedChildLost from None
-                raise ProgramTimeoutError(
-                    f"program ran past its wall-clock limit of {limits.wall_s:g} s "
-                    f"(its process was killed)"
-                ) from None
-            except ChildGone:
-                if zygote.group_size.get(task_id, 1) > 1:
-                    raise SharedChildLost from None
+                if isinstance(exc, TimeoutError):
+                    raise ProgramTimeoutError(
+                        f"program ran past its wall-clock limit of {limits.wall_s:g} s "
+                        f"(its process was killed)"
+                    ) from None
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(asyncio.shield(exited), EXIT_REPORT_WAIT_S)
                 info = exited.result() if exited.done() else {"error": "no exit status reported"}
@@ -465,11 +461,6 @@ class Jail:
                 with contextlib.suppress(JailError):  # nothing outlives its tasks
                     zygote.send({"op": "finished" if done is not None else "kill", "task": task_id})
         return outcome(done)
-
-
-@functools.lru_cache(maxsize=64)
-def limits_key(limits: Limits) -> tuple[Any, ...]:
-    return dataclasses.astuple(limits)
 
 
 def _remember(

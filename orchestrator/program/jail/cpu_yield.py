@@ -51,22 +51,21 @@ class CpuYield:
 
     def __init__(self, enabled: bool = True) -> None:
         self._enabled = enabled  # False where /proc cannot be read: children start lower
-        self._born: dict[int, float] = {}  # pid -> monotonic time of its fork, until it yields
-        self._budget: dict[int, float] = {}  # pid -> CPU s before it yields: BUSY_CPU_S a task
+        # pid -> (monotonic time of its fork, CPU s it may use: BUSY_CPU_S a task), until
+        # it yields
+        self._watched: dict[int, tuple[float, float]] = {}
         self._next_watch = 0.0
 
     def spawned(self, pid: int, tasks: int = 1) -> None:
         if self._enabled:
-            self._born[pid] = time.monotonic()
-            self._budget[pid] = BUSY_CPU_S * tasks
+            self._watched[pid] = (time.monotonic(), BUSY_CPU_S * tasks)
 
     def reaped(self, pid: int) -> None:
-        self._born.pop(pid, None)
-        self._budget.pop(pid, None)
+        self._watched.pop(pid, None)
 
     def timeout_s(self) -> float | None:
         """How long the zygote's poll may wait: until the next watch, or (None) for ever."""
-        if not self._born:
+        if not self._watched:
             return None
         return max(0.0, self._next_watch - time.monotonic()) + 0.001
 
@@ -75,14 +74,16 @@ class CpuYield:
         Only the zygote calls this, and only for children it has not reaped, so a pid
         here is never another process's."""
         now = time.monotonic()
-        if now < self._next_watch or not self._born:
+        if now < self._next_watch or not self._watched:
             return
         self._next_watch = now + WATCH_S
-        for pid in [p for p, born in self._born.items() if now - born >= self._budget[p]]:
+        for pid, (born, budget) in list(self._watched.items()):
+            if now - born < budget:
+                continue  # too young to have used its budget
             used = cpu_s(pid)
-            if used is not None and used < self._budget[pid]:
+            if used is not None and used < budget:
                 continue
-            del self._born[pid], self._budget[pid]  # it yields now, or it is gone
+            del self._watched[pid]  # it yields now, or it is gone: never read again
             if used is not None:
                 with contextlib.suppress(OSError):  # exited meanwhile (a zombie not reaped)
                     os.setpriority(os.PRIO_PROCESS, pid, YIELD_NICENESS)
