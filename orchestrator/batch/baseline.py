@@ -57,7 +57,11 @@ async def _send(meta: BatchMeta, aredis: Redis, todo: list[int], reply_to: str) 
             image_digest=image.dicec_ref.digest,
             reply_to=reply_to,
         )
-        app.send_task(TASK_NAME, args=[task.model_dump()], queue=keys.MONOLITH_QUEUE)
+        # The reply list answers; without the message's own flag (it beats the task's) the
+        # node stores a result nobody reads: two Redis round trips between its tasks.
+        app.send_task(
+            TASK_NAME, args=[task.model_dump()], queue=keys.MONOLITH_QUEUE, ignore_result=True
+        )
 
 
 async def _collect(

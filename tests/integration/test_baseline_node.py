@@ -90,3 +90,12 @@ def test_tasks_after_failed_ones_run_jailed_on_the_same_zygote(
     again = _batch(example_program("claims_serial.py"), images, 2, redis_client)
     assert [r.status for r in again] == ["ok"] * 2, [r.error for r in again]
     assert [z.pid for z in _zygotes(node)] == [zygote]
+
+
+def test_a_task_leaves_no_celery_result_behind(node, images, redis_client):
+    """Replies go to the batch's reply list; the message itself says ignore_result (its
+    flag beats the task's), or the node writes a result nobody reads between tasks."""
+    before = set(redis_client.scan_iter("celery-task-meta-*"))
+    records = _batch(example_program("claims_serial.py"), images, 2, redis_client)
+    assert [r.status for r in records] == ["ok", "ok"]
+    assert set(redis_client.scan_iter("celery-task-meta-*")) == before

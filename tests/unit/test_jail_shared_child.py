@@ -129,6 +129,63 @@ def test_one_child_per_task_when_set_to_one() -> None:
         assert jail._zygote is not None and jail._zygote.children_started == 3
 
 
+def test_a_task_that_starts_after_the_last_one_ended_is_spawned_at_once() -> None:
+    """A baseline node's next task starts a few ms after the last one's `done`, before the
+    zygote reports that child's exit: nothing else runs, so nothing is worth waiting for."""
+    with closing(Jail(tasks_per_child=16)) as jail:
+        program = compile_program(textwrap.dedent(SERIAL), "one_by_one.py", LIMITS)
+
+        async def one_by_one() -> list[TaskOutcome]:
+            await jail.zygote()
+            outcomes = []
+            for index, color in enumerate(COLORS[:3]):
+                image = tracked(color)
+
+                async def load(image: TrackedImage = image) -> TrackedImage:
+                    return image
+
+                outcomes.append(await run_task(program, f"s{index}.jpg", load,
+                                               AnsweringBackend(), limits=LIMITS, jail=jail,
+                                               task_index=index))  # fmt: skip
+            return outcomes
+
+        outcomes = asyncio.run(one_by_one())
+        assert [o.value for o in outcomes] == [{"cars": 1, "width": 32}] * 3
+        zygote = jail._zygote
+        assert zygote is not None
+        assert (zygote.children_started, zygote.spawns_delayed) == (3, 0)
+
+
+def test_tasks_that_start_while_another_runs_wait_to_share_its_next_child() -> None:
+    with closing(Jail(tasks_per_child=16)) as jail:
+        program = compile_program(textwrap.dedent(PER_TASK), "later.py", LIMITS)
+
+        async def later() -> list[TaskOutcome]:
+            zygote = await jail.zygote()
+
+            def start(index: int) -> asyncio.Task[TaskOutcome]:
+                image = tracked(COLORS[index])
+
+                async def load() -> TrackedImage:
+                    return image
+
+                return asyncio.ensure_future(run_task(program, f"l{index}.jpg", load,
+                                                      AnsweringBackend(), limits=LIMITS,
+                                                      jail=jail, task_index=index))  # fmt: skip
+
+            first = start(0)
+            while not zygote.group_size:  # its child is running (its sleep is 50 ms)
+                await asyncio.sleep(0.001)
+            rest = [start(1), start(2)]
+            return [await first, *await asyncio.gather(*rest)]
+
+        outcomes = asyncio.run(later())
+        assert all(o.ok for o in outcomes), [o.error for o in outcomes]
+        zygote = jail._zygote
+        assert zygote is not None
+        assert (zygote.children_started, zygote.spawns_delayed) == (2, 1)
+
+
 KILLS_ITS_PROCESS = """
 import os
 
