@@ -1,0 +1,134 @@
+"""Where a baseline task's wall time goes, from the batch's own records: the monolith
+node runs one task at a time, so everything that is not a model call is on the critical
+path, and the plain loop pays almost none of it.
+
+    .venv/bin/python bench/baseline_timeline.py [--tasks 100] [--rounds 2]
+        [--runners jail,inprocess]
+
+The realistic-cost workload of bench/throughput.py (224-px checkpoints, the fixed-box
+serial claims program, 13 calls a task, cache off), through scripts/submit_batch.py in
+baseline mode; `inprocess` is DICEC_PROGRAM_RUNNER=inprocess (the program not jailed),
+to show in the same run what the jail adds. Rounds alternate the runners. From each
+batch's task records and call traces in Redis (the node's clock for both), medians per
+task over all but the first WARM_UP tasks:
+- between tasks: a record's end to the next record's start (the node's reply to the
+  orchestrator, then Celery: the ack, the next message, the prefork hand-off);
+- before the first call: the task's start to its first call (the program's set-up; in
+  the jail, the child's spawn);
+- the wire: each call's reply to the next call (the program between calls; in the jail,
+  the socket both ways), and each call's end on the model thread to its reply;
+- after the last call: its reply to the task's end (the program's `done`);
+- model: the calls' time on the model thread (what the plain loop also spends).
+Tasks/s are printed too but move with the VM; the milliseconds move far less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ["DICEC_CHECKPOINT_DIR"] = str(ROOT / "var" / "checkpoints-224")
+
+from _harness import submit, submit_command  # noqa: E402
+from _workload import MS_PER_S, SERIAL_PROGRAM, ensure_workload  # noqa: E402
+
+from dicec import keys  # noqa: E402
+from dicec.records import CallTrace, TaskRecord  # noqa: E402
+from dicec.redis_conn import sync_client  # noqa: E402
+from dicec.services import ensure_redis  # noqa: E402
+from dicec.settings import get_settings  # noqa: E402
+
+WARM_UP = 5  # the node's first tasks (its first calls of each model) are left out
+PARTS = ("between tasks", "before the first call", "the wire", "after the last call", "model")
+
+
+def batch(runner: str, tasks: int, images: Path) -> tuple[float, dict[str, float]]:
+    options = ["--mode", "baseline", "--nodes", "1", "--seed", "3", "--no-cache"]
+    command = submit_command(SERIAL_PROGRAM, images, tasks, *options, "--local", "yes")
+    previous = os.environ.get("DICEC_PROGRAM_RUNNER")
+    os.environ["DICEC_PROGRAM_RUNNER"] = runner
+    try:
+        summary = submit(command, f"{runner} baseline batch")
+    finally:
+        os.environ.pop("DICEC_PROGRAM_RUNNER")
+        if previous is not None:
+            os.environ["DICEC_PROGRAM_RUNNER"] = previous
+    if summary["errors"]:
+        raise SystemExit(f"{runner}: {summary['errors']} of {tasks} tasks failed")
+    return summary["tasks_per_s"], per_task_ms(summary["batch_id"])
+
+
+def per_task_ms(batch_id: str) -> dict[str, float]:
+    """Median milliseconds per task of each part, from the batch's records and traces."""
+    r = sync_client(get_settings())
+    records = sorted(
+        (TaskRecord.model_validate_json(x) for x in r.hvals(keys.batch_tasks_key(batch_id))),
+        key=lambda t: t.started_at,
+    )
+    calls: dict[int, list[CallTrace]] = {}
+    for raw in r.hvals(keys.batch_calls_key(batch_id)):
+        trace = CallTrace.model_validate_json(raw)
+        calls.setdefault(trace.task_index or 0, []).append(trace)
+    parts: dict[str, list[float]] = {part: [] for part in PARTS}
+    for previous, task in zip(records[WARM_UP - 1 :], records[WARM_UP:], strict=False):
+        traces = sorted(calls.get(task.index, []), key=lambda c: c.queued_at)
+        if not traces or any(c.replied_at is None or c.finished_at is None for c in traces):
+            continue
+        parts["between tasks"].append(task.started_at - previous.finished_at)
+        parts["before the first call"].append(traces[0].queued_at - task.started_at)
+        wire = sum(b.queued_at - a.replied_at for a, b in zip(traces, traces[1:], strict=False))
+        wire += sum(c.replied_at - c.finished_at for c in traces)  # type: ignore[operator]
+        parts["the wire"].append(wire)
+        parts["after the last call"].append(task.finished_at - traces[-1].replied_at)  # type: ignore[operator]
+        parts["model"].append(sum(c.finished_at - c.started_at for c in traces))  # type: ignore[operator]
+    return {part: statistics.median(v) * MS_PER_S for part, v in parts.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--runners", default="jail,inprocess")
+    args = parser.parse_args()
+    runners = [r.strip() for r in args.runners.split(",") if r.strip()]
+    if not runners or set(runners) - {"jail", "inprocess"}:
+        raise SystemExit("--runners: a comma-separated subset of jail,inprocess")
+    if args.tasks <= WARM_UP + 1:
+        raise SystemExit(f"--tasks: more than {WARM_UP + 1} (the first {WARM_UP} warm up)")
+    images = Path(tempfile.mkdtemp(prefix="dicec-baseline-timeline-"))
+    ensure_workload(images)
+    results: dict[str, list[tuple[float, dict[str, float]]]] = {r: [] for r in runners}
+    with ensure_redis(get_settings()):
+        for round_no in range(args.rounds):
+            for runner in runners:
+                results[runner].append(batch(runner, args.tasks, images))
+                rate, ms = results[runner][-1]
+                overhead = sum(v for k, v in ms.items() if k != "model")
+                print(
+                    f"round {round_no + 1}: {runner}: {rate:.2f} tasks/s, model {ms['model']:.1f} "
+                    f"ms a task, the rest {overhead:.1f}",
+                    flush=True,
+                )
+    print(f"\nmedian ms a task ({args.tasks} tasks, the first {WARM_UP} left out):")
+    print(f"{'':24s}" + "".join(f"{r:>12s}" for r in runners))
+    for part in (*PARTS, "not model, in all"):
+        cells = []
+        for runner in runners:
+            values = [
+                sum(v for k, v in ms.items() if k != "model") if part == "not model, in all"
+                else ms[part]
+                for _, ms in results[runner]
+            ]  # fmt: skip
+            cells.append(f"{statistics.median(values):12.2f}")
+        print(f"{part:24s}" + "".join(cells))
+    print(f"{'tasks/s':24s}" + "".join(
+        f"{statistics.median(rate for rate, _ in results[r]):12.2f}" for r in runners))  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())
