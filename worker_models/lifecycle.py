@@ -10,6 +10,7 @@ import logging
 import os
 from pathlib import Path
 
+import redis
 from celery.signals import (
     heartbeat_sent,
     worker_init,
@@ -20,7 +21,7 @@ from celery.signals import (
 from dicec.settings import get_settings
 from worker_models import holdings  # noqa: F401 - connects the node's holdings beat
 from worker_models.loading import import_backend_code
-from worker_models.pools import load_pools
+from worker_models.pools import Pool, load_pools
 from worker_models.queue_pool import derived_pool
 from worker_models.registry import Heartbeat, publish_functions
 from worker_models.service import (
@@ -95,23 +96,31 @@ def _load_models(**_: object) -> None:
 
 def announce(service: FunctionService) -> None:
     """Publish the process's functions, start its heartbeat and mark it ready."""
+    announce_pool(service.redis, service.pool, service.gpu_type)
+
+
+def announce_pool(r: redis.Redis, pool: Pool, gpu_type: str) -> None:
+    """The same for a process that serves `pool` without holding its service (a baseline
+    node, whose models live in a model process of their own)."""
     global _heartbeat
-    publish_functions(service.redis, service.pool.functions)
-    _heartbeat = Heartbeat(
-        service.redis, service.pool.name, service.gpu_type, service.pool.functions
-    )
+    publish_functions(r, pool.functions)
+    _heartbeat = Heartbeat(r, pool.name, gpu_type, pool.functions)
     _heartbeat.start()
+    mark_ready()
+    log.info("pool %s: process %d ready (%s)", pool.name, os.getpid(), ", ".join(pool.functions))
+
+
+def mark_ready() -> None:
+    """The file the pods' readiness probe and `dicec batch --local` wait for."""
     ready_file().parent.mkdir(parents=True, exist_ok=True)
     ready_file().touch()
-    log.info(
-        "pool %s: process %d ready (%s)",
-        service.pool.name,
-        os.getpid(),
-        ", ".join(service.pool.functions),
-    )
 
 
 @worker_process_shutdown.connect
 def _stop_heartbeat(**_: object) -> None:
+    stop_heartbeat()
+
+
+def stop_heartbeat() -> None:
     if _heartbeat is not None:
         _heartbeat.stop()

@@ -29,19 +29,35 @@ def prefetch_for(pool: Pool) -> int:
     return max([1] + [2 * b.max_batch_size for b in pool.batching.values()])
 
 
+# A baseline node holds three tasks: while one task's call runs on its models (each call
+# alone, in its model process), the others arrive, start their jailed children and run
+# up to their next calls. With two, a task between tasks (its `done`, the reply push,
+# the handoff, the next child: ~15-20 ms) left the models fed by one task whose own
+# gaps idled them (docs/architecture.md, round 9). Threads, not prefork: the tasks share
+# the node's one process, loop and jail; the models are not in it.
+MONOLITH_TASKS_IN_FLIGHT = 3
+
+
 def monolith_argv(loglevel: str = "INFO") -> list[str]:
-    """A baseline node: all models in one process, whole programs from the monolith queue."""
-    return _celery_worker_argv(keys.MONOLITH_QUEUE, 1, "baseline", 1, loglevel)
+    """A baseline node: whole programs from the monolith queue, every model loaded."""
+    return _celery_worker_argv(
+        keys.MONOLITH_QUEUE, MONOLITH_TASKS_IN_FLIGHT, "baseline", 1, loglevel, pool="threads"
+    )
 
 
 def _celery_worker_argv(
-    queues: str, concurrency: int, name: str, prefetch: int, loglevel: str
+    queues: str,
+    concurrency: int,
+    name: str,
+    prefetch: int,
+    loglevel: str,
+    pool: str = "prefork",
 ) -> list[str]:
     # Unique node name: several processes of one pool may share a host.
     node = get_settings().node_name or f"{name}-{uuid.uuid4().hex[:6]}@%h"
     return [
         *("worker", "-Q", queues, "-c", str(concurrency), "-n", node),
-        *("-E", "-P", "prefork", "--prefetch-multiplier", str(prefetch), "-l", loglevel),
+        *("-E", "-P", pool, "--prefetch-multiplier", str(prefetch), "-l", loglevel),
         *("--without-gossip", "--without-mingle"),
     ]
 

@@ -1,44 +1,79 @@
-"""Calls served in this process by loaded models: the monolith baseline's call backend
-and the reference for "same output as through the queues" tests.
+"""Calls served on this node by loaded models: the monolith baseline's call backend and
+the reference for "same output as through the queues" tests.
 
 Each call goes through the same FunctionService code as on a pool worker (validation,
-image resolution, the model), just without the queue in between.
+image resolution, the model), just without the queue in between: in this process
+(`LocalCalls.in_process`, one call at a time, blocking the loop), or in the node's model
+process (worker_models.modelserver: the loop stays free for the node's other task).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from dicec.errors import CallFailedError
 from dicec.records import CallTrace
 from orchestrator.program.hermod import CallOrigin
 from worker_models.calls import PreparedCall, check_result
+from worker_models.imageref import ImageStore
+from worker_models.pools import Pool
 from worker_models.service import FunctionService
+from worker_models.wire import CallReply, CallRequest
+
+
+class CallServer(Protocol):
+    """Where the models are: serves one call and returns its reply."""
+
+    pool: Pool
+
+    async def serve(self, function: str, request: CallRequest, worker: str) -> CallReply: ...
+
+
+class InProcessModels:
+    """A FunctionService of this process as a CallServer (it blocks the loop meanwhile)."""
+
+    def __init__(self, service: FunctionService) -> None:
+        self.service = service
+        self.pool = service.pool
+
+    async def serve(self, function: str, request: CallRequest, worker: str) -> CallReply:
+        (reply,) = self.service.serve_chunk(function, [request], worker)
+        return reply
 
 
 class LocalCalls:
-    """A CallBackend that runs each call on this process's models, one at a time."""
+    """A CallBackend that runs each call on this node's models."""
 
     def __init__(
         self,
-        service: FunctionService,
+        server: CallServer,
+        store: ImageStore,
         worker: str,
         on_trace: Callable[[CallTrace], None] | None = None,
     ) -> None:
-        self.service = service
+        self.server = server
+        self.store = store  # a call's uploads go to Redis, where the models read them
         self.worker = worker
         self.on_trace = on_trace
         self.reply_to = "local"
 
+    @classmethod
+    def in_process(
+        cls,
+        service: FunctionService,
+        worker: str,
+        on_trace: Callable[[CallTrace], None] | None = None,
+    ) -> LocalCalls:
+        return cls(InProcessModels(service), service.store, worker, on_trace)
+
     async def call(self, prepared: PreparedCall, origin: CallOrigin) -> tuple[str, Any]:
         for data in prepared.uploads.values():
-            self.service.store.put(data)
+            self.store.put(data)
         request = prepared.request(self.reply_to, origin.batch_id, use_cache=False)
         queued = time.time()
-        # Blocks the loop on purpose: a monolith node runs one call at a time.
-        (reply,) = self.service.serve_chunk(prepared.spec.name, [request], self.worker)
+        reply = await self.server.serve(prepared.spec.name, request, self.worker)
         if self.on_trace:
             self.on_trace(
                 CallTrace(
@@ -46,7 +81,7 @@ class LocalCalls:
                     batch_id=origin.batch_id,
                     task_index=origin.task_index,
                     function=prepared.spec.name,
-                    pool=self.service.pool.name,
+                    pool=self.server.pool.name,
                     worker=self.worker,
                     chain_parent=origin.chain_parent,
                     queued_at=queued,

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import psutil
 import pytest
 
 from dicec import keys
-from dicec.records import TaskRecord
+from dicec.records import CallTrace, TaskRecord
 from dicec.settings import get_settings
 from examples import example_program
 from orchestrator.batch.baseline import run_baseline_batch
@@ -55,6 +57,12 @@ def _zygotes(node: LocalPools) -> list[psutil.Process]:
 
 
 def _batch(program: Path, images: Path, tasks: int, redis_client) -> list[TaskRecord]:
+    return _batch_and_calls(program, images, tasks, redis_client)[0]
+
+
+def _batch_and_calls(
+    program: Path, images: Path, tasks: int, redis_client
+) -> tuple[list[TaskRecord], list[CallTrace]]:
     settings = get_settings()
     meta = new_meta(
         program_path=program, images_dir=images, tasks=tasks, seed=5,
@@ -63,7 +71,9 @@ def _batch(program: Path, images: Path, tasks: int, redis_client) -> list[TaskRe
     summary = asyncio.run(run_baseline_batch(meta, settings))
     assert summary.ran_now == tasks
     raw = redis_client.hvals(keys.batch_tasks_key(meta.batch_id))
-    return sorted((TaskRecord.model_validate_json(r) for r in raw), key=lambda r: r.index)
+    records = sorted((TaskRecord.model_validate_json(r) for r in raw), key=lambda r: r.index)
+    calls = redis_client.hvals(keys.batch_calls_key(meta.batch_id))
+    return records, [CallTrace.model_validate_json(c) for c in calls]
 
 
 def test_node_starts_its_jail_before_the_first_task(node):
@@ -99,3 +109,45 @@ def test_a_task_leaves_no_celery_result_behind(node, images, redis_client):
     records = _batch(example_program("claims_serial.py"), images, 2, redis_client)
     assert [r.status for r in records] == ["ok", "ok"]
     assert set(redis_client.scan_iter("celery-task-meta-*")) == before
+
+
+def test_tasks_overlap_on_the_node_while_its_calls_run_one_at_a_time(node, images, redis_client):
+    """The node holds two tasks: the next one starts before the last one ends, yet the
+    models, in their own process, never run two calls at once."""
+    records, calls = _batch_and_calls(example_program("claims_serial.py"), images, 8, redis_client)
+    assert [r.status for r in records] == ["ok"] * 8, [r.error for r in records]
+    tasks = sorted((r.started_at, r.finished_at) for r in records)
+    assert any(nxt[0] < last[1] for last, nxt in zip(tasks, tasks[1:], strict=False))
+    assert len(calls) == sum(r.calls for r in records) and calls
+    spans = sorted((c.started_at or 0.0, c.finished_at or 0.0) for c in calls)
+    assert all(nxt[0] >= last[1] for last, nxt in zip(spans, spans[1:], strict=False))
+    assert len({c.worker for c in calls}) == 1
+
+
+def test_a_model_process_killed_mid_batch_costs_no_task(node, images, redis_client):
+    """Its calls in flight are sent again to the process the node starts in its place."""
+    (worker,) = node.procs[MONOLITH]
+    [model_process] = [
+        p for p in psutil.Process(worker.pid).children()
+        if "worker_models.modelserver" in " ".join(p.cmdline())
+    ]  # fmt: skip
+    killed_at: list[float] = []
+
+    def kill() -> None:
+        killed_at.append(time.time())
+        model_process.kill()
+
+    killer = threading.Timer(0.5, kill)
+    killer.start()
+    try:
+        records = _batch(example_program("claims_serial.py"), images, 40, redis_client)
+    finally:
+        killer.cancel()
+    assert killed_at and not model_process.is_running()
+    assert [r.status for r in records] == ["ok"] * 40, {r.error for r in records}
+    assert any(r.started_at < killed_at[0] < r.finished_at for r in records)
+    again = [
+        p for p in psutil.Process(worker.pid).children()
+        if "worker_models.modelserver" in " ".join(p.cmdline())
+    ]  # fmt: skip
+    assert len(again) == 1 and again[0].pid != model_process.pid

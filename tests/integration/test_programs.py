@@ -68,7 +68,7 @@ async def _in_process(source: str, name: str, image: Path, service) -> TaskOutco
         compile_program(source, name),
         image,
         lambda: images.load(image),
-        LocalCalls(service, "in-process"),
+        LocalCalls.in_process(service, "in-process"),
     )
 
 
@@ -99,7 +99,7 @@ async def _jailed_local(source: str, name: str, image: Path, service) -> TaskOut
             compile_program(source, name),
             image,
             lambda: images.load(image),
-            LocalCalls(service, "jailed"),
+            LocalCalls.in_process(service, "jailed"),
             jail=jail,
         )
     finally:
