@@ -164,32 +164,44 @@ def restore(channel: Any, tags: Iterable[str]) -> int:
 
 
 # -- messages and the calls they carry ---------------------------------------------------
-def message_calls(payload: Any) -> list[dict[str, Any]]:
-    """The call requests inside one kombu message envelope ([] if it carries none)."""
+def message_args(payload: Any) -> list[Any]:
+    """The positional arguments inside one kombu message envelope ([] if unreadable)."""
     try:
         body = payload["body"]
         if payload.get("properties", {}).get("body_encoding") == "base64":
             body = base64.b64decode(body)
         args = json.loads(body)[0]
-        calls = args[0] if args else []
-        return [c for c in calls if isinstance(c, dict)]
+        return args if isinstance(args, list) else []
     except (KeyError, TypeError, ValueError, IndexError, AttributeError):
         return []
 
 
-def present_call_ids(r: redis.Redis, queues: Iterable[str]) -> set[str]:
-    """Ids of the calls whose message is queued or unacked right now. The queues are read
+def message_calls(payload: Any) -> list[dict[str, Any]]:
+    """The call requests inside one kombu message envelope ([] if it carries none)."""
+    args = message_args(payload)
+    calls = args[0] if args else []
+    return [c for c in calls if isinstance(c, dict)] if isinstance(calls, list) else []
+
+
+def present_envelopes(r: redis.Redis, queues: Iterable[str]) -> Iterable[Any]:
+    """Every message envelope queued on `queues` or unacked right now. The queues are read
     first: a message moving from a queue to a consumer then shows in the unacked hash."""
-    present: set[str] = set()
     for queue in queues:
         for raw in r.lrange(queue, 0, -1):
             with contextlib.suppress(ValueError, TypeError):
-                present.update(str(c.get("call_id")) for c in message_calls(json.loads(raw)))
+                yield json.loads(raw)
     for _tag, raw in r.hscan_iter(keys.KOMBU_UNACKED_KEY, count=500):
         with contextlib.suppress(ValueError, TypeError, IndexError):
-            calls = message_calls(json.loads(raw)[0])
-            present.update(str(c.get("call_id")) for c in calls)
-    return present
+            yield json.loads(raw)[0]
+
+
+def present_call_ids(r: redis.Redis, queues: Iterable[str]) -> set[str]:
+    """Ids of the calls whose message is queued or unacked right now."""
+    return {
+        str(c.get("call_id"))
+        for envelope in present_envelopes(r, queues)
+        for c in message_calls(envelope)
+    }
 
 
 def _only_for(calls: list[dict[str, Any]], field: str, value: str) -> bool:

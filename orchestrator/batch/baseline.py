@@ -1,8 +1,14 @@
 """Running a batch in baseline mode: one message per task to the monolith queue, one
-reply list read by one listener, records and traces stored as in distributed mode."""
+reply list read by one listener, records and traces stored as in distributed mode.
+
+A node holds several tasks (worker.MONOLITH_TASKS_IN_FLIGHT). One that dies holding
+them (SIGKILL, a frozen host) would leave their messages unacked until Redis's
+visibility timeout (600 s); while the batch runs, baseline_recovery finds them (and a
+task lost outright) and puts them back for the other nodes or the node's replacement."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 import uuid
@@ -15,6 +21,7 @@ from dicec import keys
 from dicec.records import BatchMeta
 from dicec.redis_conn import async_client
 from dicec.settings import Settings
+from orchestrator.batch.baseline_recovery import LostTasks
 from orchestrator.batch.lifecycle import run_lifecycle
 from orchestrator.batch.monolith import TASK_NAME, MonolithReply, MonolithTask
 from orchestrator.batch.runner import BatchSummary, ProgressFn
@@ -34,7 +41,19 @@ async def run_baseline_batch(
 
         async def work(todo: list[int]) -> int:
             await _send(meta, aredis, todo, reply_to)
-            return await _collect(store, reply_to, set(todo), settings, on_task)
+            waiting = set(todo)
+
+            async def resend(indices: list[int]) -> None:
+                await _send(meta, aredis, indices, reply_to)
+
+            lost = LostTasks(settings, meta.batch_id, waiting)
+            sweeper = asyncio.create_task(lost.run(resend), name="dicec-lost-tasks")
+            try:
+                return await _collect(store, reply_to, waiting, settings, on_task)
+            finally:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
 
         return await run_lifecycle(store, meta, work)
     finally:

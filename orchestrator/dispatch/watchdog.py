@@ -48,9 +48,7 @@ class Watchdog:
     def __init__(self, dispatcher: Dispatcher, settings: Settings) -> None:
         self.dispatcher = dispatcher
         self.settings = settings
-        self.finder = OrphanFinder()
-        self._client: redis.Redis | None = None
-        self._conn: Any = None  # a kombu connection, for kombu's own restore
+        self.orphans = OrphanSweep(settings)
         self._rounds = 0
         self._queues = [keys.queue_for(name) for name in CATALOGUE]
 
@@ -65,24 +63,26 @@ class Watchdog:
                         "dispatch watchdog round failed; next round in %.0f s", WATCH_INTERVAL_S
                     )
         finally:
-            await asyncio.to_thread(self._close)
+            await asyncio.to_thread(self.orphans.close)
 
     async def _round(self) -> None:
         dispatcher = self.dispatcher
         if dispatcher.health.down or not dispatcher.in_flight:
-            self.finder.reset()  # nobody could beat during an outage: start afresh
+            self.orphans.finder.reset()  # nobody could beat during an outage: start afresh
             return
         try:
             await dispatcher.check_redis_lost()
-            restored = await asyncio.to_thread(self._sweep)
+            restored = await asyncio.to_thread(self.orphans.sweep)
             self._rounds += 1
             if self._rounds % MISSING_SCAN_EVERY == 0:
-                present = await asyncio.to_thread(present_call_ids, self._client, self._queues)
+                present = await asyncio.to_thread(
+                    present_call_ids, self.orphans.client(), self._queues
+                )
                 dispatcher.resend_missing(present)
         except (RedisError, OSError, KombuError) as exc:
             dispatcher.redis_trouble(exc)
-            self.finder.reset()
-            await asyncio.to_thread(self._close)
+            self.orphans.finder.reset()
+            await asyncio.to_thread(self.orphans.close)
             return
         if restored:
             dispatcher.stats["restored"] += restored
@@ -92,15 +92,30 @@ class Watchdog:
                 restored,
             )
 
-    def _sweep(self) -> int:
-        """Restore the orphaned messages; how many. No sweep while no node reports its
-        holdings (workers that do not beat): nothing could be told apart."""
+
+class OrphanSweep:
+    """Puts back on its queue every unacked message that no live node holds (a node
+    that died or froze holding it), on connections of its own. The dispatcher's watchdog
+    sweeps for calls; a baseline batch sweeps for the tasks its nodes hold."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.finder = OrphanFinder()
+        self._client: redis.Redis | None = None
+        self._conn: Any = None  # a kombu connection, for kombu's own restore
+
+    def client(self) -> redis.Redis:
         if self._client is None:
             self._client = sync_client(self.settings)
-        holdings = read_holdings(self._client)
+        return self._client
+
+    def sweep(self) -> int:
+        """Restore the orphaned messages; how many. No sweep while no node reports its
+        holdings (workers that do not beat): nothing could be told apart."""
+        holdings = read_holdings(self.client())
         if not holdings:
             return 0
-        orphans = self.finder.orphans(time.monotonic(), holdings, unacked_tags(self._client))
+        orphans = self.finder.orphans(time.monotonic(), holdings, unacked_tags(self.client()))
         if not orphans:
             return 0
         if self._conn is None:
@@ -109,7 +124,7 @@ class Watchdog:
             self._conn = app.connection_for_write()
         return restore(self._conn.default_channel, orphans)
 
-    def _close(self) -> None:
+    def close(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 self._conn.release()
