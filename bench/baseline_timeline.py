@@ -1,6 +1,7 @@
-"""Where a baseline task's wall time goes, from the batch's own records: the monolith
-node runs one task at a time, so everything that is not a model call is on the critical
-path, and the plain loop pays almost none of it.
+"""Where a baseline task's wall time goes, from the batch's own records. The monolith
+node holds three tasks and runs their calls one at a time in its model process, so what
+is on the critical path is the time its models sit idle; the rest of each task's own
+timeline (its child's start, the wire, its `done`) overlaps the other tasks' calls.
 
     .venv/bin/python bench/baseline_timeline.py [--tasks 100] [--rounds 2]
         [--runners jail,inprocess]
@@ -9,16 +10,16 @@ The realistic-cost workload of bench/throughput.py (224-px checkpoints, the fixe
 serial claims program, 13 calls a task, cache off), through scripts/submit_batch.py in
 baseline mode; `inprocess` is DICEC_PROGRAM_RUNNER=inprocess (the program not jailed),
 to show in the same run what the jail adds. Rounds alternate the runners. From each
-batch's task records and call traces in Redis (the node's clock for both), medians per
-task over all but the first WARM_UP tasks:
-- between tasks: a record's end to the next record's start (the node's reply to the
-  orchestrator, then Celery: the ack, the next message, the prefork hand-off);
-- before the first call: the task's start to its first call (the program's set-up; in
-  the jail, the child's spawn);
+batch's task records and call traces in Redis (the node's clock for both), over all but
+the first WARM_UP tasks:
+- models idle: the window from the first counted task's start to the last task's end,
+  less the time some call ran on the models, per task (the plain loop's is ~1 ms);
+- before the first call (median per task): the task's start to its first call (the
+  program's set-up; in the jail, the child's spawn);
 - the wire: each call's reply to the next call (the program between calls; in the jail,
-  the socket both ways), and each call's end on the model thread to its reply;
+  the socket both ways), and each call's end on the models to its reply;
 - after the last call: its reply to the task's end (the program's `done`);
-- model: the calls' time on the model thread (what the plain loop also spends).
+- model: the calls' time on the models (what the plain loop also spends).
 Tasks/s are printed too but move with the VM; the milliseconds move far less.
 """
 
@@ -44,7 +45,9 @@ from dicec.services import ensure_redis  # noqa: E402
 from dicec.settings import get_settings  # noqa: E402
 
 WARM_UP = 5  # the node's first tasks (its first calls of each model) are left out
-PARTS = ("between tasks", "before the first call", "the wire", "after the last call", "model")
+IDLE = "models idle"
+PARTS = (IDLE, "before the first call", "the wire", "after the last call", "model")
+LATENCIES = ("before the first call", "the wire", "after the last call")
 
 
 def batch(runner: str, tasks: int, images: Path) -> tuple[float, dict[str, float]]:
@@ -64,7 +67,7 @@ def batch(runner: str, tasks: int, images: Path) -> tuple[float, dict[str, float
 
 
 def per_task_ms(batch_id: str) -> dict[str, float]:
-    """Median milliseconds per task of each part, from the batch's records and traces."""
+    """Milliseconds per task of each part, from the batch's records and traces."""
     r = sync_client(get_settings())
     records = sorted(
         (TaskRecord.model_validate_json(x) for x in r.hvals(keys.batch_tasks_key(batch_id))),
@@ -75,18 +78,33 @@ def per_task_ms(batch_id: str) -> dict[str, float]:
         trace = CallTrace.model_validate_json(raw)
         calls.setdefault(trace.task_index or 0, []).append(trace)
     parts: dict[str, list[float]] = {part: [] for part in PARTS}
-    for previous, task in zip(records[WARM_UP - 1 :], records[WARM_UP:], strict=False):
+    counted = records[WARM_UP:]
+    for task in counted:
         traces = sorted(calls.get(task.index, []), key=lambda c: c.queued_at)
         if not traces or any(c.replied_at is None or c.finished_at is None for c in traces):
             continue
-        parts["between tasks"].append(task.started_at - previous.finished_at)
         parts["before the first call"].append(traces[0].queued_at - task.started_at)
         wire = sum(b.queued_at - a.replied_at for a, b in zip(traces, traces[1:], strict=False))
         wire += sum(c.replied_at - c.finished_at for c in traces)  # type: ignore[operator]
         parts["the wire"].append(wire)
         parts["after the last call"].append(task.finished_at - traces[-1].replied_at)  # type: ignore[operator]
         parts["model"].append(sum(c.finished_at - c.started_at for c in traces))  # type: ignore[operator]
-    return {part: statistics.median(v) * MS_PER_S for part, v in parts.items()}
+    ms = {part: statistics.median(v) * MS_PER_S for part, v in parts.items() if v}
+    start, end = counted[0].started_at, max(t.finished_at for t in counted)
+    spans = [(c.started_at or 0.0, c.finished_at or 0.0) for cs in calls.values() for c in cs]
+    ms[IDLE] = (end - start - busy_s(spans, start, end)) / len(counted) * MS_PER_S
+    return ms
+
+
+def busy_s(spans: list[tuple[float, float]], start: float, end: float) -> float:
+    """How long, within [start, end], at least one of the spans ran."""
+    busy, reach = 0.0, start
+    for a, b in sorted(spans):
+        a, b = max(a, reach), min(b, end)
+        if b > a:
+            busy += b - a
+            reach = b
+    return busy
 
 
 def main() -> None:
@@ -108,20 +126,18 @@ def main() -> None:
             for runner in runners:
                 results[runner].append(batch(runner, args.tasks, images))
                 rate, ms = results[runner][-1]
-                overhead = sum(v for k, v in ms.items() if k != "model")
                 print(
                     f"round {round_no + 1}: {runner}: {rate:.2f} tasks/s, model {ms['model']:.1f} "
-                    f"ms a task, the rest {overhead:.1f}",
+                    f"ms a task, models idle {ms[IDLE]:.1f}",
                     flush=True,
                 )
-    print(f"\nmedian ms a task ({args.tasks} tasks, the first {WARM_UP} left out):")
+    print(f"\nms a task, medians of rounds ({args.tasks} tasks, the first {WARM_UP} left out):")
     print(f"{'':24s}" + "".join(f"{r:>12s}" for r in runners))
-    for part in (*PARTS, "not model, in all"):
+    for part in (*PARTS, "a task's own latencies"):
         cells = []
         for runner in runners:
             values = [
-                sum(v for k, v in ms.items() if k != "model") if part == "not model, in all"
-                else ms[part]
+                sum(ms[k] for k in LATENCIES) if part == "a task's own latencies" else ms[part]
                 for _, ms in results[runner]
             ]  # fmt: skip
             cells.append(f"{statistics.median(values):12.2f}")
