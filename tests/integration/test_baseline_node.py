@@ -19,9 +19,10 @@ from dicec.records import CallTrace, TaskRecord
 from dicec.settings import get_settings
 from examples import example_program
 from orchestrator.batch.baseline import run_baseline_batch
-from orchestrator.batch.localpools import MONOLITH, LocalPools, local_pools
+from orchestrator.batch.localpools import MONOLITH, LocalPools
 from orchestrator.batch.runner import new_meta
-from tests.conftest import ROOT, TEST_POOLS
+from tests.conftest import TEST_POOLS
+from tests.support.baseline_nodes import baseline_nodes, claims_photos
 
 FAILING_PROGRAM = """
 def execute_command(image):
@@ -31,18 +32,13 @@ def execute_command(image):
 
 @pytest.fixture(scope="module")
 def node(redis_client, checkpoint_dir) -> Iterator[LocalPools]:
-    log_dir = ROOT / "var" / "test-logs"
-    with local_pools(str(TEST_POOLS), redis_client, log_dir=log_dir, monolith_nodes=1) as pools:
+    with baseline_nodes(redis_client, 1) as pools:
         yield pools
 
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory) -> Path:
-    from orchestrator.batch.claims_images import generate_claims_images
-
-    folder = tmp_path_factory.mktemp("baseline-images")
-    generate_claims_images(folder, count=2, seed=3)
-    return folder
+    return claims_photos(tmp_path_factory, "baseline-images", count=2, seed=3)
 
 
 def _zygotes(node: LocalPools) -> list[psutil.Process]:

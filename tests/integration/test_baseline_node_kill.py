@@ -19,9 +19,10 @@ from dicec.records import TaskRecord
 from dicec.settings import get_settings
 from examples import example_program
 from orchestrator.batch.baseline import run_baseline_batch
-from orchestrator.batch.localpools import MONOLITH, LocalPools, local_pools
+from orchestrator.batch.localpools import MONOLITH, LocalPools
 from orchestrator.batch.runner import BatchSummary, new_meta
-from tests.conftest import ROOT, TEST_POOLS
+from tests.conftest import TEST_POOLS
+from tests.support.baseline_nodes import baseline_nodes, claims_photos
 
 TASKS = 60
 RECOVERY_BOUND_S = 30.0  # far under the visibility timeout a lost task would wait for
@@ -29,18 +30,13 @@ RECOVERY_BOUND_S = 30.0  # far under the visibility timeout a lost task would wa
 
 @pytest.fixture(scope="module")
 def two_nodes(redis_client, checkpoint_dir) -> Iterator[LocalPools]:
-    log_dir = ROOT / "var" / "test-logs"
-    with local_pools(str(TEST_POOLS), redis_client, log_dir=log_dir, monolith_nodes=2) as pools:
+    with baseline_nodes(redis_client, 2) as pools:
         yield pools
 
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory) -> Path:
-    from orchestrator.batch.claims_images import generate_claims_images
-
-    folder = tmp_path_factory.mktemp("baseline-kill-images")
-    generate_claims_images(folder, count=3, seed=11)
-    return folder
+    return claims_photos(tmp_path_factory, "baseline-kill-images", count=3, seed=11)
 
 
 def test_a_node_killed_mid_batch_loses_no_task(two_nodes, images, redis_client):
