@@ -2,10 +2,12 @@
 
 The baseline node keeps three tasks in flight: while one task's call runs, the others
 arrive, start their jailed children and run up to their next calls. That work is Python in
-the node's process. Beside the models in one process it would contend with them for the
-GIL: a BLIP call (224 px, batch 1) cost 13 % more CPU beside a thread doing 0.3-ms
-Python bursts every 4 ms, and 1 % more beside a process doing the same (ad hoc, six
-alternations). So the models get a process whose one thread does nothing else.
+the node's process. Beside the models in one process it contends with them for the
+GIL: a BLIP call (224 px, batch 1) beside a thread doing 0.3-ms Python bursts every
+4 ms cost 1.13x and 1.08x its CPU alone in two runs, beside a process doing the same
+1.01x and 1.01x (a third run, in noisier minutes, showed neither: 0.90x, 0.89x;
+bench/gil_contention.py). A model that crashes takes only this process down, too. So
+the models get a process whose one thread does nothing else.
 
     python -m worker_models.modelserver '<Pool as JSON>'
 
