@@ -106,14 +106,9 @@ def announce_pool(r: redis.Redis, pool: Pool, gpu_type: str) -> None:
     publish_functions(r, pool.functions)
     _heartbeat = Heartbeat(r, pool.name, gpu_type, pool.functions)
     _heartbeat.start()
-    mark_ready()
-    log.info("pool %s: process %d ready (%s)", pool.name, os.getpid(), ", ".join(pool.functions))
-
-
-def mark_ready() -> None:
-    """The file the pods' readiness probe and `dicec batch --local` wait for."""
     ready_file().parent.mkdir(parents=True, exist_ok=True)
     ready_file().touch()
+    log.info("pool %s: process %d ready (%s)", pool.name, os.getpid(), ", ".join(pool.functions))
 
 
 @worker_process_shutdown.connect

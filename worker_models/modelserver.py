@@ -41,15 +41,13 @@ from worker_models.wire import CallReply, CallRequest
 log = logging.getLogger(__name__)
 
 READY = b'{"ready": true}\n'
-START_TIMEOUT_S = 300.0  # as long as a Celery pool process may take to load its models
 LINE_LIMIT = 64 * 1024 * 1024  # a reply line; results are small, but never cut one
 STOP_GRACE_S = 5.0
 
 
 class ServerCall(BaseModel):
     v: Literal[1] = WIRE_SCHEMA_VERSION
-    function: str
-    request: CallRequest
+    request: CallRequest  # names its function
     worker: str
 
 
@@ -71,7 +69,7 @@ def serve(pool: Pool) -> None:
     protocol.flush()
     for line in sys.stdin.buffer:
         call = ServerCall.model_validate_json(line)
-        (reply,) = service.serve_chunk(call.function, [call.request], call.worker)
+        (reply,) = service.serve_chunk(call.request.function, [call.request], call.worker)
         protocol.write(reply.model_dump_json().encode() + b"\n")
         protocol.flush()
 
@@ -91,14 +89,17 @@ class ModelServer:
         self.restarts = 0
 
     async def start(self) -> None:
-        """Start the process and wait until its models are loaded."""
+        """Start the process and wait until its models are loaded (as long as a Celery
+        pool process may take to load them)."""
+        from worker_models.app import WORKER_PROC_ALIVE_TIMEOUT_S
+
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", __name__, self.pool.model_dump_json(),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=LINE_LIMIT,
         )  # fmt: skip
         assert proc.stdout is not None
         try:
-            first = await asyncio.wait_for(proc.stdout.readline(), START_TIMEOUT_S)
+            first = await asyncio.wait_for(proc.stdout.readline(), WORKER_PROC_ALIVE_TIMEOUT_S)
         except TimeoutError:
             proc.kill()
             raise
@@ -113,9 +114,9 @@ class ModelServer:
         self._readers.add(reader)
         reader.add_done_callback(self._readers.discard)
 
-    async def serve(self, function: str, request: CallRequest, worker: str) -> CallReply:
+    async def serve(self, request: CallRequest, worker: str) -> CallReply:
         """The reply to one call; sent again once if the process dies under it."""
-        call = ServerCall(function=function, request=request, worker=worker)
+        call = ServerCall(request=request, worker=worker)
         for attempt in (1, 2):
             proc = await self._running()
             try:
@@ -123,8 +124,8 @@ class ModelServer:
             except ModelServerGone as exc:
                 if attempt == 2:
                     raise CallFailedError(
-                        f"{function} failed: the node's model process died twice under this "
-                        f"call ({exc})"
+                        f"{request.function} failed: the node's model process died twice "
+                        f"under this call ({exc})"
                     ) from exc
                 log.warning("model process died (%s): starting it again", exc)
         raise AssertionError("unreachable")

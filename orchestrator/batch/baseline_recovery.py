@@ -58,7 +58,7 @@ class LostTasks:
         self.batch_id = batch_id
         self.waiting = waiting  # the collector's own set: it shrinks as replies come
         self._missing_before: set[int] = set()
-        self.restored = self.resent = 0
+        self.resent = 0
 
     async def run(self, resend: Resend) -> None:
         rounds = 0
@@ -79,7 +79,6 @@ class LostTasks:
     async def _round(self, resend: Resend, scan: bool = True) -> None:
         restored = await asyncio.to_thread(self.orphans.sweep)
         if restored:
-            self.restored += restored
             log.warning(
                 "%d message(s) were held by no live node (a node died or froze): put back "
                 "on their queues",

@@ -4,9 +4,9 @@ they are still real Celery workers with late acks.
 
 What a node sets up once, in its start-up hook, is what it would otherwise pay in every
 task (or in its first): its models, the program jail's zygote, and one event loop that
-every task runs on. The node holds two tasks (worker.MONOLITH_TASKS_IN_FLIGHT): while
-one task's call runs on the models, the next task arrives, its jailed child starts and
-its program runs up to its first call. Each call still runs alone, in the order asked,
+every task runs on. The node holds three tasks (worker.MONOLITH_TASKS_IN_FLIGHT): while
+one task's call runs on the models, the others arrive, their jailed children start and
+their programs run up to their next calls. Each call still runs alone, in the order asked,
 on one set of models; what overlaps is the work around the models, which a one-task
 node paid between every two calls' worth of model time (bench/baseline_timeline.py).
 The models live in a process of their own (worker_models/modelserver.py says why), which

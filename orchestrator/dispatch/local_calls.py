@@ -28,7 +28,7 @@ class CallServer(Protocol):
 
     pool: Pool
 
-    async def serve(self, function: str, request: CallRequest, worker: str) -> CallReply: ...
+    async def serve(self, request: CallRequest, worker: str) -> CallReply: ...
 
 
 class InProcessModels:
@@ -38,8 +38,8 @@ class InProcessModels:
         self.service = service
         self.pool = service.pool
 
-    async def serve(self, function: str, request: CallRequest, worker: str) -> CallReply:
-        (reply,) = self.service.serve_chunk(function, [request], worker)
+    async def serve(self, request: CallRequest, worker: str) -> CallReply:
+        (reply,) = self.service.serve_chunk(request.function, [request], worker)
         return reply
 
 
@@ -73,7 +73,7 @@ class LocalCalls:
             self.store.put(data)
         request = prepared.request(self.reply_to, origin.batch_id, use_cache=False)
         queued = time.time()
-        reply = await self.server.serve(prepared.spec.name, request, self.worker)
+        reply = await self.server.serve(request, self.worker)
         if self.on_trace:
             self.on_trace(
                 CallTrace(

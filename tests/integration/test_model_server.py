@@ -31,7 +31,7 @@ def _request(value: str) -> CallRequest:
 
 
 def _served(value: str, server: ModelServer):
-    return server.serve("noop", _request(value), "test-node")
+    return server.serve(_request(value), "test-node")
 
 
 async def _with_server(body):
