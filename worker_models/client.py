@@ -18,7 +18,7 @@ from dicec.settings import Settings, get_settings
 from worker_models.calls import check_result, prepare_call
 from worker_models.catalogue import get_spec
 from worker_models.imageref import ImageStore
-from worker_models.wire import CallReply, CallRequest, decode_reply
+from worker_models.wire import CallReply, CallRequest, calls_argsrepr, decode_reply
 
 
 def send_requests(function: str, requests: list[CallRequest]) -> None:
@@ -28,6 +28,8 @@ def send_requests(function: str, requests: list[CallRequest]) -> None:
     app.send_task(
         keys.task_name_for(function),
         args=[[r.model_dump() for r in requests]],
+        argsrepr=calls_argsrepr(function, [r.call_id for r in requests]),
+        kwargsrepr="{}",
         queue=keys.queue_for(function),
         ignore_result=True,  # the reply list answers; the message's flag beats the task's
     )

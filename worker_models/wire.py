@@ -44,6 +44,16 @@ class CallReply(BaseModel):
     fetched_bytes: int = 0  # image bytes the worker read from Redis for this call
 
 
+def calls_argsrepr(function: str, call_ids: list[str]) -> str:
+    """What Flower and the worker's log show as a call message's arguments.
+
+    Celery's default, `saferepr` of the whole body, walked every field of every request:
+    0.65 CPU-ms of a 20-call message's 2.1 (`cProfile` of 500 publishes), on the
+    orchestrator's event loop, to print a 1-KiB cut that shows a request and a half."""
+    shown = ", ".join(call_ids[:3]) + (", ..." if len(call_ids) > 3 else "")
+    return f"[{len(call_ids)} {function} call(s): {shown}]"
+
+
 def parse_requests(payload: Any) -> tuple[list[CallRequest], list[tuple[str, Any]]]:
     """Decode a message body into requests; undecodable entries yield (problem, item)."""
     if not isinstance(payload, list):

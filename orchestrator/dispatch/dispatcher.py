@@ -52,7 +52,7 @@ from orchestrator.program.hermod import CallOrigin
 from worker_models.calls import PreparedCall, check_result
 from worker_models.imageref import ImageRef
 from worker_models.pools import DEFAULT_SITE
-from worker_models.wire import CallReply, CallRequest, decode_reply
+from worker_models.wire import CallReply, CallRequest, calls_argsrepr, decode_reply
 
 log = logging.getLogger(__name__)
 
@@ -326,6 +326,8 @@ class Dispatcher(ReplyListener, Recovery):
             app.signature(
                 keys.task_name_for(fn),
                 args=[[i.request.model_dump() for i in items]],
+                argsrepr=calls_argsrepr(fn, [i.request.call_id for i in items]),
+                kwargsrepr="{}",
                 queue=keys.queue_for(fn),
                 immutable=True,
                 ignore_result=True,

@@ -141,6 +141,29 @@ def test_detection_limits_break_ties_by_position() -> None:
     assert [b.x for b in DetectionLimits(5, 0.0).select(boxes)] == [1, 5]
 
 
+@pytest.mark.parametrize(
+    ("top_k", "threshold"), [(5, 0.0), (3, 0.5), (1, 0.0), (0, 0.0), (50, 0.9)]
+)
+def test_only_the_candidates_of_a_detection_are_built(top_k: int, threshold: float) -> None:
+    """The backends build boxes only for `candidates`; the selection is the same as from
+    every box, ties on the cut included (scores drawn from a few values, as a saturated
+    random detector gives them)."""
+    from worker_models.backends.common import PixelBox
+
+    rng = np.random.default_rng(7)
+    limits = DetectionLimits(top_k, threshold)
+    for _ in range(200):
+        n = int(rng.integers(0, 40))
+        scores = [float(s) for s in rng.choice([0.2, 0.5, 0.9, 1.0], size=n)]
+        boxes = [
+            PixelBox(int(x), int(y), 1, 1, s, "car")
+            for (x, y), s in zip(rng.integers(0, 9, size=(n, 2)), scores, strict=True)
+        ]
+        every = limits.select(boxes)
+        built = limits.select([boxes[i] for i in limits.candidates(scores)])
+        assert built == every
+
+
 def test_a_one_pixel_crop_is_served(backends: dict[str, Backend]) -> None:
     tiny = Image.new("RGB", (1, 1), (200, 30, 30))
     for function in MODEL_FUNCTIONS:

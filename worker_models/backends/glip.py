@@ -80,10 +80,11 @@ class GlipBackend:
         w, h = image.size
         side = max(w, h)
         scale = (side, side) if self.model_type in PADS_TO_SQUARE else (w, h)
+        rounded_scores = [rounded(s) for s in scores.tolist()]
         found = []
-        for score, box in zip(scores.tolist(), boxes.tolist(), strict=True):
-            x, y, bw, bh = pixel_box(box, scale, (w, h))
-            found.append(PixelBox(x, y, bw, bh, rounded(score), label))
+        for i in self.limits.candidates(rounded_scores):
+            x, y, bw, bh = pixel_box(boxes[i].tolist(), scale, (w, h))
+            found.append(PixelBox(x, y, bw, bh, rounded_scores[i], label))
         return [
             BoundingBox(x=b.x, y=b.y, width=b.width, height=b.height, score=b.score, label=label)
             for b in self.limits.select(found)

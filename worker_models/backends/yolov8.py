@@ -9,6 +9,8 @@ detection limits.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from PIL import Image
 
@@ -58,13 +60,16 @@ class Yolov8Backend:
         self, scores: torch.Tensor, labels: torch.Tensor, boxes: torch.Tensor, image: Image.Image
     ) -> list[DetectedObject]:
         size = image.size
+        names = [self.labels.get(label, str(label)) for label in labels.tolist()]
+        # a box of no class can never be kept: below any threshold
+        rounded_scores = [
+            rounded(s) if n != NO_LABEL else -math.inf
+            for s, n in zip(scores.tolist(), names, strict=True)
+        ]
         found = []
-        for score, label, box in zip(scores.tolist(), labels.tolist(), boxes.tolist(), strict=True):
-            name = self.labels.get(label, str(label))
-            if name == NO_LABEL:
-                continue
-            x, y, w, h = pixel_box(box, size, size)
-            found.append(PixelBox(x, y, w, h, rounded(score), name))
+        for i in self.limits.candidates(rounded_scores):
+            x, y, w, h = pixel_box(boxes[i].tolist(), size, size)
+            found.append(PixelBox(x, y, w, h, rounded_scores[i], names[i]))
         return [
             DetectedObject(
                 x=b.x, y=b.y, width=b.width, height=b.height, class_=b.label, score=b.score
