@@ -39,6 +39,8 @@ ProgressFn = Callable[[TaskRecord], None]
 # A task whose time ran out while Redis was in trouble runs again (at most this often):
 # the outage, not the program, used its time.
 RERUNS_AFTER_OUTAGE = 2
+# A cancel stops new tasks within this long (each lane would otherwise ask Redis per task).
+CANCEL_POLL_S = 0.25
 
 
 class BatchSummary(BaseModel):
@@ -226,7 +228,7 @@ class BatchRunner:
     ) -> None:
         images_dir = Path(meta.images_dir)
         for index in todo:
-            if await self.store.cancel_requested():
+            if await self.store.cancel_requested(max_age_s=CANCEL_POLL_S):
                 return  # cancelled: start nothing new; the tasks in flight finish
             if isinstance(program, DicecError):
                 now = time.time()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -74,6 +75,8 @@ class BatchStore:
         self._written: dict[int, str] = {}  # task index -> the record JSON this run stored
         self.traces_written = 0
         self._last_flush = time.monotonic()
+        self._cancelled = False
+        self._cancel_read_at = -math.inf
 
     async def save_meta(self, meta: BatchMeta) -> None:
         async def write() -> None:
@@ -176,11 +179,20 @@ class BatchStore:
         key = keys.batch_cancel_key(self.batch_id)
         await waiting_out_outages("cancelling", lambda: self.redis.set(key, 1, ex=keys.BATCH_TTL_S))
 
-    async def cancel_requested(self) -> bool:
+    async def cancel_requested(self, max_age_s: float = 0.0) -> bool:
+        """Has `dicec batch cancel` asked this batch to stop? With `max_age_s`, a reading
+        that recent answers instead of Redis: each task's lane asks before every task,
+        and an EXISTS per task was 8 % of the orchestrator's loop (cProfile, 300 tasks).
+        A cancel, once read, stays read."""
+        now = time.monotonic()
+        if self._cancelled or now - self._cancel_read_at < max_age_s:
+            return self._cancelled
         key = keys.batch_cancel_key(self.batch_id)
-        return bool(
+        self._cancelled = bool(
             await waiting_out_outages("reading the cancel flag", lambda: self.redis.exists(key))
         )
+        self._cancel_read_at = now
+        return self._cancelled
 
     async def clear_cancel(self) -> None:
         key = keys.batch_cancel_key(self.batch_id)

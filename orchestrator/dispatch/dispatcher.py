@@ -74,6 +74,7 @@ class InFlight:
     followers: list[tuple[str, CallOrigin, float]] = field(default_factory=list)
     restore_images: bool = False  # resent: store its images again on the way
     missing_since: float | None = None  # loop time it was first seen in no queue
+    content: str = ""  # its function and parameters as text: identical calls share it
 
 
 TraceSink = Callable[[CallTrace], None]
@@ -215,9 +216,9 @@ class Dispatcher(ReplyListener, Recovery):
             leader.followers.append((request.call_id, origin, time.time()))
             self.stats["shared"] += 1
         else:
-            inflight = InFlight(request, prepared, origin, [future], time.time())
+            inflight = InFlight(request, prepared, origin, [future], time.time(), content=content)
             if self.fair.admit(keys.queue_for(prepared.spec.name), _task_of(inflight), inflight):
-                self._enqueue(inflight, content)
+                self._enqueue(inflight)
             else:
                 self.stats["held_for_fairness"] += 1
         reply: CallReply = await future
@@ -225,13 +226,12 @@ class Dispatcher(ReplyListener, Recovery):
             raise CallFailedError(f"{prepared.spec.name} failed: {reply.error_type}: {reply.error}")
         return request.call_id, check_result(prepared.spec, reply.result)
 
-    def _enqueue(self, inflight: InFlight, content: str | None = None) -> None:
+    def _enqueue(self, inflight: InFlight) -> None:
         """In flight from now on: sent in the next flush (a waiting call is not yet in
         flight: no timer, no recovery, not shared by identical calls)."""
         self._pending[inflight.request.call_id] = inflight
         if self.dedupe:
-            content = content or self._content_key(inflight.prepared)
-            self._by_content[content] = inflight.request.call_id
+            self._by_content[inflight.content] = inflight.request.call_id
         self._outbox.append(inflight)
         self._schedule_flush()
 
@@ -427,10 +427,8 @@ class Dispatcher(ReplyListener, Recovery):
                 self._enqueue(released)
         if inflight.timer:
             inflight.timer.cancel()
-        if self.dedupe:
-            content = self._content_key(inflight.prepared)
-            if self._by_content.get(content) == inflight.request.call_id:
-                del self._by_content[content]
+        if self.dedupe and self._by_content.get(inflight.content) == inflight.request.call_id:
+            del self._by_content[inflight.content]
 
     # -- replies -------------------------------------------------------------------------
     def _on_reply(self, raw: bytes) -> None:
