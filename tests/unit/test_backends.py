@@ -210,6 +210,26 @@ def test_xvlm_score_is_a_probability_that_decides_the_result(
         assert r.result == (r.score > 0.5)
 
 
+def test_xvlm_score_is_clips_own_probability(backends: dict[str, Backend]) -> None:
+    """The backend computes CLIP's logits in parts (each crop encoded once, captions kept):
+    each score must be the softmax of CLIPModel's own forward over the call's captions."""
+    import torch
+
+    from worker_models.backends.common import model_inputs
+    from worker_models.backends.xvlm import captions
+
+    backend = backends["xvlm"]
+    model, processor = backend.model, backend.processor
+    params, images = sample_params("xvlm"), sample_images(IMAGE_SEEDS[1])
+    got = backend.run_batch(params, images)
+    for call, image, result in zip(params, images, got, strict=True):
+        inputs = processor(text=captions(call), return_tensors="pt", padding=True)
+        inputs["pixel_values"] = backend.pixels(model_inputs("xvlm", [image], processor))
+        with torch.inference_mode():
+            logits = model(**inputs).logits_per_image[0]
+        assert result.score == pytest.approx(logits.softmax(-1)[0].item(), abs=1e-4)
+
+
 def test_noop_echoes_values_without_a_model(backends: dict[str, Backend]) -> None:
     spec = get_spec("noop")
     params = [spec.params.model_validate({"value": v, "sleep_ms": 1.0}) for v in (1, "x", None)]
