@@ -28,7 +28,7 @@ def send_requests(function: str, requests: list[CallRequest]) -> None:
     app.send_task(
         keys.task_name_for(function),
         args=[[r.model_dump() for r in requests]],
-        argsrepr=calls_argsrepr(function, [r.call_id for r in requests]),
+        argsrepr=calls_argsrepr(function, requests),
         kwargsrepr="{}",
         queue=keys.queue_for(function),
         ignore_result=True,  # the reply list answers; the message's flag beats the task's

@@ -326,7 +326,7 @@ class Dispatcher(ReplyListener, Recovery):
             app.signature(
                 keys.task_name_for(fn),
                 args=[[i.request.model_dump() for i in items]],
-                argsrepr=calls_argsrepr(fn, [i.request.call_id for i in items]),
+                argsrepr=calls_argsrepr(fn, [i.request for i in items]),
                 kwargsrepr="{}",
                 queue=keys.queue_for(fn),
                 immutable=True,
