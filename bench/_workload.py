@@ -7,7 +7,10 @@ The crop boxes are read from the bench program itself, so the peer cannot drift 
 from __future__ import annotations
 
 import ast
+import json
 import os
+import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -208,3 +211,39 @@ def _role(proc: Any, root_pid: int) -> str:
         pool = command[command.index("--pool") + 1] if "--pool" in command else "baseline"
         return f"model processes ({pool})"
     return "model processes"
+
+
+def measured(
+    cmd: list[str], what: str, env: dict[str, str] | None = None, cwd: Path = ROOT
+) -> tuple[dict, TreeCpu]:
+    """Run a runner's command (it prints a JSON summary) with its process tree's CPU
+    sampled; the summary and the samples."""
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+    )
+    cpu = TreeCpu(proc.pid)
+    sampler = threading.Thread(target=cpu.run, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    cpu.stop()
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{what} failed:\n{err[-3000:]}")
+    return json.loads(out), cpu
+
+
+def batch_window(batch_id: str) -> tuple[float, float]:
+    """First task start and last task end of a batch, from its task records in Redis."""
+    from dicec import keys
+    from dicec.records import TaskRecord
+    from dicec.redis_conn import sync_client
+    from dicec.settings import get_settings
+
+    raw = sync_client(get_settings()).hvals(keys.batch_tasks_key(batch_id))
+    records = [TaskRecord.model_validate_json(r) for r in raw]
+    return min(r.started_at for r in records), max(r.finished_at for r in records)

@@ -16,29 +16,16 @@ Prints every round and the medians.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 from _harness import ROOT
-from _workload import CHECKPOINT_DIR_224, MS_PER_S, TreeCpu, ensure_workload
+from _workload import CHECKPOINT_DIR_224, MS_PER_S, batch_window, ensure_workload, measured
 
-from dicec import keys
-from dicec.records import TaskRecord
-from dicec.redis_conn import sync_client
 from dicec.services import ensure_redis
 from dicec.settings import get_settings
-
-
-def window(batch_id: str) -> tuple[float, float]:
-    raw = sync_client(get_settings()).hvals(keys.batch_tasks_key(batch_id))
-    records = [TaskRecord.model_validate_json(r) for r in raw]
-    return min(r.started_at for r in records), max(r.finished_at for r in records)
 
 
 def one_batch(tree: Path, images: Path, tasks: int, mode: str) -> tuple[float, dict[str, float]]:
@@ -50,20 +37,9 @@ def one_batch(tree: Path, images: Path, tasks: int, mode: str) -> tuple[float, d
         "--tasks", str(tasks), "--json", "--mode", mode, "--nodes", "1", "--seed", "3",
         "--no-cache", "--pools", "local", "--local", "yes",
     ]  # fmt: skip
-    env = {**os.environ, "DICEC_CHECKPOINT_DIR": str(CHECKPOINT_DIR_224)}
-    proc = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tree, env=env
-    )
-    cpu = TreeCpu(proc.pid)
-    sampler = threading.Thread(target=cpu.run, daemon=True)
-    sampler.start()
-    out, err = proc.communicate()
-    cpu.stop()
-    sampler.join()
-    if proc.returncode != 0:
-        raise SystemExit(f"{tree}: the batch failed:\n{err[-3000:]}")
-    summary = json.loads(out)
-    roles = cpu.between(*window(summary["batch_id"]))
+    env = {"DICEC_CHECKPOINT_DIR": str(CHECKPOINT_DIR_224)}
+    summary, cpu = measured(command, f"{tree}: the batch", env, cwd=tree)
+    roles = cpu.between(*batch_window(summary["batch_id"]))
     return float(summary["tasks_per_s"]), {r: s / tasks * MS_PER_S for r, s in roles.items()}
 
 

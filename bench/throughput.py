@@ -19,13 +19,10 @@ over the cores; the project is held to the floor at the largest batch (the stric
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,10 +35,11 @@ from _workload import (  # noqa: E402
     FUNCTIONS,
     MS_PER_S,
     SERIAL_PROGRAM,
-    TreeCpu,
+    batch_window,
     calls_per_task,
     compute_floor,
     ensure_workload,
+    measured,
 )
 
 from dicec.services import ensure_redis  # noqa: E402
@@ -60,44 +58,12 @@ class Run:
     by_role: dict[str, float]  # the same, per role (driver, worker main, model processes)
 
 
-def measured(cmd: list[str], what: str, env: dict[str, str] | None = None) -> tuple[dict, TreeCpu]:
-    """Run a runner's command with its process tree's CPU sampled; its JSON summary."""
-    proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-    )
-    cpu = TreeCpu(proc.pid)
-    sampler = threading.Thread(target=cpu.run, daemon=True)
-    sampler.start()
-    out, err = proc.communicate()
-    cpu.stop()
-    sampler.join()
-    if proc.returncode != 0:
-        raise SystemExit(f"{what} failed:\n{err[-3000:]}")
-    return json.loads(out), cpu
-
-
 def peer(mode: str, tasks: int, images: Path, extra: list[str]) -> Run:
     cmd = [*PEER, "--mode", mode, "--tasks", str(tasks), "--images", str(images), *extra]
     summary, cpu = measured(cmd, f"peer {mode}")
     return _run(
         summary["tasks_per_s"], cpu.between(summary["started_at"], summary["finished_at"]), tasks
     )
-
-
-def batch_window(batch_id: str) -> tuple[float, float]:
-    """First task start and last task end of a batch, from its task records in Redis."""
-    from dicec import keys
-    from dicec.records import TaskRecord
-    from dicec.redis_conn import sync_client
-
-    raw = sync_client(get_settings()).hvals(keys.batch_tasks_key(batch_id))
-    records = [TaskRecord.model_validate_json(r) for r in raw]
-    return min(r.started_at for r in records), max(r.finished_at for r in records)
 
 
 def project(
