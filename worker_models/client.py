@@ -18,21 +18,14 @@ from dicec.settings import Settings, get_settings
 from worker_models.calls import check_result, prepare_call
 from worker_models.catalogue import get_spec
 from worker_models.imageref import ImageStore
-from worker_models.wire import CallReply, CallRequest, calls_argsrepr, decode_reply
+from worker_models.wire import CallReply, CallRequest, call_message, decode_reply
 
 
 def send_requests(function: str, requests: list[CallRequest]) -> None:
     """One Celery message carrying these requests to the function's queue."""
     from worker_models.app import app
 
-    app.send_task(
-        keys.task_name_for(function),
-        args=[[r.model_dump() for r in requests]],
-        argsrepr=calls_argsrepr(function, requests),
-        kwargsrepr="{}",
-        queue=keys.queue_for(function),
-        ignore_result=True,  # the reply list answers; the message's flag beats the task's
-    )
+    app.send_task(keys.task_name_for(function), **call_message(function, requests))
 
 
 BLOCK_CHUNK_S = 2.0

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from dicec.errors import WireFormatError
-from dicec.keys import WIRE_SCHEMA_VERSION
+from dicec.keys import WIRE_SCHEMA_VERSION, queue_for
 
 
 class CallRequest(BaseModel):
@@ -42,6 +42,19 @@ class CallReply(BaseModel):
     site: str | None = None
     image_bytes: int = 0  # what the call's images weigh (a crop: its share of the photo)
     fetched_bytes: int = 0  # image bytes the worker read from Redis for this call
+
+
+def call_message(function: str, requests: list[CallRequest]) -> dict[str, Any]:
+    """The Celery options of one message carrying `requests` to `function`'s queue
+    (for `send_task` or a signature): the body, what Flower shows of it, the queue, and
+    no result (the reply list answers; the message's own flag beats the task's)."""
+    return {
+        "args": [[r.model_dump() for r in requests]],
+        "argsrepr": calls_argsrepr(function, requests),
+        "kwargsrepr": "{}",
+        "queue": queue_for(function),
+        "ignore_result": True,
+    }
 
 
 def calls_argsrepr(function: str, requests: list[CallRequest]) -> str:

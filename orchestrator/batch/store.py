@@ -197,6 +197,7 @@ class BatchStore:
     async def clear_cancel(self) -> None:
         key = keys.batch_cancel_key(self.batch_id)
         await waiting_out_outages("clearing the cancel flag", lambda: self.redis.delete(key))
+        self._cancelled, self._cancel_read_at = False, -math.inf  # forget a cancel read before
 
     async def drop_failed(self) -> list[int]:
         """Forget the records of the failed tasks so that a resume runs exactly those."""

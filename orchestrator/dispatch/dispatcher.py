@@ -52,7 +52,7 @@ from orchestrator.program.hermod import CallOrigin
 from worker_models.calls import PreparedCall, check_result
 from worker_models.imageref import ImageRef
 from worker_models.pools import DEFAULT_SITE
-from worker_models.wire import CallReply, CallRequest, calls_argsrepr, decode_reply
+from worker_models.wire import CallReply, CallRequest, call_message, decode_reply
 
 log = logging.getLogger(__name__)
 
@@ -325,12 +325,8 @@ class Dispatcher(ReplyListener, Recovery):
         signatures = [
             app.signature(
                 keys.task_name_for(fn),
-                args=[[i.request.model_dump() for i in items]],
-                argsrepr=calls_argsrepr(fn, [i.request for i in items]),
-                kwargsrepr="{}",
-                queue=keys.queue_for(fn),
                 immutable=True,
-                ignore_result=True,
+                **call_message(fn, [i.request for i in items]),
             )
             for fn, items in by_function.items()
         ]

@@ -175,9 +175,9 @@ class DetectionLimits:
         tie-break by position stays select's). A detector's every patch predicts a box
         (196 at 224 px) and a call keeps a few: building the rest cost OWL-ViT's worker
         more than its forward pass's text tower."""
-        kept = [i for i, s in enumerate(scores) if s >= self.score_threshold]
         if self.top_k <= 0:
             return []
+        kept = [i for i, s in enumerate(scores) if s >= self.score_threshold]
         if len(kept) > self.top_k:
             cut = sorted((scores[i] for i in kept), reverse=True)[self.top_k - 1]
             kept = [i for i in kept if scores[i] >= cut]
