@@ -1,5 +1,5 @@
 """Where a baseline task's wall time goes, from the batch's own records. The monolith
-node holds three tasks and runs their calls one at a time in its model process, so what
+node holds several tasks and runs their calls one at a time in its model process, so what
 is on the critical path is the time its models sit idle; the rest of each task's own
 timeline (its child's start, the wire, its `done`) overlaps the other tasks' calls.
 
@@ -13,7 +13,10 @@ to show in the same run what the jail adds. Rounds alternate the runners. From e
 batch's task records and call traces in Redis (the node's clock for both), over all but
 the first WARM_UP tasks:
 - models idle: the window from the first counted task's start to the last task's end,
-  less the time some call ran on the models, per task (the plain loop's is ~1 ms);
+  less the time some call ran on the models, per task (the plain loop's is ~1 ms); split
+  into idle with no call waiting (every task in flight between calls or between tasks:
+  more tasks in flight shrink it) and idle with the next call already sent (the model
+  process's own turnaround: its reply, the next line, the next call's inputs);
 - before the first call (median per task): the task's start to its first call (the
   program's set-up; in the jail, the child's spawn);
 - the wire: each call's reply to the next call (the program between calls; in the jail,
@@ -46,7 +49,17 @@ from dicec.settings import get_settings  # noqa: E402
 
 WARM_UP = 5  # the node's first tasks (its first calls of each model) are left out
 IDLE = "models idle"
-PARTS = (IDLE, "before the first call", "the wire", "after the last call", "model")
+STARVED = "  no call waiting"
+TURNAROUND = "  next call sent"
+PARTS = (
+    IDLE,
+    STARVED,
+    TURNAROUND,
+    "before the first call",
+    "the wire",
+    "after the last call",
+    "model",
+)
 LATENCIES = ("before the first call", "the wire", "after the last call")
 
 
@@ -93,7 +106,29 @@ def per_task_ms(batch_id: str) -> dict[str, float]:
     start, end = counted[0].started_at, max(t.finished_at for t in counted)
     spans = [(c.started_at or 0.0, c.finished_at or 0.0) for cs in calls.values() for c in cs]
     ms[IDLE] = (end - start - busy_s(spans, start, end)) / len(counted) * MS_PER_S
+    starved, turnaround = idle_split([c for cs in calls.values() for c in cs], start, end)
+    ms[STARVED] = starved / len(counted) * MS_PER_S
+    ms[TURNAROUND] = turnaround / len(counted) * MS_PER_S
     return ms
+
+
+def idle_split(calls: list[CallTrace], start: float, end: float) -> tuple[float, float]:
+    """The gaps between consecutive calls on the models within [start, end], in seconds:
+    those before a call that was sent only after the models fell idle, and the rest."""
+    ran = sorted(
+        (c.started_at, c.finished_at, c.queued_at)
+        for c in calls
+        if c.started_at is not None and c.finished_at is not None and c.started_at >= start
+    )
+    starved = turnaround = 0.0
+    for (_, last_end, _), (nxt_start, _, nxt_sent) in zip(ran, ran[1:], strict=False):
+        gap = min(nxt_start, end) - last_end
+        if gap > 0:
+            if nxt_sent > last_end:
+                starved += gap
+            else:
+                turnaround += gap
+    return starved, turnaround
 
 
 def busy_s(spans: list[tuple[float, float]], start: float, end: float) -> float:

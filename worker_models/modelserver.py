@@ -1,6 +1,6 @@
 """A pool's models in a process of their own, answering calls as JSON lines.
 
-The baseline node keeps three tasks in flight: while one task's call runs, the others
+The baseline node keeps several tasks in flight: while one task's call runs, the others
 arrive, start their jailed children and run up to their next calls. That work is Python in
 the node's process. Beside the models in one process it contends with them for the
 GIL: a BLIP call (224 px, batch 1) beside a thread doing 0.3-ms Python bursts every

@@ -29,13 +29,15 @@ def prefetch_for(pool: Pool) -> int:
     return max([1] + [2 * b.max_batch_size for b in pool.batching.values()])
 
 
-# A baseline node holds three tasks: while one task's call runs on its models (each call
+# A baseline node holds five tasks: while one task's call runs on its models (each call
 # alone, in its model process), the others arrive, start their jailed children and run
-# up to their next calls. With two, a task between tasks (its `done`, the reply push,
-# the handoff, the next child: ~15-20 ms) left the models fed by one task whose own
-# gaps idled them (docs/architecture.md, round 9). Threads, not prefork: the tasks share
-# the node's one process, loop and jail; the models are not in it.
-MONOLITH_TASKS_IN_FLIGHT = 3
+# up to their next calls. A serial program sends its next call only after its last
+# reply, so a task between tasks (its `done`, the reply push, the handoff, the next
+# child: ~12 ms) leaves the models fed by the others; with three, the models still found
+# no call waiting 4.2 ms a task, with five about 1.2 (docs/architecture.md, rounds 9
+# and 11). Threads, not prefork: the tasks share the node's one process, loop and jail;
+# the models are not in it.
+MONOLITH_TASKS_IN_FLIGHT = 5
 
 
 def monolith_argv(loglevel: str = "INFO") -> list[str]:

@@ -4,7 +4,7 @@ they are still real Celery workers with late acks.
 
 What a node sets up once, in its start-up hook, is what it would otherwise pay in every
 task (or in its first): its models, the program jail's zygote, and one event loop that
-every task runs on. The node holds three tasks (worker.MONOLITH_TASKS_IN_FLIGHT): while
+every task runs on. The node holds five tasks (worker.MONOLITH_TASKS_IN_FLIGHT): while
 one task's call runs on the models, the others arrive, their jailed children start and
 their programs run up to their next calls. Each call still runs alone, in the order asked,
 on one set of models; what overlaps is the work around the models, which a one-task

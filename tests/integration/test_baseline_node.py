@@ -108,7 +108,7 @@ def test_a_task_leaves_no_celery_result_behind(node, images, redis_client):
 
 
 def test_tasks_overlap_on_the_node_while_its_calls_run_one_at_a_time(node, images, redis_client):
-    """The node holds three tasks: the next one starts before the last one ends, yet the
+    """The node holds several tasks: the next one starts before the last one ends, yet the
     models, in their own process, never run two calls at once."""
     records, calls = _batch_and_calls(example_program("claims_serial.py"), images, 8, redis_client)
     assert [r.status for r in records] == ["ok"] * 8, [r.error for r in records]
