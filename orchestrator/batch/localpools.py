@@ -76,6 +76,9 @@ class LocalPools:
         self.log_dir = log_dir
         self.procs: dict[str, list[subprocess.Popen[bytes]]] = {}
         self.launch = launch or {}
+        # pool -> when its first process was started here: an older heartbeat is some
+        # other process's (one killed moments ago stays "live" for REGISTRY_TTL_S)
+        self.spawned_at: dict[str, float] = {}
 
     def start_monolith(self, nodes: int) -> None:
         for node in range(nodes):
@@ -94,6 +97,7 @@ class LocalPools:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             out = open(self.log_dir / f"{pool}-{replica}.log", "ab")  # noqa: SIM115
         how = self.launch.get(pool, Launch())
+        self.spawned_at.setdefault(pool, time.time())
         env = {**self.env, **dict(how.env), env_name("node_name"): node_name(pool, replica)}
         proc = subprocess.Popen(
             [*how.prefix, *worker_command(pool, self.pools_path)],
@@ -106,7 +110,8 @@ class LocalPools:
         return proc
 
     def wait_ready(self, timeout_s: float = START_TIMEOUT_S) -> None:
-        """Block until every started pool has all its processes in the registry."""
+        """Block until every started pool has all its processes in the registry, counting
+        only heartbeats that began after this object started the pool's first process."""
         want = {
             name: len(procs) * (1 if name == MONOLITH else self.pools.pool(name).concurrency)
             for name, procs in self.procs.items()
@@ -121,7 +126,8 @@ class LocalPools:
                 )
             seen: dict[str, int] = {}
             for beat in live_workers(self.redis):
-                seen[beat.pool] = seen.get(beat.pool, 0) + 1
+                if beat.started_at >= self.spawned_at.get(beat.pool, float("inf")):
+                    seen[beat.pool] = seen.get(beat.pool, 0) + 1
             if all(seen.get(name, 0) >= n for name, n in want.items()):
                 return
             time.sleep(START_POLL_S)  # start-up only: models are loading
