@@ -104,9 +104,10 @@ def per_task_ms(batch_id: str) -> dict[str, float]:
         parts["model"].append(sum(c.finished_at - c.started_at for c in traces))  # type: ignore[operator]
     ms = {part: statistics.median(v) * MS_PER_S for part, v in parts.items() if v}
     start, end = counted[0].started_at, max(t.finished_at for t in counted)
-    spans = [(c.started_at or 0.0, c.finished_at or 0.0) for cs in calls.values() for c in cs]
+    every_call = [c for cs in calls.values() for c in cs]
+    spans = [(c.started_at or 0.0, c.finished_at or 0.0) for c in every_call]
     ms[IDLE] = (end - start - busy_s(spans, start, end)) / len(counted) * MS_PER_S
-    starved, turnaround = idle_split([c for cs in calls.values() for c in cs], start, end)
+    starved, turnaround = idle_split(every_call, start, end)
     ms[STARVED] = starved / len(counted) * MS_PER_S
     ms[TURNAROUND] = turnaround / len(counted) * MS_PER_S
     return ms

@@ -34,9 +34,9 @@ def prefetch_for(pool: Pool) -> int:
 # up to their next calls. A serial program sends its next call only after its last
 # reply, so a task between tasks (its `done`, the reply push, the handoff, the next
 # child: ~12 ms) leaves the models fed by the others; with three, the models still found
-# no call waiting 4.2 ms a task, with five about 1.2 (docs/architecture.md, rounds 9
-# and 11). Threads, not prefork: the tasks share the node's one process, loop and jail;
-# the models are not in it.
+# no call waiting 4.2 ms a task, with five 0.33 (the split bench/baseline_timeline.py
+# prints; docs/architecture.md, rounds 9 and 11). Threads, not prefork: the tasks share the
+# node's one process, loop and jail; the models are not in it.
 MONOLITH_TASKS_IN_FLIGHT = 5
 
 
